@@ -1,0 +1,93 @@
+// The service's face to every surface that drives it: the CLI (over the API), the panel (over the API) and the
+// portal link (cloud/). Surfaces depend on this contract, never on the engine's internals, so each can be
+// tested against a stub of it.
+
+/** Who acted, recorded in the audit log. */
+export interface Actor {
+  surface: 'cli' | 'panel' | 'portal' | 'system';
+  /** Shell user for the CLI, QTS user for the panel, QNAP ID for the portal, "sipa" for the system. */
+  name: string;
+}
+
+export type DeviceSource = 'local' | 'portal';
+export type DeviceState = 'active' | 'expired' | 'revoked';
+
+/** One registration of one address (or prefix). Times are absolute UTC milliseconds, for display. */
+export interface Device {
+  id: number;
+  /** Canonical text: "203.0.113.7", "2001:db8::1" or, when prefixes are allowed, "203.0.113.0/28". */
+  address: string;
+  family: 4 | 6;
+  prefix: number;
+  label: string;
+  qnapId: string | null;
+  source: DeviceSource;
+  policy: 'fixed' | 'session';
+  sessionId: string | null;
+  registeredAt: number;
+  /** fixed: when access ends; session: when the current lease lapses unless renewed. */
+  expiresAt: number;
+  state: DeviceState;
+  endedAt: number | null;
+  endedBy: string | null;
+  endReason: string | null;
+}
+
+export type ExpiryRequest =
+  | { policy: 'fixed'; seconds: number }
+  | { policy: 'session'; sessionId: string; leaseSeconds: number };
+
+export interface RegisterRequest {
+  address: string;
+  label?: string;
+  qnapId?: string | null;
+  source: DeviceSource;
+  expiry: ExpiryRequest;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  surface: Actor['surface'];
+  actor: string;
+  action: string;
+  deviceId: number | null;
+  address: string | null;
+  detail: string;
+}
+
+export interface Status {
+  enabled: boolean;
+  enforcing: boolean;
+  activeDevices: number;
+  lanNetworks: string[];
+  clockTrusted: boolean;
+  storeRecovered: string | null;
+  portal: { configured: boolean; bound: boolean; connected: boolean };
+  version: string;
+}
+
+/** Typed events; listeners are isolated, one that throws cannot stop the others. */
+export interface EngineEvents {
+  registered: { device: Device };
+  revoked: { device: Device };
+  expired: { device: Device };
+  repaired: { what: string };
+  enabled: { by: Actor };
+  disabled: { by: Actor };
+}
+
+export interface EngineApi {
+  status(): Promise<Status>;
+  enable(by: Actor): Promise<void>;
+  disable(by: Actor): Promise<void>;
+  list(opts?: { all?: boolean }): Promise<Device[]>;
+  register(req: RegisterRequest, by: Actor): Promise<Device>;
+  revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device>;
+  /** Every active device of the session is revoked (sign-out). Returns what was revoked. */
+  endSession(sessionId: string, by: Actor, reason?: string): Promise<Device[]>;
+  /** Extends the lease of every active device of the session to `untilSeconds` from now. */
+  renewSession(sessionId: string, leaseSeconds: number, by: Actor): Promise<Device[]>;
+  audit(opts?: { limit?: number }): Promise<AuditEntry[]>;
+  on<K extends keyof EngineEvents>(event: K, listener: (payload: EngineEvents[K]) => void): () => void;
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: the native helper's own tests (golden vectors on every arch, fuzzing), then mocha.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "[test] native helper: golden vectors on x86_64, aarch64 and armhf (qemu), fuzz target"
+make -s -C native test
+echo "[test] mocha (unit, store, kernel in namespaces, end to end)"
+npx mocha "$@"
