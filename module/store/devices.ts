@@ -1,0 +1,160 @@
+import type { Actor, Device, DeviceSource, DeviceState } from '../engine/contract';
+import type { Query, Tx } from './database';
+import { StoreError } from './errors';
+import { inputId, inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowText, rowTextOrNull } from './validate';
+
+/** What a registration stores; the address is already canonical (domain/ normalises it). */
+export interface DeviceFields {
+  address: string;
+  family: 4 | 6;
+  prefix: number;
+  label: string;
+  qnapId: string | null;
+  source: DeviceSource;
+  policy: Device['policy'];
+  /** Required for policy 'session'. */
+  sessionId: string | null;
+  expiresAt: number;
+}
+
+export interface DeviceEnd {
+  at: number;
+  by: Actor;
+  reason: string;
+}
+
+export type EndedState = Exclude<DeviceState, 'active'>;
+
+const COLUMNS =
+  'id, address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state, ended_at, ended_by, end_reason';
+
+interface DeviceRow {
+  id: unknown; address: unknown; family: unknown; prefix: unknown; label: unknown; qnap_id: unknown;
+  source: unknown; policy: unknown; session_id: unknown; registered_at: unknown; expires_at: unknown;
+  state: unknown; ended_at: unknown; ended_by: unknown; end_reason: unknown;
+}
+
+export function deviceFromRow(row: DeviceRow): Device {
+  const t = 'devices';
+  const id = rowInt(t, row.id, 'id', row.id);
+  const family = rowInt(t, id, 'family', row.family);
+  if (family !== 4 && family !== 6) throw new StoreError('store_row_invalid', `store: devices row ${id}: unknown family ${family}`);
+  return {
+    id,
+    address: rowText(t, id, 'address', row.address),
+    family,
+    prefix: rowInt(t, id, 'prefix', row.prefix),
+    label: rowText(t, id, 'label', row.label),
+    qnapId: rowTextOrNull(t, id, 'qnap_id', row.qnap_id),
+    source: rowEnum(t, id, 'source', row.source, ['local', 'portal'] as const),
+    policy: rowEnum(t, id, 'policy', row.policy, ['fixed', 'session'] as const),
+    sessionId: rowTextOrNull(t, id, 'session_id', row.session_id),
+    registeredAt: rowInt(t, id, 'registered_at', row.registered_at),
+    expiresAt: rowInt(t, id, 'expires_at', row.expires_at),
+    state: rowEnum(t, id, 'state', row.state, ['active', 'expired', 'revoked'] as const),
+    endedAt: rowIntOrNull(t, id, 'ended_at', row.ended_at),
+    endedBy: rowTextOrNull(t, id, 'ended_by', row.ended_by),
+    endReason: rowTextOrNull(t, id, 'end_reason', row.end_reason),
+  };
+}
+
+export function actorText(actor: Actor): string {
+  return `${actor.surface}:${actor.name}`;
+}
+
+export async function getDevice(q: Query, id: number): Promise<Device | null> {
+  const row = await q.get<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE id = ?`, [id]);
+  return row ? deviceFromRow(row) : null;
+}
+
+export async function findActiveByAddress(q: Query, address: string): Promise<Device | null> {
+  const row = await q.get<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE address = ? AND state = 'active'`, [address]);
+  return row ? deviceFromRow(row) : null;
+}
+
+export async function listDevices(q: Query, all: boolean): Promise<Device[]> {
+  const where = all ? '' : "WHERE state = 'active'";
+  const rows = await q.all<DeviceRow>(`SELECT ${COLUMNS} FROM devices ${where} ORDER BY id`);
+  return rows.map(deviceFromRow);
+}
+
+export async function activeDevicesOfSession(q: Query, sessionId: string): Promise<Device[]> {
+  const rows = await q.all<DeviceRow>(
+    `SELECT ${COLUMNS} FROM devices WHERE session_id = ? AND state = 'active' ORDER BY id`,
+    [sessionId],
+  );
+  return rows.map(deviceFromRow);
+}
+
+/** Inserts, or renews the active row of the same address in place (same id, one entry per address). */
+export async function registerDevice(tx: Tx, f: DeviceFields, now: number): Promise<{ device: Device; renewed: boolean }> {
+  checkFields(f);
+  const existing = await findActiveByAddress(tx, f.address);
+  let id: number;
+  if (existing) {
+    id = existing.id;
+    await tx.run(
+      `UPDATE devices SET label = ?, qnap_id = ?, source = ?, policy = ?, session_id = ?, expires_at = ? WHERE id = ?`,
+      [f.label, f.qnapId, f.source, f.policy, f.sessionId, f.expiresAt, id],
+    );
+  } else {
+    const r = await tx.run(
+      `INSERT INTO devices (address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')`,
+      [f.address, f.family, f.prefix, f.label, f.qnapId, f.source, f.policy, f.sessionId, now, f.expiresAt],
+    );
+    id = r.lastId;
+  }
+  const device = await getDevice(tx, id);
+  if (!device) throw new StoreError('store_write_failed', `store: device ${id} vanished inside its own transaction`);
+  return { device, renewed: existing !== null };
+}
+
+/** Ends those of `ids` that are still active; the others are left as they are and not returned. */
+export async function endActiveDevices(tx: Tx, ids: readonly number[], to: EndedState, end: DeviceEnd): Promise<Device[]> {
+  if (to !== 'expired' && to !== 'revoked') throw new StoreError('invalid_input', `store: cannot end a device as ${JSON.stringify(to)}`);
+  inputTime('end time', end.at);
+  const ended: Device[] = [];
+  for (const id of new Set(ids)) {
+    inputId('device id', id);
+    const r = await tx.run(
+      `UPDATE devices SET state = ?, ended_at = ?, ended_by = ?, end_reason = ? WHERE id = ? AND state = 'active'`,
+      [to, end.at, actorText(end.by), end.reason, id],
+    );
+    if (r.changes === 0) continue;
+    const device = await getDevice(tx, id);
+    if (device) ended.push(device);
+  }
+  return ended;
+}
+
+/** Moves the lease of every active device of the session; unchanged ones are not rewritten. */
+export async function extendSession(tx: Tx, sessionId: string, expiresAt: number): Promise<Device[]> {
+  inputNonEmpty('session id', sessionId);
+  inputTime('expiry', expiresAt);
+  await tx.run(
+    `UPDATE devices SET expires_at = ? WHERE session_id = ? AND state = 'active' AND expires_at <> ?`,
+    [expiresAt, sessionId, expiresAt],
+  );
+  return activeDevicesOfSession(tx, sessionId);
+}
+
+export async function deleteEndedBefore(tx: Tx, before: number): Promise<number> {
+  const r = await tx.run(`DELETE FROM devices WHERE state <> 'active' AND ended_at < ?`, [before]);
+  return r.changes;
+}
+
+function checkFields(f: DeviceFields): void {
+  inputNonEmpty('address', f.address);
+  if (f.family !== 4 && f.family !== 6) throw new StoreError('invalid_input', `store: family must be 4 or 6, got ${String(f.family)}`);
+  const max = f.family === 4 ? 32 : 128;
+  if (!Number.isInteger(f.prefix) || f.prefix < 0 || f.prefix > max) {
+    throw new StoreError('invalid_input', `store: prefix of ${f.address} must be 0..${max}, got ${String(f.prefix)}`);
+  }
+  if (f.source !== 'local' && f.source !== 'portal') throw new StoreError('invalid_input', `store: unknown source ${JSON.stringify(f.source)}`);
+  if (f.policy !== 'fixed' && f.policy !== 'session') throw new StoreError('invalid_input', `store: unknown policy ${JSON.stringify(f.policy)}`);
+  if (f.policy === 'session' && !f.sessionId) {
+    throw new StoreError('invalid_input', `store: a session registration of ${f.address} needs a session id`);
+  }
+  inputTime('expiry', f.expiresAt);
+}

@@ -1,0 +1,204 @@
+import fs from 'node:fs';
+import type { AuditEntry, Device } from '../engine/contract';
+import { Database, type Recovered, type Tx } from './database';
+import * as audit from './audit';
+import * as devices from './devices';
+import { migrate } from './migrations';
+import * as portal from './portal-state';
+import * as settings from './settings';
+import { inputTime } from './validate';
+import * as wallClock from './wall-clock';
+
+export type { Recovered } from './database';
+export type { AuditNote } from './audit';
+export type { DeviceFields, DeviceEnd, EndedState } from './devices';
+export type { JsonValue } from './settings';
+
+export interface StoreOptions {
+  /** Directory of sipa.db; on a NAS the flash config partition. */
+  dataDir: string;
+  /** Wall clock in UTC ms; injectable for tests. */
+  now?: () => number;
+}
+
+export interface AuditAppend extends audit.AuditNote {
+  deviceId?: number | null;
+  address?: string | null;
+}
+
+export interface PruneLimits {
+  /** Ended (expired/revoked) devices that ended before this time are deleted. */
+  endedBefore: number;
+  /** Audit rows before this time are deleted… */
+  auditBefore: number;
+  /** …and so are the oldest beyond this many. */
+  auditMaxRows: number;
+}
+
+/** The service's durable state: devices, audit log, settings, portal sequence numbers. */
+export class Store {
+  private constructor(
+    private readonly db: Database,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(opts: StoreOptions): Promise<{ store: Store; recovered: Recovered | null }> {
+    const now = opts.now ?? Date.now;
+    const { db, recovered } = await Database.open(opts.dataDir, now);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+    return { store: new Store(db, now), recovered };
+  }
+
+  get file(): string {
+    return this.db.file;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  activeDevices(): Promise<Device[]> {
+    return this.db.read((q) => devices.listDevices(q, false));
+  }
+
+  /** Active devices, or with `all` every stored one (ended ones until the pruner removes them), by id. */
+  listDevices(opts: { all?: boolean } = {}): Promise<Device[]> {
+    return this.db.read((q) => devices.listDevices(q, opts.all === true));
+  }
+
+  getDevice(id: number): Promise<Device | null> {
+    return this.db.read((q) => devices.getDevice(q, id));
+  }
+
+  findActiveByAddress(address: string): Promise<Device | null> {
+    return this.db.read((q) => devices.findActiveByAddress(q, address));
+  }
+
+  devicesOfSession(sessionId: string): Promise<Device[]> {
+    return this.db.read((q) => devices.activeDevicesOfSession(q, sessionId));
+  }
+
+  /**
+   * Registers an address, or renews its active entry (same id, new expiry/label/qnapId/session/source), and
+   * audits it, in one transaction.
+   */
+  registerDevice(fields: devices.DeviceFields, note: audit.AuditNote): Promise<Device> {
+    return this.write(async (tx, at) => {
+      const { device } = await devices.registerDevice(tx, fields, at);
+      await audit.insertAudit(tx, { ...note, at, deviceId: device.id, address: device.address });
+      return device;
+    });
+  }
+
+  /** Ends those of `ids` still active (one audit row each) and returns them; others are left alone. */
+  endDevices(ids: readonly number[], to: devices.EndedState, end: devices.DeviceEnd): Promise<Device[]> {
+    return this.write(async (tx, at) => {
+      const ended = await devices.endActiveDevices(tx, ids, to, end);
+      for (const d of ended) {
+        await audit.insertAudit(tx, {
+          at, actor: end.by, action: to === 'revoked' ? 'revoke' : 'expire', deviceId: d.id, address: d.address, detail: end.reason,
+        });
+      }
+      return ended;
+    });
+  }
+
+  /**
+   * Moves the lease of the session's active devices to `expiresAt`. One audit row per renewal, not per device:
+   * renewals are frequent and the log lives on flash. Writes nothing if no device's expiry changes.
+   */
+  extendSession(sessionId: string, expiresAt: number, note: audit.AuditNote): Promise<Device[]> {
+    return this.write(async (tx, at) => {
+      const before = await devices.activeDevicesOfSession(tx, sessionId);
+      const after = await devices.extendSession(tx, sessionId, expiresAt);
+      if (before.some((d) => d.expiresAt !== expiresAt)) {
+        await audit.insertAudit(tx, {
+          ...note, at, detail: note.detail ?? `session ${sessionId}: ${after.length} device(s) until ${new Date(expiresAt).toISOString()}`,
+        });
+      }
+      return after;
+    });
+  }
+
+  appendAudit(entry: AuditAppend): Promise<AuditEntry> {
+    return this.write((tx, at) => audit.insertAudit(tx, { ...entry, at }));
+  }
+
+  /** Newest first. */
+  listAudit(opts: { limit?: number; beforeId?: number } = {}): Promise<AuditEntry[]> {
+    return this.db.read((q) => audit.listAudit(q, opts.limit ?? 100, opts.beforeId));
+  }
+
+  async getSetting<T extends settings.JsonValue>(key: string): Promise<T | null> {
+    return (await this.db.read((q) => settings.getSetting(q, key))) as T | null;
+  }
+
+  /** Returns false, having written nothing (not even the audit row), when the value is already stored. */
+  setSetting(key: string, value: settings.JsonValue, note?: audit.AuditNote): Promise<boolean> {
+    return this.write(async (tx, at) => {
+      const changed = await settings.putSetting(tx, key, value);
+      if (changed && note) await audit.insertAudit(tx, { ...note, at });
+      return changed;
+    });
+  }
+
+  getPortalSequence(bindingId: string): Promise<number | null> {
+    return this.db.read((q) => portal.getPortalSequence(q, bindingId));
+  }
+
+  /** Rejects with 'portal_sequence_backwards' unless `seq` is greater than the last accepted one. */
+  setPortalSequence(bindingId: string, seq: number): Promise<void> {
+    return this.write((tx) => portal.advancePortalSequence(tx, bindingId, seq));
+  }
+
+  /** The newest wall-clock time this store has recorded, or null for an empty store. */
+  lastSeenWallClock(): Promise<number | null> {
+    return this.db.read((q) => wallClock.lastSeenWallClock(q));
+  }
+
+  /** Deletes old ended devices and audit rows in one transaction; writes nothing when nothing matches. */
+  prune(limits: PruneLimits): Promise<{ devices: number; audit: number }> {
+    inputTime('endedBefore', limits.endedBefore);
+    inputTime('auditBefore', limits.auditBefore);
+    return this.write(async (tx) => ({
+      devices: await devices.deleteEndedBefore(tx, limits.endedBefore),
+      audit: await audit.pruneAudit(tx, limits.auditBefore, Math.max(0, Math.floor(limits.auditMaxRows))),
+    }));
+  }
+
+  /** Pragmas in force and schema version, for diagnostics (synchronous 2 = FULL). */
+  storageInfo(): ReturnType<Database['storageInfo']> {
+    return this.db.storageInfo();
+  }
+
+  /** Bytes on disk now: the database file and its WAL. */
+  fileBytes(): { db: number; wal: number; total: number } {
+    const size = (f: string): number => {
+      try {
+        return fs.statSync(f).size;
+      } catch {
+        return 0;
+      }
+    };
+    const db = size(this.db.file);
+    const wal = size(`${this.db.file}-wal`);
+    return { db, wal, total: db + wal };
+  }
+
+  /** A write transaction whose rows carry the time it ran (not the time it was queued). */
+  private write<T>(fn: (tx: Tx, at: number) => Promise<T>): Promise<T> {
+    let at = 0;
+    return this.db.write(
+      (tx) => {
+        at = this.now();
+        return fn(tx, at);
+      },
+      (tx) => wallClock.stampWallClock(tx, at),
+    );
+  }
+}

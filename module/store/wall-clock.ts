@@ -1,0 +1,28 @@
+import type { Query, Tx } from './database';
+
+// NAS clocks jump (no RTC, late NTP). The newest wall-clock time the service has seen lets a restart notice a
+// clock that went backwards. It is stamped only inside transactions that change something anyway, so it
+// costs no write of its own.
+
+const KEY = 'last_wall_clock';
+
+export async function stampWallClock(tx: Tx, now: number): Promise<void> {
+  await tx.run(
+    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value) WHERE excluded.value > value',
+    [KEY, now],
+  );
+}
+
+/** The latest of the stamp and every recorded time (expiries excluded: they lie in the future by design). */
+export async function lastSeenWallClock(q: Query): Promise<number | null> {
+  const row = await q.get<{ t: number | null }>(
+    `SELECT max(
+       coalesce((SELECT value FROM meta WHERE key = ?), 0),
+       coalesce((SELECT max(registered_at) FROM devices), 0),
+       coalesce((SELECT max(ended_at) FROM devices), 0),
+       coalesce((SELECT max(at) FROM audit), 0)
+     ) AS t`,
+    [KEY],
+  );
+  return row?.t ? row.t : null;
+}

@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Actor } from '../../module/engine/contract';
+import type { DeviceFields } from '../../module/store';
+
+export const admin: Actor = { surface: 'cli', name: 'admin' };
+export const portalUser: Actor = { surface: 'portal', name: 'owner@example.com' };
+
+export function makeTempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-store-'));
+}
+
+export function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export function fixedDevice(address: string, over: Partial<DeviceFields> = {}): DeviceFields {
+  return {
+    address,
+    family: address.includes(':') ? 6 : 4,
+    prefix: address.includes(':') ? 128 : 32,
+    label: 'laptop',
+    qnapId: null,
+    source: 'local',
+    policy: 'fixed',
+    sessionId: null,
+    expiresAt: Date.now() + 3_600_000,
+    ...over,
+  };
+}
+
+export function sessionDevice(address: string, sessionId: string, over: Partial<DeviceFields> = {}): DeviceFields {
+  return fixedDevice(address, { source: 'portal', policy: 'session', sessionId, qnapId: 'owner@example.com', ...over });
+}
+
+/** name → "size:mtime" of every file in the dir; equal snapshots mean nothing was written. */
+export function snapshotDir(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of fs.readdirSync(dir).sort()) {
+    const st = fs.statSync(path.join(dir, name));
+    out[name] = `${st.size}:${st.mtimeMs}`;
+  }
+  return out;
+}
+
+/** Bytes this process has passed to write(2) so far (sqlite3's worker threads included). */
+export function writtenBytes(): number {
+  const m = /^wchar:\s*(\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'));
+  if (!m) throw new Error('no wchar in /proc/self/io');
+  return Number(m[1]);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
