@@ -1,0 +1,31 @@
+/* libFuzzer target for everything that reads kernel replies: the datagram walker, acks (with ipset's line
+ * numbers), set listings and conntrack dumps. Built with ASan and UBSan by `make fuzz`. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "../src/wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static sipa_member members[64];
+	const uint8_t addr[16] = { 203, 0, 113, 7 };
+	size_t off = 0;
+	struct wire_msg m;
+	/* Copy so that ASan sees the exact end of the input. */
+	uint8_t *buf = size ? __builtin_malloc(size) : NULL;
+	if (size)
+		memcpy(buf, data, size);
+	while (wire_next(buf, size, &off, &m) > 0) {
+		struct wire_ack a;
+		sipa_set_info info;
+		uint32_t count = 0;
+		struct wire_ct_flow f;
+		wire_parse_ack(&m, &a);
+		memset(&info, 0, sizeof info);
+		wire_parse_list(&m, &info, members, 64, &count);
+		wire_parse_ct(&m, 4, addr, &f);
+		wire_parse_ct(&m, 6, addr, &f);
+	}
+	__builtin_free(buf);
+	return 0;
+}

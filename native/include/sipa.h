@@ -1,0 +1,93 @@
+/*
+ * libsipa — the kernel side of Secure IP Access: ipset and conntrack over netlink.
+ *
+ * Every function returns 0 (or a count) on success and -errno or -(ipset error code, >= 4096) on failure, and
+ * leaves a sentence in the handle's error text (sipa_last_error). Nothing is ever printed.
+ * Addresses are network-order bytes: 4 for IPv4, 16 for IPv6. Families are 4 or 6.
+ */
+#ifndef SIPA_H
+#define SIPA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIPA_API __attribute__((visibility("default")))
+#define SIPA_ABI_VERSION 1u
+#define SIPA_SETNAME_MAX 31 /* IPSET_MAXNAMELEN - 1 */
+#define SIPA_KERNEL_MAX_TIMEOUT 2147483u
+
+typedef struct sipa_handle sipa_handle;
+
+enum sipa_op { SIPA_OP_ADD = 1, SIPA_OP_DEL = 2 };
+enum sipa_set_flags { SIPA_SET_TIMEOUT = 1 };
+
+/* One element of a batch. 24 bytes, no implicit padding (laid out identically on every arch). */
+typedef struct sipa_entry {
+	uint8_t op;       /* enum sipa_op */
+	uint8_t family;   /* 4 or 6 */
+	uint8_t prefix;   /* 1..32 or 1..128 */
+	uint8_t reserved;
+	uint32_t timeout; /* seconds, host order; an add to a timeout set needs 1..SIPA_KERNEL_MAX_TIMEOUT; 0 = none */
+	uint8_t addr[16];
+} sipa_entry;
+
+/* One member of a listed set. */
+typedef struct sipa_member {
+	uint8_t family;
+	uint8_t prefix;
+	uint8_t reserved[2];
+	uint32_t timeout; /* remaining seconds as the kernel reports them; 0 for a set without timeouts */
+	uint8_t addr[16];
+} sipa_member;
+
+/* A set's header. */
+typedef struct sipa_set_info {
+	char type[32];
+	uint8_t family; /* 4 or 6 */
+	uint8_t revision;
+	uint8_t has_timeout;
+	uint8_t reserved;
+	uint32_t hashsize;
+	uint32_t maxelem;
+	uint32_t references;
+	uint32_t elements; /* 0 when the kernel does not report it (before 4.?) */
+	uint32_t memsize;
+} sipa_set_info;
+
+SIPA_API uint32_t sipa_abi_version(void);
+
+/* Opens a NETLINK_NETFILTER socket; inside the network namespace at netns_path when it is not NULL/empty
+ * (e.g. /run/netns/NAME). The calling thread returns to its own namespace before this returns. */
+SIPA_API int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errlen);
+SIPA_API void sipa_close(sipa_handle *h);
+SIPA_API const char *sipa_last_error(const sipa_handle *h);
+/* A sentence for a code returned by this library (errno or ipset code), for per-entry batch results. */
+SIPA_API const char *sipa_strerror(int code);
+
+SIPA_API int sipa_set_create(sipa_handle *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem,
+			     uint32_t flags);
+SIPA_API int sipa_set_destroy(sipa_handle *h, const char *name);
+SIPA_API int sipa_set_flush(sipa_handle *h, const char *name);
+SIPA_API int sipa_set_rename(sipa_handle *h, const char *from, const char *to);
+SIPA_API int sipa_set_swap(sipa_handle *h, const char *a, const char *b);
+SIPA_API int sipa_set_info_get(sipa_handle *h, const char *name, sipa_set_info *out);
+/* 1 if the address/prefix is in the set, 0 if not. */
+SIPA_API int sipa_set_test(sipa_handle *h, const char *name, int family, const uint8_t *addr, uint8_t prefix);
+/* Fills up to cap members; *count gets the total. Returns -ENOSPC (with *count = total) when cap is too small. */
+SIPA_API int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, uint32_t cap, uint32_t *count);
+
+/* Applies adds and deletes in order, many per message and many messages per sendmsg. results[i] gets 0 or the
+ * entry's own error code. An add of a present entry replaces its timeout; a delete of an absent one is not an
+ * error. Returns the number of entries that failed, or a negative code when the batch as a whole failed. */
+SIPA_API int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries, uint32_t n,
+			      int32_t *results);
+
+/* Deletes every conntrack flow whose original source is addr. *cut gets how many were deleted. */
+SIPA_API int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint32_t *cut);
+
+/* Moves the calling thread into a network namespace and back, so that sockets opened in between (e.g. an
+ * rtnetlink socket made by another library) live there. */
+SIPA_API int sipa_netns_enter(const char *netns_path, char *err, size_t errlen);
+SIPA_API int sipa_netns_leave(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,581 @@
+/* The helper's I/O: one NETLINK_NETFILTER socket per handle, requests out, acks and dumps back. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/ipset/ip_set.h>
+#include "wire.h"
+
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+/* Messages per sendmsg: enough to amortise the syscall, few enough that their acks fit the receive buffer. */
+#define MSGS_PER_SEND 16
+#define TX_CAP (MSGS_PER_SEND * (WIRE_ADT_MAX_BYTES + 1024))
+#define RX_CAP (256 * 1024)
+#define SOCK_BUF (8 * 1024 * 1024)
+
+struct sipa_handle {
+	int fd;
+	uint32_t seq;
+	uint8_t *tx;
+	uint8_t *rx;
+	char err[512];
+};
+
+static int fail(sipa_handle *h, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(h->err, sizeof h->err, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof h->err)
+		snprintf(h->err + n, sizeof h->err - (size_t)n, ": %s", wire_strerror(code));
+	return code < 0 ? code : -code;
+}
+
+static void set_text(char *err, size_t errlen, const char *what, int e)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", what, wire_strerror(e));
+}
+
+uint32_t sipa_abi_version(void) { return SIPA_ABI_VERSION; }
+const char *sipa_last_error(const sipa_handle *h) { return h ? h->err : "no handle"; }
+const char *sipa_strerror(int code) { return wire_strerror(code); }
+
+static int valid_name(const char *s) { return s && *s && strlen(s) <= SIPA_SETNAME_MAX; }
+
+/* ---- namespaces ---- */
+
+static __thread int saved_ns = -1;
+
+int sipa_netns_enter(const char *path, char *err, size_t errlen)
+{
+	if (saved_ns >= 0) {
+		set_text(err, errlen, "already inside a namespace (call sipa_netns_leave first)", EBUSY);
+		return -EBUSY;
+	}
+	int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		int e = errno;
+		set_text(err, errlen, "cannot open this thread's network namespace", e);
+		return -e;
+	}
+	int target = open(path, O_RDONLY | O_CLOEXEC);
+	if (target < 0) {
+		int e = errno;
+		close(self);
+		if (err && errlen)
+			snprintf(err, errlen, "cannot open network namespace %s: %s", path, wire_strerror(e));
+		return -e;
+	}
+	if (setns(target, CLONE_NEWNET) < 0) {
+		int e = errno;
+		close(self);
+		close(target);
+		if (err && errlen)
+			snprintf(err, errlen, "cannot enter network namespace %s: %s", path, wire_strerror(e));
+		return -e;
+	}
+	close(target);
+	saved_ns = self;
+	return 0;
+}
+
+int sipa_netns_leave(char *err, size_t errlen)
+{
+	if (saved_ns < 0)
+		return 0;
+	int r = setns(saved_ns, CLONE_NEWNET) < 0 ? -errno : 0;
+	if (r)
+		set_text(err, errlen, "cannot return to the original network namespace", -r);
+	close(saved_ns);
+	saved_ns = -1;
+	return r;
+}
+
+/* ---- handle ---- */
+
+int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errlen)
+{
+	int r, fd = -1, one = 1, size = SOCK_BUF;
+	struct timeval tv = { .tv_sec = 5 };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	sipa_handle *h = NULL;
+
+	*out = NULL;
+	if (netns_path && *netns_path && (r = sipa_netns_enter(netns_path, err, errlen)) < 0)
+		return r;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	r = fd < 0 ? -errno : 0;
+	if (netns_path && *netns_path) {
+		int lr = sipa_netns_leave(err, errlen);
+		if (lr < 0) {
+			if (fd >= 0)
+				close(fd);
+			return lr;
+		}
+	}
+	if (r < 0) {
+		set_text(err, errlen, "cannot open a netfilter netlink socket", -r);
+		return r;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	/* Error acks need not carry our request back (ipset's own error replies always do). */
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		r = -errno;
+		close(fd);
+		set_text(err, errlen, "cannot bind the netlink socket", -r);
+		return r;
+	}
+	h = calloc(1, sizeof *h);
+	if (h) {
+		h->tx = malloc(TX_CAP);
+		h->rx = malloc(RX_CAP);
+	}
+	if (!h || !h->tx || !h->rx) {
+		if (h) {
+			free(h->tx);
+			free(h->rx);
+		}
+		free(h);
+		close(fd);
+		set_text(err, errlen, "cannot allocate the handle", ENOMEM);
+		return -ENOMEM;
+	}
+	h->fd = fd;
+	h->seq = (uint32_t)time(NULL);
+	*out = h;
+	return 0;
+}
+
+void sipa_close(sipa_handle *h)
+{
+	if (!h)
+		return;
+	close(h->fd);
+	free(h->tx);
+	free(h->rx);
+	free(h);
+}
+
+static int send_buf(sipa_handle *h, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	ssize_t n;
+	do
+		n = sendto(h->fd, buf, len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+static ssize_t recv_one(sipa_handle *h)
+{
+	ssize_t n;
+	do
+		n = recv(h->fd, h->rx, RX_CAP, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	return n;
+}
+
+/* Collects one ack per message for seqs [first, first+count). acks[i] answers seq first+i. */
+static int collect_acks(sipa_handle *h, uint32_t first, uint32_t count, struct wire_ack *acks)
+{
+	uint32_t got = 0;
+	uint8_t *seen = calloc(count ? count : 1, 1);
+	if (!seen)
+		return -ENOMEM;
+	while (got < count) {
+		ssize_t n = recv_one(h);
+		if (n < 0) {
+			free(seen);
+			return (int)n;
+		}
+		size_t off = 0;
+		struct wire_msg m;
+		int r;
+		while ((r = wire_next(h->rx, (size_t)n, &off, &m)) > 0) {
+			struct wire_ack a;
+			if (m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0)
+				continue;
+			uint32_t i = a.seq - first;
+			if (i < count && !seen[i]) {
+				seen[i] = 1;
+				acks[i] = a;
+				got++;
+			}
+		}
+		if (r < 0) {
+			free(seen);
+			return r;
+		}
+	}
+	free(seen);
+	return 0;
+}
+
+/* Sends one request and returns its ack's error code. */
+static int request(sipa_handle *h, struct nlbuf *b, uint32_t seq)
+{
+	struct wire_ack a;
+	int r = send_buf(h, b->data, b->len);
+	if (r < 0)
+		return r;
+	r = collect_acks(h, seq, 1, &a);
+	return r < 0 ? r : a.error;
+}
+
+typedef int (*dump_fn)(const struct wire_msg *m, void *ctx);
+
+/* Sends a dump request and feeds every reply message to fn until NLMSG_DONE. */
+static int dump(sipa_handle *h, struct nlbuf *b, uint32_t seq, dump_fn fn, void *ctx)
+{
+	int r = send_buf(h, b->data, b->len);
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n = recv_one(h);
+		if (n < 0)
+			return (int)n;
+		size_t off = 0;
+		struct wire_msg m;
+		while ((r = wire_next(h->rx, (size_t)n, &off, &m)) > 0) {
+			if (m.seq != seq)
+				continue;
+			if (m.type == NLMSG_DONE)
+				return 0;
+			if (m.type == NLMSG_ERROR) {
+				struct wire_ack a;
+				if (wire_parse_ack(&m, &a) < 0)
+					return -EBADMSG;
+				if (a.error)
+					return a.error;
+				continue;
+			}
+			if ((r = fn(&m, ctx)) < 0)
+				return r;
+		}
+		if (r < 0)
+			return r;
+	}
+}
+
+#define BUF(h) { .data = (h)->tx, .len = 0, .cap = TX_CAP }
+
+/* ---- sets ---- */
+
+int sipa_set_create(sipa_handle *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem,
+		    uint32_t flags)
+{
+	struct nlbuf b = BUF(h);
+	if (!valid_name(name) || (family != 4 && family != 6))
+		return fail(h, -EINVAL, "create: bad set name or family");
+	uint32_t seq = ++h->seq;
+	wire_ipset_create(&b, seq, name, family, hashsize, maxelem, flags);
+	int r = request(h, &b, seq);
+	return r ? fail(h, r, "create set %s", name) : 0;
+}
+
+static int named(sipa_handle *h, int cmd, const char *verb, const char *name, const char *name2)
+{
+	struct nlbuf b = BUF(h);
+	if (!valid_name(name) || (name2 && !valid_name(name2)))
+		return fail(h, -EINVAL, "%s: bad set name", verb);
+	uint32_t seq = ++h->seq;
+	wire_ipset_named(&b, seq, cmd, name, name2);
+	int r = request(h, &b, seq);
+	if (!r)
+		return 0;
+	return name2 ? fail(h, r, "%s %s %s", verb, name, name2) : fail(h, r, "%s set %s", verb, name);
+}
+
+int sipa_set_destroy(sipa_handle *h, const char *name) { return named(h, IPSET_CMD_DESTROY, "destroy", name, NULL); }
+int sipa_set_flush(sipa_handle *h, const char *name) { return named(h, IPSET_CMD_FLUSH, "flush", name, NULL); }
+int sipa_set_rename(sipa_handle *h, const char *a, const char *b) { return named(h, IPSET_CMD_RENAME, "rename", a, b); }
+int sipa_set_swap(sipa_handle *h, const char *a, const char *b) { return named(h, IPSET_CMD_SWAP, "swap", a, b); }
+
+static int check_entry(const sipa_entry *e)
+{
+	if (e->op != SIPA_OP_ADD && e->op != SIPA_OP_DEL)
+		return -EINVAL;
+	if (e->family != 4 && e->family != 6)
+		return -EAFNOSUPPORT;
+	if (e->prefix > (e->family == 4 ? 32 : 128))
+		return -(int)IPSET_ERR_INVALID_CIDR;
+	return 0;
+}
+
+int sipa_set_test(sipa_handle *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)
+{
+	struct nlbuf b = BUF(h);
+	sipa_entry e = { .op = SIPA_OP_ADD, .family = (uint8_t)family, .prefix = prefix };
+	if (!valid_name(name) || check_entry(&e) < 0)
+		return fail(h, -EINVAL, "test: bad set name, family or prefix");
+	memcpy(e.addr, addr, family == 6 ? 16 : 4);
+	uint32_t seq = ++h->seq;
+	wire_ipset_test(&b, seq, name, &e);
+	int r = request(h, &b, seq);
+	if (r == 0)
+		return 1;
+	if (r == -IPSET_ERR_EXIST)
+		return 0;
+	return fail(h, r, "test in set %s", name);
+}
+
+struct list_ctx {
+	sipa_set_info *info;
+	sipa_member *out;
+	uint32_t cap;
+	uint32_t count;
+};
+
+static int on_list(const struct wire_msg *m, void *p)
+{
+	struct list_ctx *c = p;
+	return wire_parse_list(m, c->info, c->out, c->cap, &c->count);
+}
+
+int sipa_set_info_get(sipa_handle *h, const char *name, sipa_set_info *out)
+{
+	struct nlbuf b = BUF(h);
+	struct list_ctx c = { .info = out };
+	if (!valid_name(name))
+		return fail(h, -EINVAL, "info: bad set name");
+	memset(out, 0, sizeof *out);
+	uint32_t seq = ++h->seq;
+	wire_ipset_list(&b, seq, name, 1);
+	int r = dump(h, &b, seq, on_list, &c);
+	return r ? fail(h, r, "read header of set %s", name) : 0;
+}
+
+int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, uint32_t cap, uint32_t *count)
+{
+	struct nlbuf b = BUF(h);
+	struct list_ctx c = { .out = out, .cap = cap };
+	if (!valid_name(name))
+		return fail(h, -EINVAL, "list: bad set name");
+	uint32_t seq = ++h->seq;
+	wire_ipset_list(&b, seq, name, 0);
+	int r = dump(h, &b, seq, on_list, &c);
+	*count = c.count;
+	if (r)
+		return fail(h, r, "list set %s", name);
+	if (c.count > cap)
+		return fail(h, -ENOSPC, "list set %s: %u members, room for %u", name, c.count, cap);
+	return 0;
+}
+
+/* ---- batches ---- */
+
+struct range {
+	uint32_t start, end;
+	int single; /* one element per message, to find a culprit the kernel did not name */
+};
+
+struct sent {
+	uint32_t start, end;
+};
+
+int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries, uint32_t n, int32_t *results)
+{
+	int failed = 0, r = 0;
+	uint32_t qcap = 64, qhead = 0, qtail = 0;
+	struct range *q;
+
+	h->err[0] = 0;
+	if (!valid_name(name))
+		return fail(h, -EINVAL, "batch: bad set name");
+	q = malloc(qcap * sizeof *q);
+	if (!q)
+		return fail(h, -ENOMEM, "batch");
+	/* Entries the kernel would choke on are reported here; runs of good ones between them are queued. */
+	for (uint32_t i = 0, run = 0; i <= n; i++) {
+		int bad = i < n ? check_entry(&entries[i]) : 1;
+		if (i < n && !bad) {
+			results[i] = 0;
+			continue;
+		}
+		if (i > run) {
+			q[qtail++] = (struct range){ run, i, 0 };
+			if (qtail == qcap) {
+				struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
+				if (!nq) { r = -ENOMEM; goto out; }
+				q = nq;
+			}
+		}
+		if (i < n) {
+			results[i] = bad;
+			failed++;
+		}
+		run = i + 1;
+	}
+
+	while (qhead < qtail) {
+		struct nlbuf b = BUF(h);
+		struct sent sent[MSGS_PER_SEND];
+		struct wire_ack acks[MSGS_PER_SEND];
+		uint32_t nmsg = 0, first = h->seq + 1;
+
+		while (nmsg < MSGS_PER_SEND && qhead < qtail) {
+			struct range *rg = &q[qhead];
+			uint32_t avail = rg->end - rg->start;
+			uint32_t k = wire_ipset_adt(&b, first + nmsg, name, entries + rg->start,
+						    rg->single ? 1 : avail, rg->start + 1);
+			if (k == 0)
+				break; /* buffer full: send what we have */
+			sent[nmsg++] = (struct sent){ rg->start, rg->start + k };
+			rg->start += k;
+			if (rg->start == rg->end)
+				qhead++;
+		}
+		if (nmsg == 0) { r = -EMSGSIZE; goto out; }
+		h->seq += nmsg;
+		if ((r = send_buf(h, b.data, b.len)) < 0 || (r = collect_acks(h, first, nmsg, acks)) < 0)
+			goto out;
+
+		for (uint32_t k = 0; k < nmsg; k++) {
+			struct sent s = sent[k];
+			int e = acks[k].error;
+			uint32_t line = acks[k].lineno;
+			if (!e)
+				continue;
+			if (line >= s.start + 1 && line <= s.end) {
+				/* The kernel applied the elements before the failing one and stopped there. */
+				results[line - 1] = e;
+				failed++;
+				if (line < s.end) {
+					if (qtail == qcap) {
+						struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
+						if (!nq) { r = -ENOMEM; goto out; }
+						q = nq;
+					}
+					q[qtail++] = (struct range){ line, s.end, 0 };
+				}
+			} else if (s.end - s.start == 1) {
+				results[s.start] = e;
+				failed++;
+			} else {
+				if (qtail == qcap) {
+					struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
+					if (!nq) { r = -ENOMEM; goto out; }
+					q = nq;
+				}
+				q[qtail++] = (struct range){ s.start, s.end, 1 };
+			}
+		}
+	}
+out:
+	free(q);
+	if (r < 0)
+		return fail(h, r, "batch on set %s", name);
+	if (failed) {
+		for (uint32_t i = 0; i < n; i++)
+			if (results[i]) {
+				fail(h, results[i], "batch on set %s: %d of %u entries failed, first at index %u",
+				     name, failed, n, i);
+				break;
+			}
+	}
+	return failed;
+}
+
+/* ---- conntrack ---- */
+
+struct ct_ctx {
+	int family;
+	const uint8_t *addr;
+	struct nlbuf del; /* delete requests, built while the dump streams in */
+	uint32_t first_seq;
+	uint32_t nmsg;
+};
+
+static int on_flow(const struct wire_msg *m, void *p)
+{
+	struct ct_ctx *c = p;
+	struct wire_ct_flow f;
+	int r = wire_parse_ct(m, c->family, c->addr, &f);
+	if (r <= 0)
+		return r < 0 ? 0 : 0; /* a flow we cannot read is not ours to delete */
+	if (c->del.cap - c->del.len < 512) {
+		size_t cap = c->del.cap ? c->del.cap * 2 : 64 * 1024;
+		uint8_t *d = realloc(c->del.data, cap);
+		if (!d)
+			return -ENOMEM;
+		c->del.data = d;
+		c->del.cap = cap;
+	}
+	if (wire_ct_delete(&c->del, c->first_seq + c->nmsg, c->family, f.tuple, f.tuple_len, f.id, f.id_len, f.zone,
+			   f.zone_len) < 0)
+		return -ENOBUFS;
+	c->nmsg++;
+	return 0;
+}
+
+int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint32_t *cut)
+{
+	struct nlbuf b = BUF(h);
+	struct ct_ctx c = { .family = family, .addr = addr };
+	int r;
+
+	*cut = 0;
+	if (family != 4 && family != 6)
+		return fail(h, -EAFNOSUPPORT, "conntrack: family must be 4 or 6");
+	/* One dump: kernels from 5.8 filter it by source themselves; older ones send every flow of the family
+	 * and the filter below (wire_parse_ct) does the same job. */
+	uint32_t seq = ++h->seq;
+	wire_ct_dump_source(&b, seq, family, addr);
+	h->seq += 1u << 20; /* deletes get seqs of their own, clear of the dump's */
+	c.first_seq = h->seq;
+	r = dump(h, &b, seq, on_flow, &c);
+	if (r < 0)
+		goto out;
+	h->seq += c.nmsg;
+
+	/* Deletes go out in as few sendmsg calls as the buffers allow; a flow already gone is not an error. */
+	size_t off = 0;
+	uint32_t done = 0;
+	while (done < c.nmsg) {
+		size_t start = off, end = off;
+		uint32_t k = 0;
+		struct wire_msg m;
+		while (k < 256 && end - start < TX_CAP && wire_next(c.del.data, c.del.len, &end, &m) > 0)
+			k++;
+		struct wire_ack *acks = calloc(k, sizeof *acks);
+		if (!acks) { r = -ENOMEM; goto out; }
+		r = send_buf(h, c.del.data + start, end - start);
+		if (r == 0)
+			r = collect_acks(h, c.first_seq + done, k, acks);
+		for (uint32_t i = 0; r == 0 && i < k; i++)
+			if (acks[i].error == 0)
+				(*cut)++;
+		free(acks);
+		if (r < 0)
+			goto out;
+		done += k;
+		off = end;
+	}
+out:
+	free(c.del.data);
+	return r < 0 ? fail(h, r, "cut flows of a source") : 0;
+}

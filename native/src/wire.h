@@ -1,0 +1,72 @@
+/* Message encoding and reply parsing, free of I/O so that they can be checked byte for byte on every arch
+ * (test/golden.c) and fuzzed (fuzz/fuzz_reply.c). */
+#ifndef SIPA_WIRE_H
+#define SIPA_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../include/sipa.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+
+/* ADT nest lengths are u16: an ADT message carries at most this many payload bytes. */
+#define WIRE_ADT_MAX_BYTES 65000u
+
+struct nlbuf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Encoders append one complete netlink message to b; they return 0 or -ENOBUFS (b unchanged). */
+HIDDEN int wire_ipset_create(struct nlbuf *b, uint32_t seq, const char *name, int family, uint32_t hashsize,
+			     uint32_t maxelem, uint32_t flags);
+/* cmd: IPSET_CMD_DESTROY, _FLUSH (name2 NULL) or _RENAME, _SWAP (name2 set). */
+HIDDEN int wire_ipset_named(struct nlbuf *b, uint32_t seq, int cmd, const char *name, const char *name2);
+HIDDEN int wire_ipset_list(struct nlbuf *b, uint32_t seq, const char *name, int header_only);
+HIDDEN int wire_ipset_test(struct nlbuf *b, uint32_t seq, const char *name, const sipa_entry *e);
+/* Encodes entries[0..n) that share e->op into one ADT message, as many as fit; returns how many it took
+ * (0 when nothing fits). Element k carries line number first_line + k. */
+HIDDEN uint32_t wire_ipset_adt(struct nlbuf *b, uint32_t seq, const char *name, const sipa_entry *entries,
+			       uint32_t n, uint32_t first_line);
+/* A conntrack dump of one family asking the kernel (5.8+) to keep only flows whose original source is addr. */
+HIDDEN int wire_ct_dump_source(struct nlbuf *b, uint32_t seq, int family, const uint8_t *addr);
+/* A conntrack delete of one flow from the raw CTA_TUPLE_ORIG, CTA_ID and CTA_ZONE attributes of a dump. */
+HIDDEN int wire_ct_delete(struct nlbuf *b, uint32_t seq, int family, const uint8_t *tuple, size_t tuple_len,
+			  const uint8_t *id, size_t id_len, const uint8_t *zone, size_t zone_len);
+
+/* Reply parsing. wire_next walks the netlink messages of one datagram. */
+struct wire_msg {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t seq;
+	const uint8_t *payload; /* after the nlmsghdr */
+	size_t payload_len;
+};
+HIDDEN int wire_next(const uint8_t *buf, size_t len, size_t *off, struct wire_msg *m);
+
+struct wire_ack {
+	uint32_t seq;    /* the seq of the message it answers */
+	int error;       /* 0 or -code */
+	uint32_t lineno; /* ipset: line of the failing element, 0 if none */
+};
+HIDDEN int wire_parse_ack(const struct wire_msg *m, struct wire_ack *a);
+
+/* One ipset LIST reply message: header fields (when present) into info, members appended to out. */
+HIDDEN int wire_parse_list(const struct wire_msg *m, sipa_set_info *info, sipa_member *out, uint32_t cap,
+			   uint32_t *count);
+
+/* One conntrack dump message: 1 if its original source equals addr, with the raw attributes to delete it. */
+struct wire_ct_flow {
+	const uint8_t *tuple;
+	size_t tuple_len;
+	const uint8_t *id;
+	size_t id_len;
+	const uint8_t *zone;
+	size_t zone_len;
+};
+HIDDEN int wire_parse_ct(const struct wire_msg *m, int family, const uint8_t *addr, struct wire_ct_flow *f);
+
+HIDDEN const char *wire_strerror(int code);
+
+#endif

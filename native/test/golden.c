@@ -1,0 +1,174 @@
+/* Golden vectors: every message the helper sends, byte for byte, and replies parsed back. Built and run for
+ * every arch (ARM under qemu-user), so byte order and struct layout cannot differ between them.
+ * `golden --print` prints the current encodings in the vectors' format (for a deliberate protocol change). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/netlink.h>
+#include <linux/netfilter/ipset/ip_set.h>
+#include "../src/wire.h"
+#include "golden_vectors.h"
+
+static uint8_t mem[1 << 17];
+static int failures, checks;
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+	out[2 * n] = 0;
+}
+
+static const char *expected(const char *name)
+{
+	for (size_t i = 0; i < sizeof golden / sizeof golden[0]; i++)
+		if (!strcmp(golden[i].name, name))
+			return golden[i].hex;
+	return NULL;
+}
+
+static void check(const char *name, struct nlbuf *b, int print)
+{
+	static char got[sizeof mem * 2 + 1];
+	hex(b->data, b->len, got);
+	checks++;
+	if (print) {
+		printf("\t{ \"%s\", \"%s\" },\n", name, got);
+		return;
+	}
+	const char *want = expected(name);
+	if (!want || strcmp(want, got)) {
+		failures++;
+		fprintf(stderr, "FAIL %s\n  want %s\n  got  %s\n", name, want ? want : "(no vector)", got);
+	}
+}
+
+static sipa_entry v4(uint8_t op, uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint8_t prefix, uint32_t timeout)
+{
+	sipa_entry e = { .op = op, .family = 4, .prefix = prefix, .timeout = timeout };
+	e.addr[0] = a, e.addr[1] = b, e.addr[2] = c, e.addr[3] = d;
+	return e;
+}
+
+static sipa_entry v6_doc(uint8_t op, uint8_t last, uint8_t prefix, uint32_t timeout)
+{
+	sipa_entry e = { .op = op, .family = 6, .prefix = prefix, .timeout = timeout };
+	e.addr[0] = 0x20, e.addr[1] = 0x01, e.addr[2] = 0x0d, e.addr[3] = 0xb8, e.addr[15] = last;
+	return e;
+}
+
+#define NEW(b) struct nlbuf b = { .data = mem, .len = 0, .cap = sizeof mem }
+
+static void expect(int cond, const char *what)
+{
+	checks++;
+	if (!cond) {
+		failures++;
+		fprintf(stderr, "FAIL %s\n", what);
+	}
+}
+
+/* Replies are built with the encoders' own framing, then parsed. */
+static void parse_checks(void)
+{
+	/* An ipset error reply: nlmsgerr + the request with LINENO = 3. */
+	NEW(req);
+	sipa_entry es[3] = { v4(SIPA_OP_ADD, 192, 0, 2, 1, 32, 60), v4(SIPA_OP_ADD, 192, 0, 2, 2, 32, 60),
+			     v4(SIPA_OP_ADD, 192, 0, 2, 3, 0, 60) };
+	wire_ipset_adt(&req, 77, "sipa4_allow", es, 3, 1);
+	/* find the top-level LINENO attribute and patch it as the kernel does */
+	uint8_t *attrs = req.data + NLMSG_HDRLEN + 4;
+	size_t off = 0;
+	while (off < req.len - NLMSG_HDRLEN - 4) {
+		struct nlattr *a = (struct nlattr *)(attrs + off);
+		if ((a->nla_type & NLA_TYPE_MASK) == IPSET_ATTR_LINENO) {
+			uint32_t three = 3;
+			memcpy((uint8_t *)a + NLA_HDRLEN, &three, 4);
+			break;
+		}
+		off += NLA_ALIGN(a->nla_len);
+	}
+	static uint8_t reply[1 << 17];
+	struct nlmsghdr *h = (struct nlmsghdr *)reply;
+	struct nlmsgerr *e = NLMSG_DATA(h);
+	h->nlmsg_type = NLMSG_ERROR;
+	h->nlmsg_len = NLMSG_HDRLEN + sizeof(int) + req.len;
+	h->nlmsg_seq = 77;
+	e->error = -IPSET_ERR_INVALID_CIDR;
+	memcpy(&e->msg, req.data, req.len);
+	size_t roff = 0;
+	struct wire_msg m;
+	struct wire_ack ack;
+	expect(wire_next(reply, h->nlmsg_len, &roff, &m) == 1, "ipset error reply is one message");
+	expect(wire_parse_ack(&m, &ack) == 0, "ipset error reply parses");
+	expect(ack.seq == 77 && ack.error == -IPSET_ERR_INVALID_CIDR && ack.lineno == 3,
+	       "ipset error reply names seq 77, invalid cidr, line 3");
+
+	/* A truncated message is refused, never read past. */
+	roff = 0;
+	expect(wire_next(reply, NLMSG_HDRLEN - 1, &roff, &m) < 0, "short datagram refused");
+	h->nlmsg_len = 1 << 20;
+	roff = 0;
+	expect(wire_next(reply, 64, &roff, &m) < 0, "length beyond the datagram refused");
+}
+
+int main(int argc, char **argv)
+{
+	int print = argc > 1 && !strcmp(argv[1], "--print");
+	const uint8_t v4addr[4] = { 203, 0, 113, 7 };
+	uint8_t v6addr[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	v6addr[15] = 7;
+
+	{ NEW(b); wire_ipset_create(&b, 1, "sipa4_allow", 4, 65536, 65536, SIPA_SET_TIMEOUT); check("create4", &b, print); }
+	{ NEW(b); wire_ipset_create(&b, 2, "sipa6_lan", 6, 1024, 4096, 0); check("create6-lan", &b, print); }
+	{ NEW(b); wire_ipset_named(&b, 3, IPSET_CMD_DESTROY, "sipa4_allow", NULL); check("destroy", &b, print); }
+	{ NEW(b); wire_ipset_named(&b, 4, IPSET_CMD_FLUSH, "sipa4_allow", NULL); check("flush", &b, print); }
+	{ NEW(b); wire_ipset_named(&b, 5, IPSET_CMD_RENAME, "a", "b"); check("rename", &b, print); }
+	{ NEW(b); wire_ipset_named(&b, 6, IPSET_CMD_SWAP, "sipa4_tmp", "sipa4_allow"); check("swap", &b, print); }
+	{ NEW(b); wire_ipset_list(&b, 7, "sipa4_allow", 0); check("list", &b, print); }
+	{ NEW(b); wire_ipset_list(&b, 8, "sipa4_allow", 1); check("list-header", &b, print); }
+	{ NEW(b); sipa_entry e = v4(SIPA_OP_ADD, 203, 0, 113, 7, 32, 0); wire_ipset_test(&b, 9, "sipa4_allow", &e); check("test4", &b, print); }
+	{
+		NEW(b);
+		sipa_entry es[3] = { v4(SIPA_OP_ADD, 203, 0, 113, 7, 32, 120), v4(SIPA_OP_ADD, 198, 51, 100, 0, 24, 2147483),
+				     v4(SIPA_OP_DEL, 192, 0, 2, 1, 32, 0) };
+		uint32_t k = wire_ipset_adt(&b, 10, "sipa4_allow", es, 3, 1);
+		expect(k == 2, "an ADT message stops where the op changes");
+		check("add4-batch", &b, print);
+		NEW(d);
+		k = wire_ipset_adt(&d, 11, "sipa4_allow", es + 2, 1, 3);
+		check("del4", &d, print);
+	}
+	{
+		NEW(b);
+		sipa_entry es[2] = { v6_doc(SIPA_OP_ADD, 1, 128, 60), v6_doc(SIPA_OP_ADD, 0, 64, 3600) };
+		wire_ipset_adt(&b, 12, "sipa6_allow", es, 2, 1);
+		check("add6-batch", &b, print);
+	}
+	{ NEW(b); wire_ct_dump_source(&b, 13, 4, v4addr); check("ct-dump4", &b, print); }
+	{ NEW(b); wire_ct_dump_source(&b, 14, 6, v6addr); check("ct-dump6", &b, print); }
+	{
+		/* A delete carries the dump's attributes back as they came. */
+		const uint8_t tuple[] = { 0x0c, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x80, 0x04, 0x00, 0x01, 0x00 };
+		const uint8_t id[] = { 0x08, 0x00, 0x0c, 0x00, 0x12, 0x34, 0x56, 0x78 };
+		NEW(b);
+		wire_ct_delete(&b, 15, 4, tuple, sizeof tuple, id, sizeof id, NULL, 0);
+		check("ct-delete", &b, print);
+	}
+	{
+		/* Capacity: a full ADT message of /32s stays under the u16 nest limit. */
+		static sipa_entry many[4000];
+		for (int i = 0; i < 4000; i++)
+			many[i] = v4(SIPA_OP_ADD, 10, 0, (uint8_t)(i >> 8), (uint8_t)i, 32, 60);
+		NEW(b);
+		uint32_t k = wire_ipset_adt(&b, 16, "sipa4_allow", many, 4000, 1);
+		expect(k > 1500 && k < 2048 && b.len < 65536 + 64, "one ADT message holds ~1600 IPv4 elements");
+		if (!print)
+			printf("ADT capacity: %u IPv4 elements in %zu bytes\n", k, b.len);
+	}
+	if (!print) {
+		parse_checks();
+		printf("golden: %d checks, %d failed (%s)\n", checks, failures, ARCH_NAME);
+	}
+	return failures ? 1 : 0;
+}
