@@ -30,6 +30,8 @@ const PAGE_SIZE = 1024;
 const WAL_AUTOCHECKPOINT_PAGES = 64;
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024;
 
+const ROW_CONSTRAINT_COMPLAINT = /^(CHECK constraint failed in |NULL value in )/;
+
 /**
  * One connection to sipa.db and the one queue every statement goes through. sqlite3 serialises only its
  * synchronous callbacks, so a transaction spanning awaits could interleave with another one; the queue makes
@@ -57,15 +59,25 @@ export class Database {
     }
     const first = await Database.openChecked(file);
     if (first.ok) return { db: first.db, recovered: null };
-    const movedTo = moveAside(file, now());
+    // Moved while still open: SQLite deletes a WAL it cannot use when the handle closes, and the WAL is part of
+    // what the admin may want to look at.
+    let movedTo: string;
+    try {
+      movedTo = moveAside(file, now());
+    } finally {
+      await first.close();
+    }
     const second = await Database.openChecked(file);
     if (!second.ok) {
+      await second.close();
       throw new StoreError('store_open_failed', `store: ${file} is still damaged after moving the old one aside: ${second.reason}`);
     }
     return { db: second.db, recovered: { movedTo, reason: first.reason } };
   }
 
-  private static async openChecked(file: string): Promise<{ ok: true; db: Database } | { ok: false; reason: string }> {
+  private static async openChecked(
+    file: string,
+  ): Promise<{ ok: true; db: Database } | { ok: false; reason: string; close: () => Promise<void> }> {
     let handle: sqlite3.Database;
     try {
       handle = await openHandle(file);
@@ -77,11 +89,10 @@ export class Database {
       await db.configure();
       const problems = await db.integrityProblems();
       if (problems === null) return { ok: true, db };
-      await db.closeQuietly();
-      return { ok: false, reason: `integrity check failed: ${problems}` };
+      return { ok: false, reason: `integrity check failed: ${problems}`, close: () => db.closeQuietly() };
     } catch (err) {
+      if (isCorruptionError(err)) return { ok: false, reason: (err as Error).message, close: () => db.closeQuietly() };
       await db.closeQuietly();
-      if (isCorruptionError(err)) return { ok: false, reason: (err as Error).message };
       throw storeErrorFrom(err, 'store_open_failed', `store: cannot open ${file}`);
     }
   }
@@ -102,11 +113,15 @@ export class Database {
     await this.exec('PRAGMA trusted_schema = OFF');
   }
 
-  /** null when the file is sound, else SQLite's first few complaints. */
+  /**
+   * null when the file is structurally sound, else SQLite's first few complaints. A row that merely breaks a
+   * CHECK or NOT NULL constraint (a hand edit) does not condemn the file, settings and binding included: the
+   * row check on read names that row instead.
+   */
   private async integrityProblems(): Promise<string | null> {
-    const rows = await this.rawAll<{ integrity_check: string }>('PRAGMA integrity_check(5)', []);
-    if (rows.length === 1 && rows[0].integrity_check === 'ok') return null;
-    return rows.map((r) => r.integrity_check).join('; ');
+    const rows = await this.rawAll<{ integrity_check: string }>('PRAGMA integrity_check(20)', []);
+    const problems = rows.map((r) => r.integrity_check).filter((p) => p !== 'ok' && !ROW_CONSTRAINT_COMPLAINT.test(p));
+    return problems.length === 0 ? null : problems.slice(0, 5).join('; ');
   }
 
   /** What `sipa doctor` shows: the settings SQLite actually runs with. */
