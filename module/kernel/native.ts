@@ -1,0 +1,268 @@
+// The only file that imports koffi. Loads libsipa for this CPU from an explicit path (never at import time),
+// declares every C signature in one place, and turns result codes into KernelError.
+import path from 'node:path';
+import fs from 'node:fs';
+
+export type Family = 4 | 6;
+
+export interface KernelEntry {
+  op: 'add' | 'del';
+  family: Family;
+  /** Network-order bytes: 4 or 16. */
+  bytes: Uint8Array;
+  prefix: number;
+  /** Seconds; 0 = no timeout attribute (sets without timeouts). */
+  timeout: number;
+}
+
+export interface SetMember {
+  family: Family;
+  bytes: Uint8Array;
+  prefix: number;
+  /** Remaining seconds as the kernel reports them (0 in a set without timeouts). */
+  timeout: number;
+}
+
+export interface SetInfo {
+  type: string;
+  family: Family;
+  revision: number;
+  hasTimeout: boolean;
+  hashsize: number;
+  maxelem: number;
+  references: number;
+  elements: number;
+  memsize: number;
+}
+
+/** A failure the kernel (or the helper) reported. `code` is a positive errno or ipset code (>= 4096). */
+export class KernelError extends Error {
+  override readonly name = 'KernelError';
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly reason: string,
+    readonly entry?: KernelEntry,
+  ) {
+    super(message);
+  }
+  get errno(): string {
+    return ERRNO_NAMES[this.code] ?? (this.code >= 4096 ? `IPSET_ERR_${this.code}` : `E${this.code}`);
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 28: 'ENOSPC', 74: 'EBADMSG',
+  90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 105: 'ENOBUFS', 110: 'ETIMEDOUT',
+  4097: 'IPSET_ERR_PROTOCOL', 4098: 'IPSET_ERR_FIND_TYPE', 4100: 'IPSET_ERR_BUSY', 4102: 'IPSET_ERR_TYPE_MISMATCH',
+  4103: 'IPSET_ERR_EXIST', 4104: 'IPSET_ERR_INVALID_CIDR', 4108: 'IPSET_ERR_REFERENCED',
+  4109: 'IPSET_ERR_IPADDR_IPV4', 4110: 'IPSET_ERR_IPADDR_IPV6', 4352: 'IPSET_ERR_HASH_FULL',
+};
+
+export const ENOENT = 2;
+export const IPSET_ERR_EXIST = 4103;
+
+/** What the layers above use; a stub of this interface is enough to test them without a kernel. */
+export interface NetlinkHandle {
+  setCreate(name: string, family: Family, opts: { hashsize: number; maxelem: number; timeout: boolean }): void;
+  setDestroy(name: string): void;
+  setFlush(name: string): void;
+  setRename(from: string, to: string): void;
+  setSwap(a: string, b: string): void;
+  /** null when no set of that name exists. */
+  setInfo(name: string): SetInfo | null;
+  setTest(name: string, family: Family, bytes: Uint8Array, prefix: number): boolean;
+  setList(name: string): SetMember[];
+  /** Per-entry result codes: 0, or a positive errno/ipset code. */
+  batchApply(name: string, entries: readonly KernelEntry[]): Int32Array;
+  /** Deletes the conntrack flows whose original source is the address; returns how many. */
+  cutFlows(family: Family, bytes: Uint8Array): number;
+  close(): void;
+}
+
+export interface NativeLibrary {
+  readonly path: string;
+  open(netnsPath?: string | null): NetlinkHandle;
+  strerror(code: number): string;
+  /** Runs fn with the calling thread inside the namespace (sockets made there stay there). */
+  insideNetns<T>(netnsPath: string, fn: () => T): T;
+}
+
+const ARCH_DIRS: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armhf' };
+
+/** Where the helper for this CPU is: $SIPA_NATIVE_LIB, else native/build/<arch>/libsipa.so of this tree. */
+export function defaultLibraryPath(): string {
+  if (process.env.SIPA_NATIVE_LIB) return process.env.SIPA_NATIVE_LIB;
+  const arch = ARCH_DIRS[process.arch];
+  if (!arch) throw new Error(`no native helper for CPU ${process.arch} (x64, arm64 and arm are built)`);
+  // dist/module/kernel → repository (or package app) root
+  const root = path.resolve(__dirname, '..', '..', '..');
+  return path.join(root, 'native', 'build', arch, 'libsipa.so');
+}
+
+const ENTRY_SIZE = 24;
+const MEMBER_SIZE = 24;
+const INFO_SIZE = 56;
+const ERRLEN = 512;
+const ABI_VERSION = 1;
+const OP_CODES = { add: 1, del: 2 } as const;
+
+let loaded: NativeLibrary | null = null;
+
+export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrary {
+  if (loaded && loaded.path === libPath) return loaded;
+  if (!fs.existsSync(libPath)) {
+    throw new Error(`native helper not found at ${libPath} (build it with: npm run build:native)`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require('koffi') as typeof import('koffi');
+  const lib = koffi.load(libPath);
+  const c = {
+    abi: lib.func('uint32_t sipa_abi_version(void)'),
+    open: lib.func('int sipa_open(const char *netns, _Out_ void **out, _Out_ uint8_t *err, size_t errlen)'),
+    close: lib.func('void sipa_close(void *h)'),
+    lastError: lib.func('const char *sipa_last_error(void *h)'),
+    strerror: lib.func('const char *sipa_strerror(int code)'),
+    create: lib.func('int sipa_set_create(void *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem, uint32_t flags)'),
+    destroy: lib.func('int sipa_set_destroy(void *h, const char *name)'),
+    flush: lib.func('int sipa_set_flush(void *h, const char *name)'),
+    rename: lib.func('int sipa_set_rename(void *h, const char *from, const char *to)'),
+    swap: lib.func('int sipa_set_swap(void *h, const char *a, const char *b)'),
+    info: lib.func('int sipa_set_info_get(void *h, const char *name, _Out_ uint8_t *out)'),
+    test: lib.func('int sipa_set_test(void *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)'),
+    list: lib.func('int sipa_set_list(void *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
+    batch: lib.func('int sipa_batch_apply(void *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
+    ctCut: lib.func('int sipa_ct_delete_source(void *h, int family, const uint8_t *addr, _Out_ uint32_t *cut)'),
+    nsEnter: lib.func('int sipa_netns_enter(const char *path, _Out_ uint8_t *err, size_t errlen)'),
+    nsLeave: lib.func('int sipa_netns_leave(_Out_ uint8_t *err, size_t errlen)'),
+  };
+  const abi = c.abi() as number;
+  if (abi !== ABI_VERSION) throw new Error(`native helper ${libPath} has ABI ${abi}, this module needs ${ABI_VERSION}`);
+
+  const strerror = (code: number): string => c.strerror(code) as string;
+  const text = (buf: Buffer): string => buf.subarray(0, Math.max(0, buf.indexOf(0))).toString('utf8');
+
+  function open(netnsPath?: string | null): NetlinkHandle {
+    const out: unknown[] = [null];
+    const err = Buffer.alloc(ERRLEN);
+    const r = c.open(netnsPath ?? null, out, err, ERRLEN) as number;
+    if (r < 0) throw new KernelError(text(err), -r, strerror(r));
+    return new Handle(out[0]);
+  }
+
+  class Handle implements NetlinkHandle {
+    private h: unknown;
+    constructor(h: unknown) {
+      this.h = h;
+    }
+    private get ptr(): unknown {
+      if (this.h === null) throw new Error('netlink handle used after close');
+      return this.h;
+    }
+    private check(r: number, entry?: KernelEntry): number {
+      if (r >= 0) return r;
+      throw new KernelError(c.lastError(this.ptr) as string, -r, strerror(r), entry);
+    }
+    setCreate(name: string, family: Family, o: { hashsize: number; maxelem: number; timeout: boolean }): void {
+      this.check(c.create(this.ptr, name, family, o.hashsize, o.maxelem, o.timeout ? 1 : 0) as number);
+    }
+    setDestroy(name: string): void { this.check(c.destroy(this.ptr, name) as number); }
+    setFlush(name: string): void { this.check(c.flush(this.ptr, name) as number); }
+    setRename(from: string, to: string): void { this.check(c.rename(this.ptr, from, to) as number); }
+    setSwap(a: string, b: string): void { this.check(c.swap(this.ptr, a, b) as number); }
+    setInfo(name: string): SetInfo | null {
+      const buf = Buffer.alloc(INFO_SIZE);
+      const r = c.info(this.ptr, name, buf) as number;
+      if (r === -ENOENT) return null;
+      this.check(r);
+      return {
+        type: text(buf.subarray(0, 32)),
+        family: buf[32] === 6 ? 6 : 4,
+        revision: buf[33],
+        hasTimeout: buf[34] === 1,
+        hashsize: buf.readUInt32LE(36),
+        maxelem: buf.readUInt32LE(40),
+        references: buf.readUInt32LE(44),
+        elements: buf.readUInt32LE(48),
+        memsize: buf.readUInt32LE(52),
+      };
+    }
+    setTest(name: string, family: Family, bytes: Uint8Array, prefix: number): boolean {
+      return this.check(c.test(this.ptr, name, family, addrBuffer(family, bytes), prefix) as number) === 1;
+    }
+    setList(name: string): SetMember[] {
+      let cap = 1024;
+      for (;;) {
+        const buf = Buffer.alloc(cap * MEMBER_SIZE);
+        const count = [0];
+        const r = c.list(this.ptr, name, buf, cap, count) as number;
+        if (r === -28 /* ENOSPC */ && count[0] > cap) {
+          cap = count[0] + 1024; // the set grew or we guessed low: once more with room for all
+          continue;
+        }
+        this.check(r);
+        const members: SetMember[] = [];
+        for (let i = 0; i < count[0]; i++) {
+          const o = i * MEMBER_SIZE;
+          const family: Family = buf[o] === 6 ? 6 : 4;
+          members.push({
+            family,
+            prefix: buf[o + 1],
+            timeout: buf.readUInt32LE(o + 4),
+            bytes: Uint8Array.from(buf.subarray(o + 8, o + 8 + (family === 4 ? 4 : 16))),
+          });
+        }
+        return members;
+      }
+    }
+    batchApply(name: string, entries: readonly KernelEntry[]): Int32Array {
+      const results = new Int32Array(entries.length);
+      if (entries.length === 0) return results;
+      const buf = Buffer.alloc(entries.length * ENTRY_SIZE);
+      entries.forEach((e, i) => {
+        const o = i * ENTRY_SIZE;
+        buf[o] = OP_CODES[e.op];
+        buf[o + 1] = e.family;
+        buf[o + 2] = e.prefix;
+        buf.writeUInt32LE(e.timeout >>> 0, o + 4);
+        buf.set(e.bytes.subarray(0, e.family === 4 ? 4 : 16), o + 8);
+      });
+      const r = c.batch(this.ptr, name, buf, entries.length, results) as number;
+      this.check(r);
+      for (let i = 0; i < results.length; i++) results[i] = -results[i];
+      return results;
+    }
+    cutFlows(family: Family, bytes: Uint8Array): number {
+      const cut = [0];
+      this.check(c.ctCut(this.ptr, family, addrBuffer(family, bytes), cut) as number);
+      return cut[0];
+    }
+    close(): void {
+      if (this.h !== null) c.close(this.h);
+      this.h = null;
+    }
+  }
+
+  function insideNetns<T>(netnsPath: string, fn: () => T): T {
+    const err = Buffer.alloc(ERRLEN);
+    const r = c.nsEnter(netnsPath, err, ERRLEN) as number;
+    if (r < 0) throw new KernelError(text(err), -r, strerror(r));
+    try {
+      return fn();
+    } finally {
+      const l = c.nsLeave(err, ERRLEN) as number;
+      if (l < 0) throw new KernelError(text(err), -l, strerror(l));
+    }
+  }
+
+  loaded = { path: libPath, open, strerror, insideNetns };
+  return loaded;
+}
+
+function addrBuffer(family: Family, bytes: Uint8Array): Buffer {
+  const want = family === 4 ? 4 : 16;
+  if (bytes.length !== want) throw new Error(`an IPv${family} address has ${want} bytes, got ${bytes.length}`);
+  const b = Buffer.alloc(16);
+  b.set(bytes);
+  return b;
+}

@@ -1,0 +1,189 @@
+// Test networks: namespaces this process makes and removes, joined by veth, with documentation addresses only.
+//
+//   nas (192.0.2.1, 2001:db8:1::1) ── lan ── router (192.0.2.254 | 203.0.113.254) ── wan ── remote (203.0.113.10..)
+//
+// The router is on the NAS's LAN (its address is a LAN source); the remote device is "the internet".
+import { execFileSync, spawn, ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const created = new Set<string>();
+let counter = 0;
+
+function ip(...args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function inNs(ns: string, program: string, args: string[], input?: string): string {
+  return execFileSync('ip', ['netns', 'exec', ns, program, ...args], {
+    encoding: 'utf8',
+    input,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+}
+
+export function addNamespace(name: string): string {
+  ip('netns', 'add', name);
+  created.add(name);
+  ip('-n', name, 'link', 'set', 'lo', 'up');
+  return name;
+}
+
+export function removeNamespace(name: string): void {
+  try {
+    ip('netns', 'del', name);
+  } catch {
+    // already gone
+  }
+  created.delete(name);
+}
+
+export function removeAllNamespaces(): void {
+  for (const n of [...created]) removeNamespace(n);
+}
+
+// Whatever happens to the test run, the namespaces it made do not outlive it.
+process.once('exit', removeAllNamespaces);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    removeAllNamespaces();
+    process.exit(130);
+  });
+}
+
+export interface Topology {
+  nas: string;
+  router: string;
+  remote: string;
+  /** /run/netns path of the NAS namespace, for the native helper. */
+  nasPath: string;
+  nasAddr: { 4: string; 6: string };
+  routerAddr: { 4: string; 6: string };
+  remoteAddr: { 4: string; 6: string };
+  /** Adds another source address to the remote device ("another device behind the internet"). */
+  addRemoteAddress(addr: string): void;
+  destroy(): void;
+}
+
+export function makeTopology(tag: string): Topology {
+  const base = `sipa-t${process.pid}-${++counter}-${tag}`.slice(0, 40);
+  const nas = addNamespace(`${base}-nas`);
+  const router = addNamespace(`${base}-rt`);
+  const remote = addNamespace(`${base}-rem`);
+  try {
+    ip('-n', nas, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0', 'netns', router);
+    ip('-n', router, 'link', 'add', 'wan0', 'type', 'veth', 'peer', 'name', 'wan0', 'netns', remote);
+    const cfg: Array<[string, string, string[]]> = [
+      [nas, 'lan0', ['192.0.2.1/24', '2001:db8:1::1/64']],
+      [router, 'lan0', ['192.0.2.254/24', '2001:db8:1::fe/64']],
+      [router, 'wan0', ['203.0.113.254/24', '2001:db8:2::fe/64']],
+      [remote, 'wan0', ['203.0.113.10/24', '2001:db8:2::10/64']],
+    ];
+    for (const [ns, dev, addrs] of cfg) {
+      for (const a of addrs) ip('-n', ns, 'addr', 'add', a, 'dev', dev, ...(a.includes(':') ? ['nodad'] : []));
+      ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+    ip('-n', nas, 'route', 'add', 'default', 'via', '192.0.2.254');
+    ip('-n', nas, '-6', 'route', 'add', 'default', 'via', '2001:db8:1::fe');
+    ip('-n', remote, 'route', 'add', 'default', 'via', '203.0.113.254');
+    ip('-n', remote, '-6', 'route', 'add', 'default', 'via', '2001:db8:2::fe');
+    inNs(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+  } catch (e) {
+    for (const n of [nas, router, remote]) removeNamespace(n);
+    throw e;
+  }
+  return {
+    nas,
+    router,
+    remote,
+    nasPath: `/run/netns/${nas}`,
+    nasAddr: { 4: '192.0.2.1', 6: '2001:db8:1::1' },
+    routerAddr: { 4: '192.0.2.254', 6: '2001:db8:1::fe' },
+    remoteAddr: { 4: '203.0.113.10', 6: '2001:db8:2::10' },
+    addRemoteAddress(addr: string) {
+      ip('-n', remote, 'addr', 'add', addr.includes(':') ? `${addr}/64` : `${addr}/24`, 'dev', 'wan0',
+        ...(addr.includes(':') ? ['nodad'] : []));
+    },
+    destroy() {
+      for (const n of [remote, router, nas]) removeNamespace(n);
+    },
+  };
+}
+
+const PEER = path.join(__dirname, 'peer.js');
+
+/** Starts the echo server inside a namespace; resolves once it listens. */
+export async function startServer(ns: string, ports: number[]): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, 'serve', ...ports.map(String)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', code => reject(new Error(`server in ${ns} exited with ${code}`)));
+    child.stdout!.once('data', () => resolve());
+  });
+  return child;
+}
+
+export type ConnectOutcome = 'connected' | 'refused' | 'reset' | 'timeout' | 'error';
+
+/** One TCP connection attempt from a namespace; what the client saw. */
+export function tryConnect(ns: string, host: string, port: number, opts: { from?: string; timeoutMs?: number } = {}): Promise<ConnectOutcome> {
+  const args = [PEER, 'connect', host, String(port), String(opts.timeoutMs ?? 800)];
+  if (opts.from) args.push(opts.from);
+  return new Promise(resolve => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', d => (out += d));
+    child.on('exit', () => resolve((out.trim() || 'error') as ConnectOutcome));
+  });
+}
+
+/** A long-lived connection that pings every 50 ms; `dead` resolves with when and how it ended. */
+export interface HeldConnection {
+  connected: Promise<boolean>;
+  dead: Promise<{ atMs: number; reason: string }>;
+  stop(): void;
+}
+
+export function holdConnection(ns: string, host: string, port: number, from?: string): HeldConnection {
+  const args = [PEER, 'hold', host, String(port)];
+  if (from) args.push(from);
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  let onConnected: (v: boolean) => void = () => {};
+  let onDead: (v: { atMs: number; reason: string }) => void = () => {};
+  const connected = new Promise<boolean>(r => (onConnected = r));
+  const dead = new Promise<{ atMs: number; reason: string }>(r => (onDead = r));
+  child.stdout!.on('data', d => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line === 'connected') onConnected(true);
+      const m = /^dead (\d+) (.*)$/.exec(line);
+      if (m) {
+        onConnected(false);
+        onDead({ atMs: Number(m[1]), reason: m[2] });
+      }
+    }
+  });
+  child.on('exit', () => {
+    onConnected(false);
+    onDead({ atMs: Date.now(), reason: 'exited' });
+  });
+  return { connected, dead, stop: () => child.kill('SIGTERM') };
+}
+
+/** Snapshot of the host's own firewall and sets, to prove the tests never touched them. */
+export function hostNetfilterSnapshot(): string {
+  const parts: string[] = [];
+  for (const [prog, args] of [['ipset', ['list', '-n']], ['iptables-legacy-save', []], ['ip6tables-legacy-save', []],
+    ['iptables-nft-save', []], ['ip6tables-nft-save', []]] as const) {
+    try {
+      const out = execFileSync(prog, [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      parts.push(`## ${prog}\n${out.split('\n').filter(l => !l.startsWith('#')).join('\n')}`);
+    } catch {
+      parts.push(`## ${prog}: unavailable`);
+    }
+  }
+  return parts.join('\n');
+}

@@ -1,0 +1,58 @@
+// A tiny network peer run inside test namespaces (`ip netns exec NS node peer.js ...`):
+//   serve PORT...                 TCP echo servers on every address; prints "ready"
+//   connect HOST PORT MS [FROM]   one attempt; prints connected | refused | reset | timeout | error
+//   hold HOST PORT [FROM]         connects, pings every 50 ms; prints "connected", later "dead <epoch ms> <why>"
+import net from 'node:net';
+
+const [mode, ...args] = process.argv.slice(2);
+
+if (mode === 'serve') {
+  let pending = args.length;
+  for (const port of args.map(Number)) {
+    const server = net.createServer(sock => {
+      sock.on('error', () => sock.destroy());
+      sock.pipe(sock);
+    });
+    server.listen({ port, host: '::', ipv6Only: false }, () => {
+      if (--pending === 0) process.stdout.write('ready\n');
+    });
+  }
+} else if (mode === 'connect') {
+  const [host, port, ms, from] = args;
+  const sock = net.connect({ host, port: Number(port), localAddress: from });
+  const done = (what: string) => {
+    process.stdout.write(`${what}\n`);
+    sock.destroy();
+    process.exit(0);
+  };
+  sock.setTimeout(Number(ms), () => done('timeout'));
+  sock.on('connect', () => done('connected'));
+  sock.on('error', (e: NodeJS.ErrnoException) =>
+    done(e.code === 'ECONNREFUSED' ? 'refused' : e.code === 'ECONNRESET' ? 'reset' : e.code === 'EHOSTUNREACH' ? 'refused' : 'error'));
+} else if (mode === 'hold') {
+  const [host, port, from] = args;
+  const sock = net.connect({ host, port: Number(port), localAddress: from });
+  let lastEcho = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const die = (why: string) => {
+    process.stdout.write(`dead ${Date.now()} ${why}\n`);
+    if (timer) clearInterval(timer);
+    sock.destroy();
+    process.exit(0);
+  };
+  sock.on('connect', () => {
+    process.stdout.write('connected\n');
+    timer = setInterval(() => {
+      // No echo for 400 ms on a link with sub-millisecond latency: the flow is gone even without a reset.
+      if (Date.now() - lastEcho > 400) die('silent');
+      sock.write('x');
+    }, 50);
+  });
+  sock.on('data', () => (lastEcho = Date.now()));
+  sock.on('error', (e: NodeJS.ErrnoException) => die(e.code ?? 'error'));
+  sock.on('close', () => die('closed'));
+  sock.setTimeout(3000, () => die('connect-timeout'));
+} else {
+  process.stderr.write('usage: peer.js serve|connect|hold ...\n');
+  process.exit(2);
+}
