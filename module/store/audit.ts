@@ -17,7 +17,7 @@ export interface AuditRecord extends AuditNote {
 }
 
 const SURFACES = ['cli', 'panel', 'portal', 'system'] as const;
-const COLUMNS = 'id, at, surface, actor, action, device_id, address, detail';
+const SELECT = 'SELECT audit.id, audit.at, actors.surface, actors.name AS actor, audit.action, audit.device_id, audit.address, audit.detail FROM audit JOIN actors ON actors.id = audit.actor_id';
 
 interface AuditRow {
   id: unknown; at: unknown; surface: unknown; actor: unknown; action: unknown;
@@ -43,8 +43,10 @@ export async function insertAudit(tx: Tx, r: AuditRecord): Promise<AuditEntry> {
   inputTime('audit time', r.at);
   inputNonEmpty('audit action', r.action);
   if (!SURFACES.includes(r.actor.surface)) throw new StoreError('invalid_input', `store: unknown surface ${JSON.stringify(r.actor.surface)}`);
+  await tx.run('INSERT INTO actors (surface, name) VALUES (?, ?) ON CONFLICT (surface, name) DO NOTHING', [r.actor.surface, r.actor.name]);
   const res = await tx.run(
-    `INSERT INTO audit (at, surface, actor, action, device_id, address, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO audit (at, actor_id, action, device_id, address, detail)
+     VALUES (?, (SELECT id FROM actors WHERE surface = ? AND name = ?), ?, ?, ?, ?)`,
     [r.at, r.actor.surface, r.actor.name, r.action, r.deviceId ?? null, r.address ?? null, r.detail ?? ''],
   );
   return {
@@ -57,8 +59,8 @@ export async function insertAudit(tx: Tx, r: AuditRecord): Promise<AuditEntry> {
 export async function listAudit(q: Query, limit: number, beforeId?: number): Promise<AuditEntry[]> {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreError('invalid_input', `store: audit limit must be a positive integer, got ${String(limit)}`);
   const rows = beforeId === undefined
-    ? await q.all<AuditRow>(`SELECT ${COLUMNS} FROM audit ORDER BY id DESC LIMIT ?`, [limit])
-    : await q.all<AuditRow>(`SELECT ${COLUMNS} FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?`, [beforeId, limit]);
+    ? await q.all<AuditRow>(`${SELECT} ORDER BY audit.id DESC LIMIT ?`, [limit])
+    : await q.all<AuditRow>(`${SELECT} WHERE audit.id < ? ORDER BY audit.id DESC LIMIT ?`, [beforeId, limit]);
   return rows.map(entryFromRow);
 }
 
@@ -68,5 +70,23 @@ export async function pruneAudit(tx: Tx, before: number, maxRows: number): Promi
     `DELETE FROM audit WHERE at < ? OR id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?)`,
     [before, maxRows],
   );
+  if (r.changes > 0) await tx.run('DELETE FROM actors WHERE id NOT IN (SELECT actor_id FROM audit)');
+  return r.changes;
+}
+
+/** Bytes of pages in use (free pages excluded: SQLite reuses them before it grows the file). */
+export async function usedBytes(q: Query): Promise<number> {
+  const pages = (await q.get<{ page_count: number }>('PRAGMA page_count'))?.page_count ?? 0;
+  const free = (await q.get<{ freelist_count: number }>('PRAGMA freelist_count'))?.freelist_count ?? 0;
+  const size = (await q.get<{ page_size: number }>('PRAGMA page_size'))?.page_size ?? 0;
+  return (pages - free) * size;
+}
+
+/** Removes the oldest tenth of the log; returns how many rows went. */
+export async function pruneOldestAuditTenth(tx: Tx): Promise<number> {
+  const r = await tx.run(
+    `DELETE FROM audit WHERE id <= (SELECT id FROM audit ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 10 FROM audit))`,
+  );
+  if (r.changes > 0) await tx.run('DELETE FROM actors WHERE id NOT IN (SELECT actor_id FROM audit)');
   return r.changes;
 }

@@ -30,17 +30,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE INDEX devices_active_by_session ON devices (session_id) WHERE state = 'active' AND session_id IS NOT NULL;
       CREATE INDEX devices_ended ON devices (ended_at) WHERE state <> 'active';
 
+      -- Who acted, stored once: on a 10,000-row log the repeated names would cost ~15 % of the flash budget.
+      CREATE TABLE actors (
+        id      INTEGER PRIMARY KEY,
+        surface TEXT    NOT NULL,
+        name    TEXT    NOT NULL,
+        UNIQUE (surface, name)
+      );
+      -- No index on at: pruning by age scans 10,000 rows once a day, and the index would cost ~150 KiB.
       CREATE TABLE audit (
         id        INTEGER PRIMARY KEY AUTOINCREMENT,
         at        INTEGER NOT NULL,
-        surface   TEXT    NOT NULL,
-        actor     TEXT    NOT NULL,
+        actor_id  INTEGER NOT NULL REFERENCES actors (id),
         action    TEXT    NOT NULL,
         device_id INTEGER,
         address   TEXT,
         detail    TEXT    NOT NULL DEFAULT ''
       );
-      CREATE INDEX audit_at ON audit (at);
 
       CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE portal_state (binding_id TEXT PRIMARY KEY, last_sequence INTEGER NOT NULL) WITHOUT ROWID;

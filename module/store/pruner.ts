@@ -13,6 +13,8 @@ export interface PrunerOptions {
   auditMaxDays?: number;
   /** …and at most this many rows (the budget test sizes the file with 10,000). */
   auditMaxRows?: number;
+  /** Pages in use above this make the oldest audit rows go too; default leaves 128 KiB of the 1 MiB for the WAL. */
+  maxDbBytes?: number;
   now?: () => number;
   /** Told after each scheduled run, including runs that deleted nothing. */
   onPruned?: (result: PruneResult) => void;
@@ -62,6 +64,7 @@ export class Pruner {
       endedBefore: Math.max(0, now - (this.opts.endedDeviceDays ?? 30) * DAY_MS),
       auditBefore: Math.max(0, now - (this.opts.auditMaxDays ?? 365) * DAY_MS),
       auditMaxRows: this.opts.auditMaxRows ?? 10_000,
+      maxDbBytes: this.opts.maxDbBytes ?? 896 * 1024,
     });
   }
 }

@@ -33,6 +33,11 @@ export interface PruneLimits {
   auditBefore: number;
   /** …and so are the oldest beyond this many. */
   auditMaxRows: number;
+  /**
+   * If the pages in use still exceed this, the oldest audit rows go a tenth at a time until they do not:
+   * long details must not push the file past the flash budget.
+   */
+  maxDbBytes?: number;
 }
 
 /** The service's durable state: devices, audit log, settings, portal sequence numbers. */
@@ -165,10 +170,20 @@ export class Store {
   prune(limits: PruneLimits): Promise<{ devices: number; audit: number }> {
     inputTime('endedBefore', limits.endedBefore);
     inputTime('auditBefore', limits.auditBefore);
-    return this.write(async (tx) => ({
-      devices: await devices.deleteEndedBefore(tx, limits.endedBefore),
-      audit: await audit.pruneAudit(tx, limits.auditBefore, Math.max(0, Math.floor(limits.auditMaxRows))),
-    }));
+    return this.write(async (tx) => {
+      const removed = {
+        devices: await devices.deleteEndedBefore(tx, limits.endedBefore),
+        audit: await audit.pruneAudit(tx, limits.auditBefore, Math.max(0, Math.floor(limits.auditMaxRows))),
+      };
+      if (limits.maxDbBytes !== undefined) {
+        for (let round = 0; round < 10 && (await audit.usedBytes(tx)) > limits.maxDbBytes; round++) {
+          const n = await audit.pruneOldestAuditTenth(tx);
+          if (n === 0) break;
+          removed.audit += n;
+        }
+      }
+      return removed;
+    });
   }
 
   /** Pragmas in force and schema version, for diagnostics (synchronous 2 = FULL). */

@@ -4,7 +4,8 @@ import { admin, fixedDevice, makeTempDir, removeDir, snapshotDir } from './helpe
 
 const DAY = 86_400_000;
 
-describe('store/pruner', () => {
+describe('store/pruner', function () {
+  this.timeout(10_000);
   let dir: string;
   let store: Store;
   let clock: number;
@@ -42,6 +43,21 @@ describe('store/pruner', () => {
     const byCount = new Pruner({ store, auditMaxRows: 2, auditMaxDays: 365, now: () => clock });
     assert.deepEqual(await byCount.pruneNow(), { devices: 0, audit: 1 });
     assert.deepEqual((await store.listAudit()).map((a) => a.detail), ['day 9', 'day 8']);
+  });
+
+  it('drops the oldest audit rows, a tenth at a time, while the pages in use exceed maxDbBytes', async () => {
+    for (let i = 0; i < 120; i++) {
+      clock += 1000;
+      await store.appendAudit({ actor: admin, action: 'note', detail: `${i} `.padEnd(1000, 'x') });
+    }
+    const limit = 64 * 1024;
+    const pruner = new Pruner({ store, maxDbBytes: limit, now: () => clock });
+    const result = await pruner.pruneNow();
+    assert.ok(result.audit > 0);
+    const left = await store.listAudit({ limit: 1000 });
+    assert.equal(left.length, 120 - result.audit);
+    assert.match(left[0].detail, /^119 /, 'the newest rows stay');
+    assert.ok(left.length * 1000 < limit, `${left.length} rows of 1000 bytes left`);
   });
 
   it('writes nothing when there is nothing to delete', async () => {
