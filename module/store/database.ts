@@ -164,7 +164,12 @@ export class Database {
         },
       };
       try {
-        await this.rawRun('BEGIN IMMEDIATE', []);
+        await this.rawRun('BEGIN IMMEDIATE', []).catch(async (err: Error) => {
+          // A ROLLBACK that itself failed (I/O error) can leave the last transaction open; end it and go on.
+          if (!/within a transaction/.test(err.message)) throw err;
+          await this.rawRun('ROLLBACK', []);
+          await this.rawRun('BEGIN IMMEDIATE', []);
+        });
       } catch (err) {
         throw storeErrorFrom(err, 'store_write_failed', `store: writing ${this.file} failed`);
       }
