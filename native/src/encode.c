@@ -240,11 +240,16 @@ int wire_ct_dump_source(struct nlbuf *b, uint32_t seq, int family, const uint8_t
 	long filter;
 	TRY(msg_begin(b, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, seq,
 		      nfproto(family)));
-	TRY(put_ct_source(b, family, addr));
-	TRY(filter = nest_begin(b, CTA_FILTER));
-	TRY(attr_u32(b, CTA_FILTER_ORIG_FLAGS, SIPA_CTA_FILTER_IP_SRC));
-	TRY(attr_u32(b, CTA_FILTER_REPLY_FLAGS, 0));
-	TRY(nest_end(b, filter));
+	/* The kernel's IPv6 source filter (5.8 and later) compares with !ipv6_addr_cmp, the wrong way round: it
+	 * would return every flow except the ones asked for. IPv6 dumps therefore ask only for the family and the
+	 * caller filters (as it always does, for kernels that ignore CTA_FILTER). */
+	if (family == 4) {
+		TRY(put_ct_source(b, family, addr));
+		TRY(filter = nest_begin(b, CTA_FILTER));
+		TRY(attr_u32(b, CTA_FILTER_ORIG_FLAGS, SIPA_CTA_FILTER_IP_SRC));
+		TRY(attr_u32(b, CTA_FILTER_REPLY_FLAGS, 0));
+		TRY(nest_end(b, filter));
+	}
 	msg_end(b, start);
 	return 0;
 full:

@@ -25,6 +25,8 @@ export function addNamespace(name: string): string {
   ip('netns', 'add', name);
   created.add(name);
   ip('-n', name, 'link', 'set', 'lo', 'up');
+  // No duplicate address detection: addresses (link-local ones too) are usable at once.
+  inNs(name, 'sysctl', ['-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
   return name;
 }
 
@@ -48,6 +50,17 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     removeAllNamespaces();
     process.exit(130);
   });
+}
+
+function macOf(ns: string, dev: string): string {
+  const info = JSON.parse(ip('-n', ns, '-j', 'link', 'show', 'dev', dev)) as Array<{ address: string }>;
+  return info[0].address;
+}
+
+/** In `ns` on `dev`, the given addresses of `peerNs`/`peerDev` are known neighbours from the start. */
+function neighbours(ns: string, dev: string, peerNs: string, peerDev: string, addrs: string[]): void {
+  const mac = macOf(peerNs, peerDev);
+  for (const a of addrs) ip('-n', ns, 'neigh', 'replace', a, 'lladdr', mac, 'dev', dev, 'nud', 'permanent');
 }
 
 export interface Topology {
@@ -87,6 +100,12 @@ export function makeTopology(tag: string): Topology {
     ip('-n', remote, 'route', 'add', 'default', 'via', '203.0.113.254');
     ip('-n', remote, '-6', 'route', 'add', 'default', 'via', '2001:db8:2::fe');
     inNs(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    // Static neighbours: the first IPv6 packet across the router is otherwise often lost to neighbour
+    // discovery, and a test would see a 1 s retransmission where it measures something else.
+    neighbours(nas, 'lan0', router, 'lan0', ['192.0.2.254', '2001:db8:1::fe']);
+    neighbours(router, 'lan0', nas, 'lan0', ['192.0.2.1', '2001:db8:1::1']);
+    neighbours(router, 'wan0', remote, 'wan0', ['203.0.113.10', '2001:db8:2::10']);
+    neighbours(remote, 'wan0', router, 'wan0', ['203.0.113.254', '2001:db8:2::fe']);
   } catch (e) {
     for (const n of [nas, router, remote]) removeNamespace(n);
     throw e;
@@ -102,6 +121,7 @@ export function makeTopology(tag: string): Topology {
     addRemoteAddress(addr: string) {
       ip('-n', remote, 'addr', 'add', addr.includes(':') ? `${addr}/64` : `${addr}/24`, 'dev', 'wan0',
         ...(addr.includes(':') ? ['nodad'] : []));
+      neighbours(router, 'wan0', remote, 'wan0', [addr]);
     },
     destroy() {
       for (const n of [remote, router, nas]) removeNamespace(n);
@@ -186,4 +206,20 @@ export function hostNetfilterSnapshot(): string {
     }
   }
   return parts.join('\n');
+}
+
+/** Connects from a namespace every `paceMs` for `ms`: how many attempts succeeded, were reset, went unanswered. */
+export function probeConnections(ns: string, host: string, port: number, ms: number, paceMs = 0): Promise<{ ok: number; refused: number; timeout: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, 'probe', host, String(port), String(ms), String(paceMs)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', d => (out += d));
+    child.on('exit', () => {
+      const m = /ok (\d+) refused (\d+) timeout (\d+)/.exec(out);
+      if (m) resolve({ ok: Number(m[1]), refused: Number(m[2]), timeout: Number(m[3]) });
+      else reject(new Error(`probe printed: ${out}`));
+    });
+  });
 }

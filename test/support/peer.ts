@@ -1,6 +1,7 @@
 // A tiny network peer run inside test namespaces (`ip netns exec NS node peer.js ...`):
 //   serve PORT...                 TCP echo servers on every address; prints "ready"
 //   connect HOST PORT MS [FROM]   one attempt; prints connected | refused | reset | timeout | error
+//   probe HOST PORT MS PACE       connects every PACE ms; prints "ok N refused R timeout T"
 //   hold HOST PORT [FROM]         connects, pings every 50 ms; prints "connected", later "dead <epoch ms> <why>"
 import net from 'node:net';
 
@@ -52,6 +53,24 @@ if (mode === 'serve') {
   sock.on('error', (e: NodeJS.ErrnoException) => die(e.code ?? 'error'));
   sock.on('close', () => die('closed'));
   sock.setTimeout(3000, () => die('connect-timeout'));
+} else if (mode === 'probe') {
+  // Connects again and again for MS milliseconds, one at a time, every PACE ms; prints
+  // "ok N refused R timeout T": refused = the NAS answered with a reset, timeout = no answer in 500 ms.
+  const [host, port, ms, pace] = args;
+  const until = Date.now() + Number(ms);
+  const counts = { ok: 0, refused: 0, timeout: 0 };
+  const next = () => setTimeout(once, Number(pace ?? 0));
+  const once = () => {
+    if (Date.now() >= until) {
+      process.stdout.write(`ok ${counts.ok} refused ${counts.refused} timeout ${counts.timeout}\n`);
+      process.exit(0);
+    }
+    const sock = net.connect({ host, port: Number(port) });
+    sock.setTimeout(500, () => { counts.timeout++; sock.destroy(); next(); });
+    sock.on('connect', () => { counts.ok++; sock.destroy(); next(); });
+    sock.on('error', () => { counts.refused++; sock.destroy(); next(); });
+  };
+  once();
 } else {
   process.stderr.write('usage: peer.js serve|connect|hold ...\n');
   process.exit(2);

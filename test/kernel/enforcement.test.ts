@@ -1,0 +1,188 @@
+// The whole enforcement path against the real kernel: a NAS namespace with the chain and sets, a remote device
+// behind a router, and a LAN peer. What a user would check: who can connect, and that a cut flow dies.
+import assert from 'node:assert/strict';
+import { ChildProcess } from 'node:child_process';
+import { holdConnection, inNs, makeTopology, probeConnections, startServer, Topology, tryConnect } from '../support/netns';
+import { Family, KernelEntry, loadNative, NetlinkHandle } from '../../module/kernel/native';
+import { IpsetManager, SetSpec } from '../../module/kernel/ipset';
+import { Firewall, FirewallPlan } from '../../module/kernel/firewall';
+import { commandRunner } from '../../module/kernel/command';
+import { flowCutter } from '../../module/kernel/conntrack';
+
+const PORT = 8080;
+const names = {
+  chain: 'SIPA_INPUT',
+  allow: { 4: 'sipa4_allow', 6: 'sipa6_allow' },
+  lan: { 4: 'sipa4_lan', 6: 'sipa6_lan' },
+};
+const plan: FirewallPlan = { names, protect: 'all', action: 'drop' };
+
+function bytesOf(addr: string): Uint8Array {
+  if (!addr.includes(':')) return Uint8Array.from(addr.split('.').map(Number));
+  const [head, tail] = addr.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  const b = new Uint8Array(16);
+  groups.forEach((g, i) => { b[2 * i] = parseInt(g, 16) >> 8; b[2 * i + 1] = parseInt(g, 16) & 255; });
+  return b;
+}
+const entry = (op: 'add' | 'del', addr: string, timeout: number, prefix?: number): KernelEntry => {
+  const family: Family = addr.includes(':') ? 6 : 4;
+  return { op, family, bytes: bytesOf(addr), prefix: prefix ?? (family === 4 ? 32 : 128), timeout };
+};
+
+describe('kernel: enforcement in namespaces (firewall chain + sets + conntrack)', function () {
+  this.timeout(30000);
+  let net: Topology;
+  let nl: NetlinkHandle;
+  let sets: IpsetManager;
+  let firewall: Firewall;
+  let server: ChildProcess;
+  const allowSpec = (f: Family): SetSpec => ({ name: names.allow[f], family: f, hashsize: 1024, maxelem: 65536, timeout: true });
+
+  before(async () => {
+    net = makeTopology('enf');
+    const lib = loadNative();
+    nl = lib.open(net.nasPath);
+    sets = new IpsetManager(nl, lib.strerror);
+    firewall = new Firewall(commandRunner(net.nas));
+    for (const f of [4, 6] as const) {
+      sets.ensure(allowSpec(f));
+      sets.ensure({ name: names.lan[f], family: f, hashsize: 1024, maxelem: 4096, timeout: false });
+    }
+    sets.apply(names.lan[4], [entry('add', '192.0.2.0', 0, 24)]);
+    sets.apply(names.lan[6], [entry('add', '2001:db8:1::', 0, 64)]);
+    for (const f of [4, 6] as const) await firewall.install(f, plan);
+    server = await startServer(net.nas, [PORT]);
+  });
+  after(() => {
+    server?.kill();
+    nl?.close();
+    net?.destroy();
+  });
+  afterEach(() => {
+    for (const f of [4, 6] as const) sets.flush(names.allow[f]);
+  });
+
+  it('refuses an unregistered remote device, allows it once its address is in the set', async () => {
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'timeout');
+    sets.apply(names.allow[4], [entry('add', net.remoteAddr[4], 60)]);
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'connected');
+  });
+
+  it('does the same for IPv6', async () => {
+    assert.equal(await tryConnect(net.remote, net.nasAddr[6], PORT), 'timeout');
+    sets.apply(names.allow[6], [entry('add', net.remoteAddr[6], 60)]);
+    assert.equal(await tryConnect(net.remote, net.nasAddr[6], PORT), 'connected');
+  });
+
+  it('never blocks a LAN address, even with nothing registered', async () => {
+    assert.equal(await tryConnect(net.router, net.nasAddr[4], PORT), 'connected');
+    assert.equal(await tryConnect(net.router, net.nasAddr[6], PORT), 'connected');
+  });
+
+  it('ends an established connection within 1 s when the entry is removed and its flows are cut', async () => {
+    sets.apply(names.allow[4], [entry('add', net.remoteAddr[4], 60)]);
+    const held = holdConnection(net.remote, net.nasAddr[4], PORT);
+    assert.equal(await held.connected, true);
+    await new Promise(r => setTimeout(r, 300));
+    const t0 = Date.now();
+    sets.apply(names.allow[4], [entry('del', net.remoteAddr[4], 0)]);
+    const cut = flowCutter(nl).cut(4, bytesOf(net.remoteAddr[4]));
+    assert.ok(cut >= 1, `cut ${cut} flows`);
+    const dead = await held.dead;
+    assert.ok(dead.atMs - t0 < 1000, `connection died after ${dead.atMs - t0} ms (${dead.reason})`);
+    assert.equal(dead.reason, 'ECONNRESET', 'the client is told by a reset, not left to time out');
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'timeout');
+  });
+
+  it('cuts IPv6 flows of one source and leaves other sources alone', async () => {
+    net.addRemoteAddress('2001:db8:2::11');
+    sets.apply(names.allow[6], [entry('add', net.remoteAddr[6], 60), entry('add', '2001:db8:2::11', 60)]);
+    const victim = holdConnection(net.remote, net.nasAddr[6], PORT, net.remoteAddr[6]);
+    const other = holdConnection(net.remote, net.nasAddr[6], PORT, '2001:db8:2::11');
+    assert.equal(await victim.connected, true);
+    assert.equal(await other.connected, true);
+    sets.apply(names.allow[6], [entry('del', net.remoteAddr[6], 0)]);
+    const cut = flowCutter(nl).cut(6, bytesOf(net.remoteAddr[6]));
+    assert.ok(cut >= 1, `cut ${cut}`); // the held flow, plus any closed ones of earlier tests
+    await victim.dead;
+    const stillAlive = await Promise.race([other.dead.then(() => false), new Promise(r => setTimeout(() => r(true), 600))]);
+    assert.equal(stillAlive, true, 'the other device keeps its connection');
+    other.stop();
+  });
+
+  it('never refuses an allowed device during 100 full replaces', async () => {
+    // With "reject" a refusal is a reset the client sees at once, told apart from a SYN lost for other reasons.
+    const rejecting: FirewallPlan = { ...plan, action: 'reject' };
+    await firewall.install(4, rejecting);
+    try {
+      sets.apply(names.allow[4], [entry('add', net.remoteAddr[4], 600)]);
+      const filler = Array.from({ length: 256 }, (_, i) => entry('add', `198.51.100.${i}`, 600));
+      const probe = probeConnections(net.remote, net.nasAddr[4], PORT, 3000, 2);
+      let replaces = 0;
+      while (replaces < 100) {
+        sets.replace(allowSpec(4), [...filler, entry('add', net.remoteAddr[4], 600)]);
+        replaces++;
+        await new Promise(r => setTimeout(r, 20)); // spread the replaces over the probe's run
+      }
+      const { ok, refused, timeout } = await probe;
+      assert.equal(refused, 0, `${refused} of ${ok + refused + timeout} attempts refused during ${replaces} replaces`);
+      assert.ok(ok > 100, `only ${ok} probe connections succeeded (${timeout} unanswered)`);
+      assert.ok(timeout <= ok / 100, `${timeout} attempts unanswered of ${ok + timeout}`);
+    } finally {
+      await firewall.install(4, plan);
+    }
+  });
+
+  it('finds a flushed chain or a deleted jump, and repairs it', async () => {
+    assert.deepEqual(await firewall.verify(4, plan), { ok: true, problems: [] });
+    inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_INPUT']);
+    inNs(net.nas, 'ip6tables-legacy', ['-D', 'INPUT', '-j', 'SIPA_INPUT']);
+    const v4 = await firewall.verify(4, plan);
+    const v6 = await firewall.verify(6, plan);
+    assert.equal(v4.ok, false);
+    assert.match(v4.problems.join(), /has 0 rules/);
+    assert.match(v6.problems.join(), /jump .* missing/);
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'connected', 'open while the chain is empty');
+    await firewall.install(4, plan);
+    await firewall.install(6, plan);
+    assert.equal((await firewall.verify(4, plan)).ok, true);
+    assert.equal((await firewall.verify(6, plan)).ok, true);
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'timeout');
+  });
+
+  it('keeps one jump, first in INPUT, however often it is installed', async () => {
+    inNs(net.nas, 'iptables-legacy', ['-I', 'INPUT', '1', '-p', 'icmp', '-j', 'ACCEPT']);
+    await firewall.install(4, plan);
+    await firewall.install(4, plan);
+    const input = inNs(net.nas, 'iptables-legacy-save', ['-t', 'filter']).split('\n').filter(l => l.startsWith('-A INPUT'));
+    assert.equal(input[0], '-A INPUT -j SIPA_INPUT');
+    assert.equal(input.filter(l => l.includes('SIPA_INPUT')).length, 1);
+  });
+
+  it('protects only the configured ports when asked, and rejects when asked', async () => {
+    const portsPlan: FirewallPlan = { names, protect: { tcp: [PORT], udp: [] }, action: 'reject' };
+    await firewall.install(4, portsPlan);
+    const other = await startServer(net.nas, [9090]);
+    try {
+      assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'refused', 'protected port rejects');
+      assert.equal(await tryConnect(net.remote, net.nasAddr[4], 9090), 'connected', 'unprotected port open');
+    } finally {
+      other.kill();
+      await firewall.install(4, plan);
+    }
+  });
+
+  it('removes its chain and jump completely', async () => {
+    await firewall.remove(4, plan);
+    await firewall.remove(6, plan);
+    await firewall.remove(4, plan); // twice is fine
+    for (const save of ['iptables-legacy-save', 'ip6tables-legacy-save']) {
+      assert.doesNotMatch(inNs(net.nas, save, []), /SIPA/);
+    }
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'connected');
+    for (const f of [4, 6] as const) await firewall.install(f, plan);
+  });
+});
