@@ -1,0 +1,189 @@
+#!/bin/sh
+# qinstall.sh — the install flow of a Secure IP Access QPKG. The header of the .qpkg unpacks control.tar.gz
+# (this file, qpkg.cfg, package_routines, built_info) and data.tar.gz into a scratch dir, exports
+# SYS_QPKG_INSTALL_PATH (the volume's .qpkg dir) and runs `sh qinstall.sh` there.
+# Flow (QDK's order, see qpkg/README.md): pkg_init → pkg_check_requirement → firmware check → stop the old
+# service (upgrade) → pkg_pre_install → save config → extract → restore config → pkg_install → icons, init
+# links, qpkg.conf → pkg_post_install → .uninstall.sh → start if Enable=TRUE.
+cd "$(dirname "$0")" || exit 1
+SYS_EXTRACT_DIR=$(pwd)
+SYS_QPKG_CONF=/etc/config/qpkg.conf
+SYS_INIT_DIR=/etc/init.d
+SYS_STARTUP_DIR=/etc/rcS.d
+SYS_RSS_IMG_DIR=/home/httpd/RSS/images
+PREFIX="App Center"
+
+. ./qpkg.cfg
+QPKG_DISPLAY_NAME=${QPKG_DISPLAY_NAME:-$QPKG_NAME}
+if [ -z "${SYS_QPKG_INSTALL_PATH:-}" ]; then
+  echo "qinstall.sh: SYS_QPKG_INSTALL_PATH is not set (run the .qpkg file, not this script)" >&2
+  exit 1
+fi
+SYS_QPKG_DIR="$SYS_QPKG_INSTALL_PATH/$QPKG_NAME"
+
+set_progress() { echo "$1" > /tmp/update_process 2>/dev/null || :; }
+qts_log() {  # level message
+  [ -x /sbin/log_tool ] && /sbin/log_tool -t"$1" -uSystem -p127.0.0.1 -mlocalhost -a "$2" >/dev/null 2>&1
+  return 0
+}
+log()      { echo "$1"; qts_log 0 "$1"; }
+warn_log() { echo "$1" >&2; qts_log 1 "$1"; }
+err_log()  { echo "$1" >&2; qts_log 2 "$1"; restore_config; set_progress -1; exit 1; }
+set_qpkg_field() { /sbin/setcfg "$QPKG_NAME" "$1" "$2" -f "$SYS_QPKG_CONF"; }
+
+# ver_ge A B: dotted numeric versions, A >= B.
+ver_ge() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    n = split(a, x, "."); m = split(b, y, "."); if (m > n) n = m
+    for (i = 1; i <= n; i++) { if (x[i] + 0 > y[i] + 0) exit 0; if (x[i] + 0 < y[i] + 0) exit 1 }
+    exit 0 }'
+}
+
+save_config() {
+  for f in $QPKG_CONFIG; do
+    if [ -f "$SYS_QPKG_DIR/$f" ]; then
+      mkdir -p "$SYS_EXTRACT_DIR/keep/$(dirname "$f")"
+      cp -p "$SYS_QPKG_DIR/$f" "$SYS_EXTRACT_DIR/keep/$f"
+    fi
+  done
+}
+restore_config() {
+  [ -d "$SYS_EXTRACT_DIR/keep" ] || return 0
+  for f in $QPKG_CONFIG; do
+    if [ -f "$SYS_EXTRACT_DIR/keep/$f" ]; then
+      mkdir -p "$SYS_QPKG_DIR/$(dirname "$f")"
+      cp -p "$SYS_EXTRACT_DIR/keep/$f" "$SYS_QPKG_DIR/$f"
+    fi
+  done
+}
+
+check_firmware() {
+  fw=$(/sbin/getcfg System Version -f /etc/config/uLinux.conf)
+  if [ -z "$fw" ]; then
+    warn_log "[$PREFIX] cannot read the firmware version (/etc/config/uLinux.conf); installing anyway."
+  elif [ -n "${QTS_MINI_VERSION:-}" ] && ! ver_ge "$fw" "$QTS_MINI_VERSION"; then
+    err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME $QPKG_VER: it needs QTS $QTS_MINI_VERSION or later (this NAS runs $fw)."
+  fi
+}
+
+install_icons() {
+  [ -d "$SYS_RSS_IMG_DIR" ] || return 0
+  for suffix in "" _80 _gray; do
+    [ -f "$SYS_QPKG_DIR/.qpkg_icon$suffix.gif" ] &&
+      ln -sf "$SYS_QPKG_DIR/.qpkg_icon$suffix.gif" "$SYS_RSS_IMG_DIR/$QPKG_NAME$suffix.gif"
+  done
+}
+
+install_links() {
+  ln -sf "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM"
+  [ -d "$SYS_STARTUP_DIR" ] && ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}"
+  return 0
+}
+
+register() {
+  set_qpkg_field Name "$QPKG_NAME"
+  set_qpkg_field Display_Name "$QPKG_DISPLAY_NAME"
+  set_qpkg_field Version "$QPKG_VER"
+  set_qpkg_field Author "$QPKG_AUTHOR"
+  set_qpkg_field QPKG_File "$QPKG_NAME.qpkg"
+  set_qpkg_field Date "$(date +%Y-%m-%d)"
+  set_qpkg_field Shell "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM"
+  set_qpkg_field Install_Path "$SYS_QPKG_DIR"
+  set_qpkg_field Config_Path "$SYS_QPKG_DIR/${QPKG_CONFIG%% *}"
+  set_qpkg_field RC_Number "$QPKG_RC_NUM"
+  set_qpkg_field WebUI "$QPKG_WEBUI"
+  set_qpkg_field Web_Port "$QPKG_WEB_PORT"
+  set_qpkg_field Use_Proxy "$QPKG_USE_PROXY"
+  set_qpkg_field Proxy_Path "$QPKG_PROXY_PATH"
+  set_qpkg_field Timeout "$QPKG_TIMEOUT"
+  set_qpkg_field FW_Ver_Min "$QTS_MINI_VERSION"
+  set_qpkg_field Enable "$SYS_QPKG_SERVICE_ENABLED"
+  set_qpkg_field Status complete
+}
+
+# .uninstall.sh: App Center runs it on removal. Paths are fixed now; the PKG_*_REMOVE texts come from
+# package_routines and run with QPKG_ROOT set.
+write_uninstall() {
+  {
+    echo '#!/bin/sh'
+    echo "# Removes $QPKG_DISPLAY_NAME $QPKG_VER. Written by qinstall.sh at install time."
+    echo "QPKG_NAME='$QPKG_NAME'"
+    echo "QPKG_ROOT='$SYS_QPKG_DIR'"
+    echo "QPKG_SERVICE_PROGRAM='$QPKG_SERVICE_PROGRAM'"
+    cat <<'UNINSTALL'
+qts_log() { [ -x /sbin/log_tool ] && /sbin/log_tool -t"$1" -uSystem -p127.0.0.1 -mlocalhost -a "$2" >/dev/null 2>&1; return 0; }
+log()      { echo "$1"; qts_log 0 "$1"; }
+warn_log() { echo "$1" >&2; qts_log 1 "$1"; }
+# --- PKG_PRE_REMOVE
+UNINSTALL
+    printf '%s\n' "$PKG_PRE_REMOVE"
+    echo '# --- stop the service'
+    echo '[ -x "$QPKG_ROOT/$QPKG_SERVICE_PROGRAM" ] && "$QPKG_ROOT/$QPKG_SERVICE_PROGRAM" stop'
+    echo '# --- PKG_MAIN_REMOVE'
+    printf '%s\n' "$PKG_MAIN_REMOVE"
+    cat <<UNINSTALL
+# --- what qinstall.sh made: init links, icons, the install dir
+rm -f "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}"
+rm -f "$SYS_RSS_IMG_DIR/$QPKG_NAME.gif" "$SYS_RSS_IMG_DIR/${QPKG_NAME}_80.gif" "$SYS_RSS_IMG_DIR/${QPKG_NAME}_gray.gif"
+UNINSTALL
+    echo 'rm -rf "${QPKG_ROOT:?}"'
+    echo '# --- PKG_POST_REMOVE'
+    printf '%s\n' "$PKG_POST_REMOVE"
+    cat <<'UNINSTALL'
+# --- the qpkg.conf section (App Center may also do this; doing it twice is harmless)
+conf=/etc/config/qpkg.conf
+if [ -f "$conf" ] && grep -q "^\[$QPKG_NAME\]" "$conf"; then
+  awk -v s="[$QPKG_NAME]" '/^\[/ { skip = ($0 == s) } !skip' "$conf" > "$conf.sipa.$$" &&
+    cat "$conf.sipa.$$" > "$conf"
+  rm -f "$conf.sipa.$$"
+fi
+log "[App Center] $QPKG_NAME removed."
+UNINSTALL
+  } > "$SYS_QPKG_DIR/.uninstall.sh"
+  chmod 755 "$SYS_QPKG_DIR/.uninstall.sh"
+}
+
+main() {
+  set_progress 0
+  . ./package_routines
+  pkg_init
+  pkg_check_requirement
+  check_firmware
+  [ -f ./data.tar.gz ] || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: data file not found."
+
+  old_dir=$(/sbin/getcfg "$QPKG_NAME" Install_Path -f "$SYS_QPKG_CONF")
+  if [ -n "$old_dir" ] && [ -d "$old_dir" ]; then
+    SYS_QPKG_UPGRADE=TRUE
+    SYS_QPKG_DIR=$old_dir                   # an upgrade stays on the volume it was installed on
+    SYS_QPKG_SERVICE_ENABLED=$(/sbin/getcfg "$QPKG_NAME" Enable -u -d FALSE -f "$SYS_QPKG_CONF")
+    log "[$PREFIX] upgrading $QPKG_DISPLAY_NAME $(/sbin/getcfg "$QPKG_NAME" Version -f "$SYS_QPKG_CONF") to $QPKG_VER."
+    if [ -x "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" ]; then
+      "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" stop || warn_log "[$PREFIX] the old service did not stop cleanly."
+    fi
+  else
+    SYS_QPKG_UPGRADE=FALSE
+    SYS_QPKG_SERVICE_ENABLED=TRUE
+  fi
+  set_progress 1
+  pkg_pre_install
+  save_config
+  mkdir -p "$SYS_QPKG_DIR" || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: cannot create $SYS_QPKG_DIR."
+  tar -xzvf ./data.tar.gz -C "$SYS_QPKG_DIR" > "$SYS_QPKG_DIR/.list" 2>/dev/null ||
+    err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME due to data file error."
+  restore_config
+  pkg_install
+  install_icons
+  install_links
+  register
+  pkg_post_install
+  write_uninstall
+  set_progress 2
+  if [ "$SYS_QPKG_SERVICE_ENABLED" = TRUE ]; then
+    "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" start ||
+      warn_log "[$PREFIX] $QPKG_DISPLAY_NAME is installed but its service did not start (see /var/log/sipa/sipa.log)."
+  fi
+  set_progress 3
+  log "[$PREFIX] $QPKG_DISPLAY_NAME $QPKG_VER installed in $SYS_QPKG_DIR."
+}
+
+main "$@"

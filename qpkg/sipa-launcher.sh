@@ -1,0 +1,17 @@
+#!/bin/sh
+# sipa: the Secure IP Access CLI, run on the Node.js and C libraries shipped beside it.
+# The NAS's own C library (glibc 2.21 on QTS 5.2) is too old for Node 20, so node is started through the
+# bundled dynamic loader with the bundled library directory; nothing of the NAS's user space is used.
+# SIPA_EMULATOR (tests only): a qemu-user binary to run the loader through when binfmt_misc is absent.
+self=$(readlink -f "$0" 2>/dev/null) || self=$0
+SIPA_ROOT=${self%/bin/*}
+export SIPA_ROOT
+# Where the CLI finds the native helper (module/kernel/native.ts loads it from an explicit path).
+export SIPA_NATIVE_LIB="$SIPA_ROOT/app/native/build/@CPU@/libsipa.so"
+main="$SIPA_ROOT/app/dist/module/cli/main.js"
+if [ ! -f "$main" ]; then
+  echo "sipa: $main is missing: this package was built before the CLI existed" >&2
+  exit 127
+fi
+exec ${SIPA_EMULATOR:+"$SIPA_EMULATOR"} "$SIPA_ROOT/lib/@LOADER@" --inhibit-cache --library-path "$SIPA_ROOT/lib" \
+  "$SIPA_ROOT/bin/node" "$main" "$@"

@@ -1,0 +1,167 @@
+#!/bin/sh
+# Secure IP Access service script: start | stop | restart | status.
+# As a QPKG it is QPKG_SERVICE_PROGRAM (App Center calls it, /etc/init.d/sipa.sh links to it); in a firmware
+# image /etc/init.d/sipa.sh sets SIPA_STANDALONE=1 and SIPA_ROOT and runs this same file.
+QPKG_NAME=SecureIPAccess
+QPKG_CONF=/etc/config/qpkg.conf
+
+if [ "${SIPA_STANDALONE:-0}" = 1 ]; then
+  QPKG_ROOT=${SIPA_ROOT:-/usr/local/sipa}
+else
+  QPKG_ROOT=$(/sbin/getcfg "$QPKG_NAME" Install_Path -f "$QPKG_CONF")
+fi
+if [ -z "$QPKG_ROOT" ] || [ ! -d "$QPKG_ROOT" ]; then
+  echo "$QPKG_NAME: not installed (no Install_Path in $QPKG_CONF)" >&2
+  exit 1
+fi
+export QNAP_QPKG="$QPKG_NAME"
+
+SIPA="$QPKG_ROOT/bin/sipa"
+CONFIG=${SIPA_CONFIG:-$QPKG_ROOT/etc/sipa.json}
+RUN_DIR=/var/run/sipa
+PID_FILE=$RUN_DIR/sipa.pid
+LOG_DIR=/var/log/sipa             # RAM disk: the daemon's chatter never wakes a disk; events go to the QTS log
+LOG_FILE=$LOG_DIR/sipa.log
+LOG_MAX=${SIPA_LOG_MAX:-262144}   # bytes per file; sipa.log.1 and sipa.log.2 are kept
+STOP_WAIT=${SIPA_STOP_WAIT:-30}   # seconds between SIGTERM and SIGKILL; below QPKG_TIMEOUT's stop value
+WEB_LINK=/home/httpd/cgi-bin/qpkg/$QPKG_NAME
+
+rotate_log() {
+  [ -f "$LOG_FILE" ] || return 0
+  [ "$(wc -c < "$LOG_FILE")" -ge "$LOG_MAX" ] || return 0
+  [ -f "$LOG_FILE.1" ] && mv -f "$LOG_FILE.1" "$LOG_FILE.2"
+  mv -f "$LOG_FILE" "$LOG_FILE.1"
+}
+
+# One line to the service log (and the QTS event log for level 0 info, 1 warning, 2 error).
+event() {
+  level=$1; shift
+  mkdir -p "$LOG_DIR"
+  printf '%s sipa.sh: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*" >> "$LOG_FILE"
+  [ "$level" -ge 1 ] && echo "$QPKG_NAME: $*" >&2 || echo "$QPKG_NAME: $*"
+  if [ -x /sbin/log_tool ]; then
+    /sbin/log_tool -t"$level" -uSystem -p127.0.0.1 -mlocalhost -a "[Secure IP Access] $*" >/dev/null 2>&1
+  fi
+  return 0
+}
+
+# Copies the daemon's stdout+stderr into the log, rotating by size while it runs.
+log_pump() {
+  size=$(wc -c < "$LOG_FILE" 2>/dev/null || echo 0)
+  while IFS= read -r line; do
+    printf '%s\n' "$line" >> "$LOG_FILE"
+    size=$((size + ${#line} + 1))
+    if [ "$size" -ge "$LOG_MAX" ]; then rotate_log; size=0; fi
+  done
+}
+
+config_value() {  # first "key": "string" of the config (the template keeps one key per line)
+  sed -n "s/^[[:space:]]*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" "$CONFIG" 2>/dev/null | head -n 1
+}
+
+daemon_pid() {  # the running daemon's pid, or nothing (a stale pid file or a reused pid does not count)
+  [ -f "$PID_FILE" ] || return 1
+  pid=$(cat "$PID_FILE" 2>/dev/null)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  if [ -r "/proc/$pid/cmdline" ] && ! tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'cli/main.js'; then
+    return 1
+  fi
+  echo "$pid"
+}
+
+# The web tree is rebuilt at boot: the panel link is made again on every start.
+link_web() {
+  if [ -d "${WEB_LINK%/*}" ]; then
+    ln -sfn "$QPKG_ROOT/web" "$WEB_LINK"
+  else
+    event 1 "${WEB_LINK%/*} does not exist; the panel link was not made"
+  fi
+}
+
+# Firmware images: register the panel with QTS (same keys as a QPKG install) unless already there.
+register_standalone() {
+  [ "${SIPA_STANDALONE:-0}" = 1 ] && [ -f "$QPKG_ROOT/etc/panel.conf" ] || return 0
+  [ -n "$(/sbin/getcfg "$QPKG_NAME" Name -f "$QPKG_CONF")" ] && return 0
+  while IFS='=' read -r key value; do
+    key=$(echo "$key" | tr -d ' '); value=$(echo "$value" | sed 's/^ *//; s/ *$//')
+    case "$key" in ''|'#'*) continue ;; esac
+    /sbin/setcfg "$QPKG_NAME" "$key" "$value" -f "$QPKG_CONF"
+  done < "$QPKG_ROOT/etc/panel.conf"
+}
+
+# The store lives on the flash config partition; QTS mounts it on demand.
+prepare_data_dir() {
+  data_dir=$(config_value dataDir)
+  [ -n "$data_dir" ] || { event 2 "no \"dataDir\" in $CONFIG"; return 1; }
+  case "$data_dir" in
+    /mnt/boot_config/*)
+      if [ -r /proc/mounts ] && ! grep -q ' /mnt/boot_config ' /proc/mounts; then
+        [ -x /etc/init.d/init_disk.sh ] && /etc/init.d/init_disk.sh mount_flash_config >/dev/null 2>&1
+        grep -q ' /mnt/boot_config ' /proc/mounts ||
+          event 1 "the flash config partition is not mounted at /mnt/boot_config; the store in $data_dir will not survive a reboot"
+      fi ;;
+  esac
+  mkdir -p "$data_dir" && chmod 700 "$data_dir"
+}
+
+start() {
+  if [ "${SIPA_STANDALONE:-0}" != 1 ]; then
+    enabled=$(/sbin/getcfg "$QPKG_NAME" Enable -u -d FALSE -f "$QPKG_CONF")
+    if [ "$enabled" != TRUE ]; then
+      echo "$QPKG_NAME is disabled in App Center; not starting" >&2
+      return 1
+    fi
+  fi
+  register_standalone
+  link_web
+  if pid=$(daemon_pid); then echo "$QPKG_NAME: already running (pid $pid)"; return 0; fi
+  [ -f "$CONFIG" ] || { event 2 "cannot start: config file $CONFIG is missing"; return 1; }
+  prepare_data_dir || return 1
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  rm -f "$PID_FILE"
+  rotate_log
+  # The inner sh writes its own pid and execs bin/sipa, which execs the loader: the pid is the daemon's.
+  ( sh -c 'echo $$ > "$1"; shift; exec "$@"' sipa "$PID_FILE" "$SIPA" daemon --config "$CONFIG" 2>&1 </dev/null |
+      log_pump ) >/dev/null 2>&1 &
+  i=0
+  while [ $i -lt 3 ]; do sleep 1; i=$((i + 1)); done
+  if pid=$(daemon_pid); then
+    event 0 "started (pid $pid)"
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  event 2 "the daemon exited at start; last lines of $LOG_FILE: $(tail -n 3 "$LOG_FILE" 2>/dev/null | tr '\n' ' ')"
+  return 1
+}
+
+stop() {
+  if ! pid=$(daemon_pid); then
+    rm -f "$PID_FILE"
+    echo "$QPKG_NAME: not running"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ $i -lt "$STOP_WAIT" ]; do sleep 1; i=$((i + 1)); done
+  if kill -0 "$pid" 2>/dev/null; then
+    event 1 "the daemon (pid $pid) did not exit ${STOP_WAIT}s after SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null
+    sleep 1
+  fi
+  rm -f "$PID_FILE"
+  event 0 "stopped"
+}
+
+status() {
+  if pid=$(daemon_pid); then echo "$QPKG_NAME is running (pid $pid)"; return 0; fi
+  echo "$QPKG_NAME is stopped"
+  return 3
+}
+
+case "${1:-}" in
+  start)   start ;;
+  stop)    stop ;;
+  restart) stop; start ;;
+  status)  status ;;
+  *) echo "usage: $0 {start|stop|restart|status}" >&2; exit 64 ;;
+esac

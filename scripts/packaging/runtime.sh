@@ -1,0 +1,193 @@
+# shellcheck shell=bash
+# Builds the self-contained runtime tree of one CPU (x86_64 | aarch64 | armhf):
+#   bin/node bin/sipa   lib/<loader + C libraries>   app/{package.json,dist/module,node_modules,native}   web/
+# Sourced after targets.sh and lib.sh; expects $REPO, $WORK (this build's scratch dir) and SOURCE_DATE_EPOCH.
+
+# The compiled module (dist/module without tests) and the production node_modules, shared by all CPUs.
+prepare_common() {
+  say "compiling TypeScript (tsc -p tsconfig.json, into the build's own outDir)"
+  rm -rf "$WORK/tsc"
+  ( cd "$REPO" && npx --no-install tsc -p tsconfig.json --outDir "$WORK/tsc" --sourceMap false ) \
+    || die "tsc failed: fix the type errors above (npx tsc -p tsconfig.json)"
+  if [ ! -f "$WORK/tsc/module/cli/main.js" ]; then
+    warn "dist/module/cli/main.js is missing (the CLI has not landed): bin/sipa will have nothing to run"
+  fi
+
+  # Production dependencies, as the lock file pins them, cached per lock file so a second build is offline.
+  local lockhash cached
+  lockhash=$( (cat "$REPO/package.json" "$REPO/package-lock.json"; cat "$REPO/scripts/packaging/prune-modules.cjs") | sha256sum | cut -c1-16)
+  cached="$CACHE/modules-$lockhash.tar"
+  rm -rf "$WORK/modules"; mkdir -p "$WORK/modules"
+  if [ ! -s "$cached" ]; then
+    say "installing production npm packages (npm ci --omit=dev, scripts off; cache: build/cache/npm)"
+    mkdir -p "$WORK/npm-stage"
+    cp "$REPO/package.json" "$REPO/package-lock.json" "$WORK/npm-stage/"
+    ( cd "$WORK/npm-stage" && npm ci --omit=dev --omit=optional --omit=peer --ignore-scripts --no-audit --no-fund \
+        --loglevel=error --cache "$CACHE/npm" --prefer-offline >/dev/null ) || die "npm ci failed"
+    # sqlite3's sources and node-addon-api are kept aside for the cross-compiles before pruning.
+    mkdir -p "$WORK/modules/src"
+    cp -a "$WORK/npm-stage/node_modules/sqlite3" "$WORK/npm-stage/node_modules/node-addon-api" "$WORK/modules/src/"
+    node "$REPO/scripts/packaging/prune-modules.cjs" "$WORK/npm-stage" >/dev/null
+    mkdir -p "$WORK/modules/app"
+    mv "$WORK/npm-stage/node_modules" "$WORK/modules/app/node_modules"
+    rm -rf "$WORK/npm-stage"
+    det_tar "$cached.tmp" "$WORK/modules" && mv "$cached.tmp" "$cached"
+  else
+    say "production npm packages from cache ($(basename "$cached"))"
+    tar -xf "$cached" -C "$WORK/modules"
+  fi
+}
+
+# node_sqlite3.node cross-compiled for one CPU with node-gyp against that Node's own headers; cached.
+build_sqlite() {
+  local cpu=$1 nodedir=$2 out=$3
+  sipa_target "$cpu"
+  local ver gccver key cached dir
+  ver=$(node -p "require('$WORK/modules/src/sqlite3/package.json').version")
+  gccver=$("$T_TRIPLET-gcc" -dumpfullversion)
+  key="sqlite3-$ver-${T_NODE_PKG##*@}-$cpu-gcc$gccver"
+  cached="$CACHE/addons/$key.node"
+  if [ ! -s "$cached" ]; then
+    say "$cpu: compiling sqlite3 $ver with $T_TRIPLET-g++ (node-gyp, --nodedir from ${T_NODE_PKG%@*}; about a minute)"
+    dir="$REPO/build/work/sqlite3-$cpu"          # a fixed path: nothing of the scratch dir's name ends up in the binary
+    rm -rf "$dir"; mkdir -p "$dir/node_modules"
+    cp -a "$WORK/modules/src/sqlite3" "$WORK/modules/src/node-addon-api" "$dir/node_modules/"
+    local ldflags=""
+    [ "$cpu" = aarch64 ] && ldflags="-Wl,-z,max-page-size=65536"
+    ( cd "$dir/node_modules/sqlite3" && \
+      CC="$T_TRIPLET-gcc" CXX="$T_TRIPLET-g++" LINK="$T_TRIPLET-g++" AR="$T_TRIPLET-ar" \
+      CFLAGS="-ffile-prefix-map=$dir=." CXXFLAGS="-ffile-prefix-map=$dir=." LDFLAGS="$ldflags" \
+      node "$REPO/node_modules/node-gyp/bin/node-gyp.js" rebuild --nodedir="$nodedir" --arch="$T_GYP_ARCH" \
+        --jobs=2 >"$dir.log" 2>&1 ) || { tail -30 "$dir.log" >&2; die "$cpu: sqlite3 build failed (log: $dir.log)"; }
+    mkdir -p "$CACHE/addons"
+    "$T_TRIPLET-strip" --strip-unneeded -o "$cached.tmp" "$dir/node_modules/sqlite3/build/Release/node_sqlite3.node"
+    mv "$cached.tmp" "$cached"
+    rm -rf "$dir" "$dir.log"
+  fi
+  cp "$cached" "$out"
+}
+
+# The native helper: native/build/<cpu>/libsipa.so from `make -C native ARCH=<cpu> lib`.
+# SIPA_PLACEHOLDER_HELPER=1 (development only, until native/ lands) builds a do-nothing .so in the scratch dir.
+native_helper() {
+  local cpu=$1 out=$2 so="$REPO/native/build/$cpu/libsipa.so"
+  if [ ! -f "$so" ] && [ -f "$REPO/native/Makefile" ]; then
+    say "$cpu: building the native helper (make -C native ARCH=$cpu lib)"
+    make -s -C "$REPO/native" ARCH="$cpu" lib || die "$cpu: make -C native ARCH=$cpu lib failed"
+  fi
+  if [ -f "$so" ]; then cp "$so" "$out"; return 0; fi
+  [ "${SIPA_PLACEHOLDER_HELPER:-0}" = 1 ] || die "$cpu: $so is missing and native/Makefile does not exist yet (SIPA_PLACEHOLDER_HELPER=1 packages a placeholder for pipeline tests)"
+  sipa_target "$cpu"
+  warn "$cpu: packaging a PLACEHOLDER native helper (SIPA_PLACEHOLDER_HELPER=1) — not for release"
+  mkdir -p "$WORK/placeholder/$cpu"
+  printf 'int sipa_placeholder(void) { return 0; }\n' > "$WORK/placeholder/$cpu/placeholder.c"
+  ( cd "$WORK/placeholder/$cpu" && "$T_TRIPLET-gcc" -O2 -shared -fPIC -Wl,-z,max-page-size=65536 \
+      -o libsipa.so placeholder.c )
+  cp "$WORK/placeholder/$cpu/libsipa.so" "$out"
+  echo "placeholder" > "$WORK/placeholder/$cpu/MARK"
+}
+
+# Copy the C libraries every ELF in $1 needs (transitively), plus the loader, from $T_SYSLIB into $1/lib.
+bundle_libs() {
+  local root=$1 cpu=$2
+  sipa_cpu_facts "$cpu"
+  mkdir -p "$root/lib"
+  cp -L "$T_SYSLIB/$T_LOADER" "$root/lib/$T_LOADER"
+  local changed=1 f n
+  while [ $changed = 1 ]; do
+    changed=0
+    while IFS= read -r -d '' f; do
+      is_elf "$f" || continue
+      for n in $(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        [ -e "$root/lib/$n" ] && continue
+        [ -e "$T_SYSLIB/$n" ] || die "$cpu: $(basename "$f") needs $n, not found in $T_SYSLIB"
+        cp -L "$T_SYSLIB/$n" "$root/lib/$n"; changed=1
+      done
+    done < <(find "$root" -type f -print0)
+  done
+  chmod 755 "$root/lib/"*
+}
+
+# Node.js from the npm registry, unpacked once per build; its include/ doubles as the headers for node-gyp.
+unpack_node() {
+  local cpu=$1 nodeunpack="$WORK/node-$1" tgz
+  sipa_target "$cpu"
+  [ -x "$nodeunpack/package/bin/node" ] && return 0
+  tgz=$(npm_tgz "$T_NODE_PKG")
+  rm -rf "$nodeunpack"; mkdir -p "$nodeunpack"
+  tar -xzf "$tgz" -C "$nodeunpack" package/bin/node package/include package/LICENSE
+}
+
+# Everything for the CPUs of the selected arch folders: common parts, the sqlite3 compiles side by side
+# (the slow part of a first build), then each runtime tree into $WORK/rt/<cpu>. Prints the CPUs staged.
+stage_all() {
+  local cpus cpu pids=() p
+  cpus=$(sipa_targets | awk '{ print $2 }' | sort -u)
+  [ -n "$cpus" ] || die "no arch selected (SIPA_ARCHES='${SIPA_ARCHES:-}'; known: x86_64 arm_64 arm-x41 arm-x31)"
+  prepare_common
+  for cpu in $cpus; do
+    unpack_node "$cpu"
+    ( mkdir -p "$WORK/sq-$cpu" && build_sqlite "$cpu" "$WORK/node-$cpu/package" "$WORK/sq-$cpu/node_sqlite3.node" ) &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || die "a sqlite3 build failed (see above)"; done
+  for cpu in $cpus; do
+    sipa_target "$cpu"
+    say "$cpu: staging the runtime (node ${T_NODE_PKG##*@}, C libraries with their loader, module, node_modules)"
+    stage_runtime "$cpu" "$WORK/rt/$cpu"
+  done
+  STAGED_CPUS=$cpus
+}
+
+# Assemble the runtime of one CPU into $2 (created fresh).
+stage_runtime() {
+  local cpu=$1 out=$2
+  sipa_target "$cpu"; sipa_cpu_facts "$cpu"
+  local nodeunpack="$WORK/node-$cpu"
+  rm -rf "$out"; mkdir -p "$out/bin" "$out/app/dist" "$out/app/native/build/$cpu" "$out/web" "$out/etc"
+  unpack_node "$cpu"
+  # Debug info is a quarter of the binary; symbols and .dynsym (which addons link against) stay.
+  "$T_TRIPLET-strip" --strip-debug -o "$out/bin/node" "$nodeunpack/package/bin/node"
+  cp "$nodeunpack/package/LICENSE" "$out/bin/node.LICENSE"
+
+  # The module, without tests, maps or declarations.
+  ( cd "$WORK/tsc" && find module -type f -name '*.js' ! -name '*.test.js' ! -path '*/test/*' -print0 ) |
+    while IFS= read -r -d '' f; do mkdir -p "$out/app/dist/$(dirname "$f")"; cp "$WORK/tsc/$f" "$out/app/dist/$f"; done
+  [ -d "$out/app/dist/module" ] || mkdir -p "$out/app/dist/module"
+  node -e '
+    const p = require(process.argv[1]);
+    const out = { name: p.name, version: p.version, private: true, description: p.description, license: p.license };
+    process.stdout.write(JSON.stringify(out, null, 2) + "\n");' "$REPO/package.json" > "$out/app/package.json"
+
+  # Production node_modules + this CPU's native parts.
+  cp -a "$WORK/modules/app/node_modules" "$out/app/node_modules"
+  local nm="$out/app/node_modules" napi_dir
+  case "$cpu" in x86_64) napi_dir=linux-x64 ;; aarch64) napi_dir=linux-arm64 ;; armhf) napi_dir=linux-arm ;; esac
+  find "$nm/netlink/prebuilds" -mindepth 1 -maxdepth 1 ! -name "$napi_dir" -exec rm -rf {} +
+  [ -f "$nm/netlink/prebuilds/$napi_dir/node.napi.node" ] || die "$cpu: netlink has no prebuild $napi_dir"
+  local kdir="$nm/@koromix/${T_KOFFI_PKG#@koromix/}"; kdir=${kdir%@*}
+  mkdir -p "$kdir"
+  tar -xzf "$(npm_tgz "$T_KOFFI_PKG")" -C "$kdir" --strip-components=1
+  rm -rf "$kdir"/musl_*
+  mkdir -p "$nm/sqlite3/build/Release"
+  build_sqlite "$cpu" "$nodeunpack/package" "$nm/sqlite3/build/Release/node_sqlite3.node"
+
+  native_helper "$cpu" "$out/app/native/build/$cpu/libsipa.so"
+
+  # The launcher, the panel landing page, the default config.
+  sed -e "s|@LOADER@|$T_LOADER|g" -e "s|@CPU@|$cpu|g" "$REPO/qpkg/sipa-launcher.sh" > "$out/bin/sipa"
+  chmod 755 "$out/bin/sipa" "$out/bin/node"
+  cp "$REPO/qpkg/web/"* "$out/web/"
+  sed -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" \
+    "$REPO/rootfs-overlay/etc/sipa.json.in" > "$out/etc/sipa.json.in"
+
+  bundle_libs "$out" "$cpu"
+
+  # Normalise modes (the tarball keeps them): directories and executables 755, the rest 644.
+  find "$out" -type d -exec chmod 755 {} +
+  find "$out" -type f -exec chmod go-w,a+r {} +
+
+  if [ "$cpu" = aarch64 ]; then
+    check_load_align "$out" 0x10000 || die "aarch64: some ELF is not aligned for 64 KiB pages (see above)"
+  fi
+}
