@@ -1,6 +1,5 @@
-// The shapes the rules work on. They mirror module/engine/contract.ts (Device, ExpiryRequest,
-// RegisterRequest) field for field, so the domain needs no import from the layers above it;
-// test/domain/records.test.ts fails to compile if the two ever drift apart.
+// The records the rules work on. The engine contract (module/engine/contract.ts) re-exports them, so every
+// layer speaks of the same Device.
 
 export type DeviceSource = 'local' | 'portal';
 export type DeviceState = 'active' | 'expired' | 'revoked';

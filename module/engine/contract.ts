@@ -9,41 +9,9 @@ export interface Actor {
   name: string;
 }
 
-export type DeviceSource = 'local' | 'portal';
-export type DeviceState = 'active' | 'expired' | 'revoked';
-
-/** One registration of one address (or prefix). Times are absolute UTC milliseconds, for display. */
-export interface Device {
-  id: number;
-  /** Canonical text: "203.0.113.7", "2001:db8::1" or, when prefixes are allowed, "203.0.113.0/28". */
-  address: string;
-  family: 4 | 6;
-  prefix: number;
-  label: string;
-  qnapId: string | null;
-  source: DeviceSource;
-  policy: 'fixed' | 'session';
-  sessionId: string | null;
-  registeredAt: number;
-  /** fixed: when access ends; session: when the current lease lapses unless renewed. */
-  expiresAt: number;
-  state: DeviceState;
-  endedAt: number | null;
-  endedBy: string | null;
-  endReason: string | null;
-}
-
-export type ExpiryRequest =
-  | { policy: 'fixed'; seconds: number }
-  | { policy: 'session'; sessionId: string; leaseSeconds: number };
-
-export interface RegisterRequest {
-  address: string;
-  label?: string;
-  qnapId?: string | null;
-  source: DeviceSource;
-  expiry: ExpiryRequest;
-}
+// The records themselves are the domain's (the rules work on them); surfaces take them from here.
+import type { Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest } from '../domain/records';
+export type { Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest };
 
 export interface AuditEntry {
   id: number;

@@ -1,0 +1,146 @@
+// The one JSON config file: read, validated with ajv (defaults filled in), and checked across fields.
+// An error names the file, the path at fault and what was expected.
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv, { ErrorObject } from 'ajv';
+import { AddressError, parseNetwork } from '../domain/address';
+
+export interface FirewallConfig {
+  protect: 'all' | { tcp: number[]; udp: number[] };
+  lan: 'auto' | string[];
+  extraLan: string[];
+  action: 'drop' | 'reject';
+  chain: string;
+  setPrefix: string;
+}
+
+export interface ApiConfig {
+  http: { enabled: boolean; host: string; port: number };
+  token: string | null;
+  qtsAuthUrl: string;
+  allowedHosts: string[];
+  panelDir: string | null;
+}
+
+export interface PortalConfig {
+  url: string | null;
+  skewSeconds: number;
+  leaseGraceSeconds: number;
+  heartbeatSeconds: number;
+  [key: string]: unknown;
+}
+
+export interface Config {
+  dataDir: string;
+  runDir: string;
+  netns: string | null;
+  firewall: FirewallConfig;
+  policy: { minSeconds: number; maxSeconds: number; allowPrefixes: boolean; maxPrefixWidthV4: number; maxPrefixWidthV6: number };
+  limits: { maxEntries: number };
+  reconcile: { intervalSeconds: number };
+  prune: { schedule: string; endedDeviceDays: number; auditMaxDays: number; auditMaxRows: number };
+  api: ApiConfig;
+  portal: PortalConfig;
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'bad_config';
+  constructor(message: string, readonly file: string | null, readonly field: string | null) {
+    super(message);
+  }
+}
+
+const SCHEMA_DIR = path.resolve(__dirname, '..', '..', '..', 'module', 'schemas');
+
+function loadSchema(name: string): object {
+  // Schemas ship next to the compiled module (module/schemas in the package and in the repository).
+  return JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, name), 'utf8')) as object;
+}
+
+let validator: ReturnType<Ajv['compile']> | null = null;
+
+function validate(): ReturnType<Ajv['compile']> {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    ajv.addSchema(loadSchema('api-config.schema.json'));
+    ajv.addSchema(loadSchema('portal-config.schema.json'));
+    validator = ajv.compile(loadSchema('config.schema.json'));
+  }
+  return validator;
+}
+
+function describe(e: ErrorObject): { field: string; text: string } {
+  const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { field, text: `unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" in ${field}` };
+    case 'enum':
+      return { field, text: `${field} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map(v => JSON.stringify(v)).join(', ')}` };
+    case 'type':
+      return { field, text: `${field} must be ${(e.params as { type: string }).type}` };
+    default:
+      return { field, text: `${field} ${e.message ?? 'is not valid'}` };
+  }
+}
+
+/** Validates a parsed config object; fills in defaults. `file` only names the source in messages. */
+export function checkConfig(raw: unknown, file: string | null = null): Config {
+  const where = file ? `config ${file}: ` : 'config: ';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${where}the top level must be a JSON object`, file, null);
+  }
+  const copy = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
+  const v = validate();
+  if (!v(copy)) {
+    // oneOf failures repeat each branch's complaint; the most specific (deepest) one is the useful one.
+    const errors = (v.errors ?? []).filter(e => e.keyword !== 'oneOf' && e.keyword !== 'const' && e.keyword !== 'if');
+    const first = describe((errors.length ? errors : v.errors ?? [])[0]);
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more: ${errors.slice(1, 4).map(e => describe(e).text).join('; ')})` : '';
+    throw new ConfigError(`${where}${first.text}${more}`, file, first.field);
+  }
+  const config = copy as unknown as Config;
+  if (config.policy.minSeconds > config.policy.maxSeconds) {
+    throw new ConfigError(`${where}policy.minSeconds (${config.policy.minSeconds}) is above policy.maxSeconds (${config.policy.maxSeconds})`, file, 'policy.minSeconds');
+  }
+  const lan = config.firewall.lan === 'auto' ? [] : config.firewall.lan;
+  for (const [key, list] of [['firewall.lan', lan], ['firewall.extraLan', config.firewall.extraLan]] as const) {
+    list.forEach((text, i) => {
+      try {
+        parseNetwork(text);
+      } catch (e) {
+        if (e instanceof AddressError) throw new ConfigError(`${where}${key}[${i}]: ${e.message}`, file, `${key}.${i}`);
+        throw e;
+      }
+    });
+  }
+  return config;
+}
+
+/** Reads and validates the config file. A missing file is an error: the daemon never guesses its state dir. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`config ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`, file, null);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config ${file}: not valid JSON (${(e as Error).message})`, file, null);
+  }
+  return checkConfig(raw, file);
+}
+
+/** The kernel object names the config implies. */
+export function kernelNames(config: Config) {
+  const p = config.firewall.setPrefix;
+  return {
+    chain: config.firewall.chain,
+    allow: { 4: `${p}4_allow`, 6: `${p}6_allow` } as Record<4 | 6, string>,
+    lan: { 4: `${p}4_lan`, 6: `${p}6_lan` } as Record<4 | 6, string>,
+  };
+}
