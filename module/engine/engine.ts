@@ -1,0 +1,426 @@
+// The use cases: enable, disable, register, revoke, session end and renewal, expiry booking, restore at start,
+// and the repair the reconciler asks for. Store first (durable), then the kernel; the kernel's own timeouts
+// end access even when this process is gone, the engine only books what happened.
+import { parseDeviceAddress, parseNetwork, formatAddress, AddressError, IpNetwork } from '../domain/address';
+import { checkExpiry, expiresAtFor, kernelTimeoutSeconds } from '../domain/policy';
+import { clockTrust, remainingAfterRestore } from '../domain/clock';
+import { Store } from '../store';
+import type { Recovered } from '../store';
+import { Enforcement, AllowEntry, explainKernelFailure } from '../kernel/enforcer';
+import { FirewallPlan } from '../kernel/firewall';
+import { LanNetwork } from '../kernel/lan';
+import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from './contract';
+import { Config, kernelNames } from './config';
+import { EventBus } from './events';
+import { Logger } from './log';
+
+export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed';
+
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(readonly code: EngineErrorCode, message: string, readonly field: string | null = null) {
+    super(message);
+  }
+}
+
+export const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
+
+export interface EngineDeps {
+  store: Store;
+  kernel: Enforcement;
+  config: Config;
+  log: Logger;
+  version: string;
+  /** When this build was made: no trustworthy clock is earlier. */
+  buildTimeMs: number;
+  /** Networks learned from the interfaces (config firewall.lan = "auto"). */
+  learnedLan?: () => LanNetwork[];
+  portalStatus?: () => Status['portal'];
+  now?: () => number;
+  /** Monotonic milliseconds: deadlines do not move when the wall clock jumps. */
+  mono?: () => number;
+}
+
+const LABEL_MAX = 64;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function networkOf(device: Device): IpNetwork {
+  return parseNetwork(device.prefix === (device.family === 4 ? 32 : 128) ? device.address : `${device.address.split('/')[0]}/${device.prefix}`);
+}
+
+export class Engine implements EngineApi {
+  private readonly events: EventBus;
+  private readonly now: () => number;
+  private readonly mono: () => number;
+  private readonly plan: FirewallPlan;
+  /** Active devices and the monotonic time each one's access ends. */
+  private readonly active = new Map<number, { device: Device; deadline: number }>();
+  private enabled = false;
+  private enforcing = false;
+  private clockTrusted = true;
+  private storeRecovered: string | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private serial: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.events = new EventBus(deps.log);
+    this.now = deps.now ?? Date.now;
+    this.mono = deps.mono ?? (() => performance.now());
+    this.plan = { names: kernelNames(deps.config), protect: deps.config.firewall.protect, action: deps.config.firewall.action };
+  }
+
+  /** One change at a time, so that the store and the kernel see changes in the same order. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(fn, fn);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  on<K extends keyof EngineEvents>(event: K, listener: (payload: EngineEvents[K]) => void): () => void {
+    return this.events.on(event, listener);
+  }
+
+  // ---- start and stop ----
+
+  /** Loads state and brings the kernel in line with it. `recovered`: the store was damaged and replaced. */
+  start(recovered: Recovered | null = null): Promise<void> {
+    return this.exclusive(async () => {
+      const { store, log } = this.deps;
+      const trust = clockTrust({ nowMs: this.now(), lastSeenMs: await store.lastSeenWallClock(), buildTimeMs: this.deps.buildTimeMs });
+      this.clockTrusted = trust.trusted;
+      if (!trust.trusted) log('warn', 'wall clock not trusted', { reason: trust.reason });
+      let inKernel: Map<string, number>;
+      try {
+        inKernel = this.kernelTimeouts();
+      } catch {
+        inKernel = new Map();
+      }
+      if (recovered) await this.recoverFromKernel(recovered, inKernel);
+      this.enabled = (await store.getSetting<boolean>('enabled')) === true;
+      const devices = await store.activeDevices();
+      const toEnd: Array<{ device: Device; why: string }> = [];
+      const now = this.now();
+      for (const device of devices) {
+        const kernelLeft = inKernel.get(device.address) ?? 0;
+        // A live kernel entry is the truth: its timeout runs on the monotonic clock, across our restarts.
+        // Without one (after a reboot) only a trusted wall clock can tell what is left.
+        const remaining = kernelLeft > 0 ? kernelLeft * 1000 : remainingAfterRestore(device, now, trust.trusted);
+        if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining });
+        else toEnd.push({ device, why: trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}` });
+      }
+      const expired = toEnd.filter(t => trust.trusted).map(t => t.device.id);
+      const revoked = toEnd.filter(t => !trust.trusted).map(t => t.device.id);
+      if (expired.length) await store.endDevices(expired, 'expired', { at: now, by: SYSTEM, reason: toEnd[0].why });
+      if (revoked.length) await store.endDevices(revoked, 'revoked', { at: now, by: SYSTEM, reason: toEnd[0].why });
+      if (this.enabled) await this.enforce();
+      else await this.deps.kernel.remove(this.plan).catch(err => log('warn', 'could not clear leftover rules', { error: String(err) }));
+      this.scheduleExpiry();
+      log('info', 'engine started', { enabled: this.enabled, active: this.active.size, ended: toEnd.length, clockTrusted: trust.trusted });
+    });
+  }
+
+  /** Stops timers. Enforcement stays in the kernel: the daemon's absence must not open the NAS. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    await this.serial;
+  }
+
+  private kernelTimeouts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const m of this.deps.kernel.listAllowed()) {
+      out.set(formatAddress(m.family, m.bytes, m.prefix), m.timeout);
+    }
+    return out;
+  }
+
+  private async recoverFromKernel(recovered: Recovered, inKernel: Map<string, number>): Promise<void> {
+    const { store, log } = this.deps;
+    let restored = 0;
+    for (const [address, timeout] of inKernel) {
+      if (timeout <= 0) continue;
+      const net = parseNetwork(address);
+      await store.registerDevice(
+        { address: net.text.replace(/\/(32|128)$/, ''), family: net.family, prefix: net.prefix, label: 'recovered from the firewall',
+          qnapId: null, source: 'local', policy: 'fixed', sessionId: null, expiresAt: this.now() + timeout * 1000 },
+        { actor: SYSTEM, action: 'recover', detail: `kernel entry, ${timeout}s left` });
+      restored++;
+    }
+    if (inKernel.size > 0) await store.setSetting('enabled', true);
+    this.storeRecovered = `the store was damaged (${recovered.reason}); it was moved to ${recovered.movedTo} and ${restored} active entries were recovered from the kernel`;
+    await store.appendAudit({ actor: SYSTEM, action: 'store-recovered', detail: this.storeRecovered });
+    log('error', 'store recovered', { movedTo: recovered.movedTo, reason: recovered.reason, restored });
+  }
+
+  // ---- kernel state ----
+
+  private lanNetworks(): LanNetwork[] {
+    const fw = this.deps.config.firewall;
+    const configured = [...(fw.lan === 'auto' ? [] : fw.lan), ...fw.extraLan].map(t => {
+      const n = parseNetwork(t);
+      return { family: n.family, bytes: n.bytes, prefix: n.prefix, text: n.text };
+    });
+    return [...(fw.lan === 'auto' ? this.deps.learnedLan?.() ?? [] : []), ...configured];
+  }
+
+  private desiredEntries(): AllowEntry[] {
+    const mono = this.mono();
+    const entries: AllowEntry[] = [];
+    for (const { device, deadline } of this.active.values()) {
+      const timeout = kernelTimeoutSeconds(deadline - mono);
+      if (timeout === null) continue;
+      const net = networkOf(device);
+      entries.push({ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout });
+    }
+    return entries;
+  }
+
+  /** Installs sets and rules and loads the LAN and every active device in one replace per family. */
+  private async enforce(): Promise<void> {
+    const { kernel, config } = this.deps;
+    try {
+      await kernel.install(this.plan, config.limits.maxEntries);
+    } catch (err) {
+      const why = explainKernelFailure(err);
+      if (why) throw new EngineError('kernel_unsupported', `cannot enforce: ${why}`);
+      throw err;
+    }
+    kernel.setLan(this.lanNetworks());
+    const failed = kernel.replaceAllowed(this.desiredEntries(), config.limits.maxEntries);
+    for (const f of failed) this.deps.log('error', 'kernel refused an entry', { reason: f.reason });
+    this.enforcing = true;
+  }
+
+  /** Called by the reconciler: finds what another component removed and puts it back. */
+  reconcile(): Promise<string[]> {
+    return this.exclusive(async () => {
+      if (!this.enabled || this.stopped) return [];
+      const health = await this.deps.kernel.check(this.plan);
+      const problems = [...health.problems];
+      if (health.ok) {
+        const desired = { 4: 0, 6: 0 };
+        for (const e of this.desiredEntries()) desired[e.family]++;
+        for (const f of [4, 6] as const) {
+          if (health.allowed[f] !== desired[f]) problems.push(`IPv${f} allow set holds ${health.allowed[f]} entries, not ${desired[f]}`);
+        }
+      }
+      if (problems.length === 0) return [];
+      await this.enforce();
+      const what = problems.join('; ');
+      this.deps.log('warn', 'repaired enforcement', { problems });
+      await this.deps.store.appendAudit({ actor: SYSTEM, action: 'repaired', detail: what.slice(0, 500) });
+      this.events.emit('repaired', { what });
+      return problems;
+    });
+  }
+
+  /** The LAN changed (interfaces or config): reload the LAN sets. */
+  lanChanged(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.enabled && !this.stopped) this.deps.kernel.setLan(this.lanNetworks());
+    });
+  }
+
+  // ---- use cases ----
+
+  enable(by: Actor): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.enabled) return;
+      await this.enforce();
+      this.enabled = true;
+      await this.deps.store.setSetting('enabled', true, { actor: by, action: 'enable' });
+      this.events.emit('enabled', { by });
+    });
+  }
+
+  disable(by: Actor): Promise<void> {
+    return this.exclusive(async () => {
+      await this.deps.kernel.remove(this.plan);
+      this.enforcing = false;
+      const wasEnabled = this.enabled;
+      this.enabled = false;
+      await this.deps.store.setSetting('enabled', false, { actor: by, action: 'disable' });
+      if (wasEnabled) this.events.emit('disabled', { by });
+    });
+  }
+
+  register(req: RegisterRequest, by: Actor): Promise<Device> {
+    return this.exclusive(async () => {
+      const { config, store, kernel } = this.deps;
+      const net = parseDeviceAddress(String(req.address ?? ''), {
+        allowPrefixes: config.policy.allowPrefixes,
+        maxPrefixWidthV4: config.policy.maxPrefixWidthV4,
+        maxPrefixWidthV6: config.policy.maxPrefixWidthV6,
+      });
+      const expiry = checkExpiry(req.expiry, config.policy);
+      const label = checkLabel(req.label);
+      const qnapId = checkQnapId(req.qnapId);
+      const existing = await store.findActiveByAddress(net.text.replace(/\/(32|128)$/, ''));
+      if (!existing && this.active.size >= config.limits.maxEntries) {
+        throw new EngineError('capacity', `the trusted list is full (${config.limits.maxEntries} entries, limits.maxEntries); revoke a device first`);
+      }
+      const now = this.now();
+      const expiresAt = expiresAtFor(expiry, now);
+      const device = await store.registerDevice(
+        { address: net.text.replace(/\/(32|128)$/, ''), family: net.family, prefix: net.prefix, label: label ?? existing?.label ?? '',
+          qnapId: qnapId !== undefined ? qnapId : existing?.qnapId ?? null, source: req.source, policy: expiry.policy,
+          sessionId: expiry.policy === 'session' ? expiry.sessionId : null, expiresAt },
+        { actor: by, action: existing ? 'renew' : 'register', detail: describeExpiry(expiry) });
+      const deadline = this.mono() + (expiresAt - now);
+      this.active.set(device.id, { device, deadline });
+      this.scheduleExpiry();
+      if (this.enabled) {
+        const failed = kernel.allow([{ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout: kernelTimeoutSeconds(expiresAt - now)! }]);
+        if (failed.length) {
+          throw new EngineError('kernel_failed', `device ${device.id} is registered but the kernel refused its entry (${failed[0].reason}); the reconciler will retry`);
+        }
+      }
+      this.events.emit('registered', { device });
+      return device;
+    });
+  }
+
+  private async findForRevoke(idOrAddress: number | string): Promise<Device> {
+    const { store, config } = this.deps;
+    const text = String(idOrAddress).trim();
+    let device: Device | null;
+    if (/^\d{1,15}$/.test(text)) {
+      device = await store.getDevice(Number(text));
+      if (!device) throw new EngineError('not_found', `no device ${text} (see sipa list)`, 'id');
+    } else {
+      const net = parseDeviceAddress(text, { allowPrefixes: true, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6 });
+      device = await store.findActiveByAddress(net.text.replace(/\/(32|128)$/, ''));
+      if (!device) throw new EngineError('not_found', `no active device with address ${net.text} (see sipa list)`, 'address');
+    }
+    if (device.state !== 'active') throw new EngineError('conflict', `device ${device.id} (${device.address}) is already ${device.state}`, 'id');
+    return device;
+  }
+
+  /** Ends devices in the store (durable), then in the kernel with their flows; books and announces them. */
+  private async end(devices: Device[], to: 'revoked' | 'expired', by: Actor, reason: string): Promise<Device[]> {
+    if (devices.length === 0) return [];
+    const ended = await this.deps.store.endDevices(devices.map(d => d.id), to, { at: this.now(), by, reason });
+    for (const d of ended) this.active.delete(d.id);
+    if (this.enabled) {
+      const cut = this.deps.kernel.disallow(ended.map(d => networkOf(d)).map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix })));
+      this.deps.log('info', `${to} devices`, { ids: ended.map(d => d.id), flowsCut: cut, by: `${by.surface}:${by.name}` });
+    }
+    this.scheduleExpiry();
+    for (const device of ended) this.events.emit(to, { device });
+    return ended;
+  }
+
+  revoke(idOrAddress: number | string, by: Actor, reason = 'revoked by an admin'): Promise<Device> {
+    return this.exclusive(async () => {
+      const device = await this.findForRevoke(idOrAddress);
+      const [ended] = await this.end([device], 'revoked', by, checkReason(reason));
+      return ended;
+    });
+  }
+
+  endSession(sessionId: string, by: Actor, reason = 'signed out'): Promise<Device[]> {
+    return this.exclusive(async () => {
+      const devices = await this.deps.store.devicesOfSession(sessionId);
+      return this.end(devices, 'revoked', by, checkReason(reason));
+    });
+  }
+
+  renewSession(sessionId: string, leaseSeconds: number, by: Actor): Promise<Device[]> {
+    return this.exclusive(async () => {
+      const expiry = checkExpiry({ policy: 'session', sessionId, leaseSeconds }, this.deps.config.policy);
+      const now = this.now();
+      const expiresAt = expiresAtFor(expiry, now);
+      const devices = await this.deps.store.extendSession(sessionId, expiresAt, { actor: by, action: 'lease', detail: `${leaseSeconds}s` });
+      const deadline = this.mono() + (expiresAt - now);
+      for (const device of devices) this.active.set(device.id, { device, deadline });
+      if (this.enabled && devices.length) {
+        const timeout = kernelTimeoutSeconds(expiresAt - now)!;
+        this.deps.kernel.allow(devices.map(networkOf).map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout })));
+      }
+      this.scheduleExpiry();
+      return devices;
+    });
+  }
+
+  // ---- expiry booking ----
+
+  private scheduleExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (this.stopped || this.active.size === 0) return;
+    let next = Infinity;
+    for (const { deadline } of this.active.values()) next = Math.min(next, deadline);
+    // Timers are capped (2^31 ms); a far deadline is simply looked at again later.
+    const wait = Math.min(Math.max(0, next - this.mono()), 2 ** 30);
+    this.expiryTimer = setTimeout(() => void this.bookExpiries(), wait);
+    this.expiryTimer.unref?.();
+  }
+
+  private bookExpiries(): Promise<void> {
+    return this.exclusive(async () => {
+      const mono = this.mono();
+      const due = [...this.active.values()].filter(a => a.deadline <= mono).map(a => a.device);
+      if (due.length) {
+        await this.end(due, 'expired', SYSTEM, 'expired').catch(err => {
+          this.deps.log('error', 'could not book expiries', { error: String(err) });
+        });
+      }
+      this.scheduleExpiry();
+    });
+  }
+
+  // ---- reads ----
+
+  async status(): Promise<Status> {
+    return {
+      enabled: this.enabled,
+      enforcing: this.enabled && this.enforcing,
+      activeDevices: this.active.size,
+      lanNetworks: this.lanNetworks().map(n => n.text),
+      clockTrusted: this.clockTrusted,
+      storeRecovered: this.storeRecovered,
+      portal: this.deps.portalStatus?.() ?? { configured: this.deps.config.portal.url !== null, bound: false, connected: false },
+      version: this.deps.version,
+    };
+  }
+
+  list(opts: { all?: boolean } = {}): Promise<Device[]> {
+    return this.deps.store.listDevices(opts);
+  }
+
+  audit(opts: { limit?: number } = {}): Promise<AuditEntry[]> {
+    return this.deps.store.listAudit({ limit: opts.limit ?? 100 });
+  }
+}
+
+function checkLabel(label: unknown): string | undefined {
+  if (label === undefined || label === null) return undefined;
+  if (typeof label !== 'string') throw new EngineError('bad_label', 'label must be text', 'label');
+  const t = label.trim();
+  if (t.length > LABEL_MAX) throw new EngineError('bad_label', `label is ${t.length} characters; at most ${LABEL_MAX}`, 'label');
+  if (CONTROL.test(t)) throw new EngineError('bad_label', 'label must not contain control characters', 'label');
+  return t;
+}
+
+function checkQnapId(id: unknown): string | null | undefined {
+  if (id === undefined) return undefined;
+  if (id === null) return null;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 128 || CONTROL.test(id)) {
+    throw new EngineError('bad_qnap_id', 'QNAP ID must be 1 to 128 printable characters', 'qnapId');
+  }
+  return id;
+}
+
+function checkReason(reason: string): string {
+  const t = String(reason).trim().slice(0, 200);
+  if (CONTROL.test(t)) throw new EngineError('bad_label', 'reason must not contain control characters', 'reason');
+  return t || 'revoked';
+}
+
+function describeExpiry(e: ReturnType<typeof checkExpiry>): string {
+  return e.policy === 'fixed' ? `fixed ${e.seconds}s` : `session ${e.sessionId} lease ${e.leaseSeconds}s`;
+}
+
+export { AddressError };
