@@ -34,7 +34,7 @@ sipa_source_date_epoch
 
 VERSION=$(node -p "require('$REPO/package.json').version")
 [ ${#VERSION} -le 10 ] || die "package.json version '$VERSION' is longer than QPKG_VER's 10 characters"
-COMMIT=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+COMMIT=${SIPA_COMMIT:-$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}
 say "Secure IP Access $VERSION ($COMMIT), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, arches: $(sipa_targets | awk '{ printf "%s ", $1 }')"
 
 stage_all
