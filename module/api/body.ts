@@ -1,0 +1,29 @@
+// Reads a JSON request body of at most MAX_BODY bytes. An empty body reads as {} (POST /enable etc.).
+import type { IncomingMessage } from 'node:http';
+import { ApiError } from './errors';
+
+export const MAX_BODY = 16 * 1024;
+
+const tooLarge = () => new ApiError(413, 'too_large', `the request body is larger than ${MAX_BODY / 1024} KiB`);
+
+export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_BODY) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw tooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new ApiError(415, 'bad_content_type', 'send the body as JSON with Content-Type: application/json');
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new ApiError(400, 'bad_json', 'the request body is not valid JSON');
+  }
+}

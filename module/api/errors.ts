@@ -1,0 +1,57 @@
+// Every refusal the API gives: an HTTP status, a code to branch on, a sentence a person can act on, and the
+// field at fault. Engine errors are mapped by their `code`; anything unknown becomes a generic 500 (the
+// detail goes to the log, never to the client).
+
+export interface ErrorBody {
+  error: { code: string; message: string; field: string | null };
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field: string | null = null,
+    /** Extra response headers (e.g. Allow on 405). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  body(): ErrorBody {
+    return { error: { code: this.code, message: this.message, field: this.field } };
+  }
+}
+
+/** Engine and domain codes → HTTP status and the field they concern when the error does not name one. */
+const ENGINE_CODES: Record<string, { status: number; field?: string }> = {
+  bad_address: { status: 400, field: 'address' },
+  bad_expiry: { status: 400, field: 'expiry' },
+  bad_duration: { status: 400, field: 'expiry' },
+  bad_label: { status: 400, field: 'label' },
+  bad_request: { status: 400 },
+  not_found: { status: 404 },
+  conflict: { status: 409 },
+  bad_transition: { status: 409 },
+  already_active: { status: 409 },
+  limit: { status: 409 },
+  not_ready: { status: 503 },
+};
+
+/** An ApiError for whatever an engine call threw, and whether it is unexpected (to be logged as an error). */
+export function fromEngineError(err: unknown): { error: ApiError; unexpected: boolean } {
+  if (err instanceof ApiError) return { error: err, unexpected: false };
+  const e = err as { code?: unknown; message?: unknown; field?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : null;
+  const known = code ? ENGINE_CODES[code] : undefined;
+  if (code && known) {
+    const message = typeof e?.message === 'string' && e.message ? e.message : code;
+    const field = typeof e?.field === 'string' ? e.field : known.field ?? null;
+    return { error: new ApiError(known.status, code, message, field), unexpected: false };
+  }
+  return {
+    error: new ApiError(500, 'internal', 'the service failed to do this; details are in the service log (sipa doctor may help)'),
+    unexpected: true,
+  };
+}

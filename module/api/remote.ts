@@ -1,0 +1,55 @@
+// Where a panel request comes from, for the lockout warning. Behind the QTS web server's proxy every request
+// arrives from loopback, and the proxy appends the client's address to X-Forwarded-For; so that header is
+// believed only when the TCP peer is loopback, and then only its last entry (the one our proxy wrote).
+import net from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { networkContains, parseNetwork, IpNetwork } from '../domain/address';
+import type { EngineApi } from '../engine/contract';
+
+function unmap(addr: string): string {
+  return addr.startsWith('::ffff:') && net.isIPv4(addr.slice(7)) ? addr.slice(7) : addr;
+}
+
+export function isLoopback(addr: string): boolean {
+  return addr === '::1' || (net.isIPv4(addr) && addr.startsWith('127.'));
+}
+
+export function remoteAddressOf(req: IncomingMessage): string | null {
+  const peer = req.socket.remoteAddress ? unmap(req.socket.remoteAddress) : null;
+  if (!peer || !isLoopback(peer)) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const list = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map(s => s.trim()).filter(Boolean);
+  const last = list.length ? unmap(list[list.length - 1]) : null;
+  return last && net.isIP(last) ? last : peer;
+}
+
+function host(addr: string): IpNetwork | null {
+  try {
+    return parseNetwork(addr);
+  } catch {
+    return null;
+  }
+}
+
+/** True when the address is loopback or inside one of the LAN networks (never blocked). */
+export function isLanAddress(addr: string, lanNetworks: string[]): boolean {
+  if (isLoopback(addr)) return true;
+  const a = host(addr);
+  if (!a) return false;
+  return lanNetworks.some(text => {
+    const n = host(text);
+    return n !== null && networkContains(n, a);
+  });
+}
+
+/** Default registration check: an active, unexpired device covers the address. */
+export async function coveredByActiveDevice(engine: EngineApi, addr: string, now = Date.now()): Promise<boolean> {
+  const a = host(addr);
+  if (!a) return false;
+  const devices = await engine.list();
+  return devices.some(d => {
+    if (d.state !== 'active' || d.expiresAt <= now) return false;
+    const n = host(d.address.includes('/') ? d.address : `${d.address}/${d.prefix}`);
+    return n !== null && networkContains(n, a);
+  });
+}

@@ -1,0 +1,335 @@
+// The daemon's API (module/api/ROUTES.md): one router served on the unix socket (CLI) and on loopback HTTP
+// (panel, behind the QTS web server's proxy). Node's own http module; no framework.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http, { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Actor, EngineApi, RegisterRequest } from '../engine/contract';
+import type { ApiConfig } from '../engine/config';
+import { readJsonBody } from './body';
+import { ApiError, fromEngineError } from './errors';
+import { QtsSessionChecker, QtsUnavailableError } from './qts-auth';
+import { coveredByActiveDevice, isLanAddress, remoteAddressOf } from './remote';
+import { EventStreams } from './sse';
+import { DEFAULT_PANEL_DIR, panelFile, sendFile } from './static';
+import { checkBody } from './validate';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type ApiLog = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+export interface ApiDeps {
+  engine: EngineApi;
+  config: ApiConfig;
+  runDir: string;
+  log?: ApiLog;
+  /** Whether a remote address may reach the NAS now; default: an active device covers it. */
+  remoteRegistered?: (addr: string) => Promise<boolean>;
+}
+
+export interface ApiHandle {
+  socketPath: string;
+  httpUrl: string | null;
+  stop(): Promise<void>;
+}
+
+export const SOCKET_NAME = 'sipa.sock';
+
+/** Sent with every answer of either listener. The panel needs nothing from another origin. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+interface Caller {
+  transport: 'unix' | 'http';
+  actor: Actor;
+  /** What the CSRF token is bound to (the QTS sid or the bearer token); null on the socket. */
+  sessionKey: string | null;
+}
+
+function cookies(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i < 0) continue;
+    const k = part.slice(0, i).trim();
+    let v = part.slice(i + 1).trim();
+    try { v = decodeURIComponent(v); } catch { /* keep raw */ }
+    if (k && !(k in out)) out[k] = v;
+  }
+  return out;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = crypto.createHash('sha256').update(a).digest();
+  const hb = crypto.createHash('sha256').update(b).digest();
+  return crypto.timingSafeEqual(ha, hb);
+}
+
+/** "host", "host:port", "[v6]:port" → host and host-with-port forms for the allowlist. */
+function hostForms(value: string): string[] {
+  const v = value.trim().toLowerCase();
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(v);
+  if (!m) return [v];
+  const bare = m[1].replace(/^\[|\]$/g, '');
+  return [v, m[1], bare];
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const data = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(data.length),
+    'Cache-Control': 'no-store',
+  });
+  res.end(data);
+}
+
+export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
+  const { engine, config } = deps;
+  const log: ApiLog = deps.log ?? (() => undefined);
+  const csrfKey = crypto.randomBytes(32);
+  const qts = new QtsSessionChecker(config.qtsAuthUrl);
+  const streams = new EventStreams(engine);
+  const panelDir = config.panelDir ?? DEFAULT_PANEL_DIR;
+  const allowed = new Set(config.allowedHosts.map(h => h.trim().toLowerCase()));
+  const remoteRegistered = deps.remoteRegistered ?? ((addr: string) => coveredByActiveDevice(engine, addr));
+
+  const csrfFor = (key: string) => crypto.createHmac('sha256', csrfKey).update(key).digest('base64url');
+  const hostAllowed = (value: string) => hostForms(value).some(f => allowed.has(f));
+
+  function checkOrigin(req: IncomingMessage): void {
+    const host = req.headers.host;
+    if (!host || !hostAllowed(host)) {
+      throw new ApiError(403, 'foreign_host', `requests for host ${JSON.stringify(host ?? '')} are refused; add it to api.allowedHosts if it is this NAS`);
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let ok = false;
+      try {
+        const u = new URL(origin);
+        ok = (u.protocol === 'http:' || u.protocol === 'https:') && hostAllowed(u.host);
+      } catch { /* "null" and garbage */ }
+      if (!ok) throw new ApiError(403, 'foreign_origin', `requests from origin ${JSON.stringify(origin)} are refused`);
+    }
+  }
+
+  async function authenticate(req: IncomingMessage): Promise<Caller> {
+    const auth = req.headers.authorization;
+    if (auth !== undefined && /^Bearer\s/i.test(auth)) {
+      const given = auth.replace(/^Bearer\s+/i, '').trim();
+      if (config.token && sameSecret(given, config.token)) {
+        return { transport: 'http', actor: { surface: 'panel', name: 'token' }, sessionKey: `token:${config.token}` };
+      }
+      throw new ApiError(401, 'bad_token', 'the bearer token is not valid');
+    }
+    const c = cookies(req);
+    const sid = c.NAS_SID;
+    if (!sid) throw new ApiError(401, 'no_session', 'sign in to QTS as an administrator, then reload this page');
+    let s;
+    try {
+      s = await qts.check(sid);
+    } catch (e) {
+      log('error', 'api: cannot check the QTS session', { error: (e as Error).message });
+      throw new ApiError(503, 'auth_unavailable', 'the QTS session cannot be checked right now; try again shortly');
+    }
+    if (!s.authPassed) throw new ApiError(401, 'bad_session', 'your QTS session has ended; sign in again, then reload this page');
+    if (c.NAS_USER !== undefined && c.NAS_USER !== s.username) {
+      throw new ApiError(401, 'bad_session', 'the QTS session belongs to another user; sign in again');
+    }
+    if (!s.isAdmin) throw new ApiError(403, 'not_admin', `only administrators can manage Secure IP Access (signed in as ${s.username})`);
+    return { transport: 'http', actor: { surface: 'panel', name: s.username }, sessionKey: `sid:${sid}` };
+  }
+
+  function checkCsrf(req: IncomingMessage, caller: Caller): void {
+    const given = req.headers['x-csrf-token'];
+    if (typeof given !== 'string' || !caller.sessionKey || !sameSecret(given, csrfFor(caller.sessionKey))) {
+      throw new ApiError(403, 'csrf', 'the request lacks a valid X-CSRF-Token (from GET /api/v1/session); reload the page');
+    }
+  }
+
+  function deviceKey(raw: string): number | string {
+    let key: string;
+    try {
+      key = decodeURIComponent(raw);
+    } catch {
+      throw new ApiError(400, 'bad_address', 'the device in the path is not valid URL text', 'id');
+    }
+    return /^[0-9]{1,15}$/.test(key) ? Number(key) : key;
+  }
+
+  function auditLimit(url: URL): number {
+    const raw = url.searchParams.get('limit');
+    if (raw === null) return 100;
+    if (!/^[0-9]{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 1000) {
+      throw new ApiError(400, 'bad_input', 'limit must be a whole number from 1 to 1000', 'limit');
+    }
+    return Number(raw);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller): Promise<void> {
+    const p = url.pathname;
+    const m = req.method ?? 'GET';
+    const only = (...methods: string[]) => {
+      if (!methods.includes(m)) {
+        throw new ApiError(405, 'bad_method', `${p} accepts ${methods.join(', ')} only`, null, { Allow: methods.join(', ') });
+      }
+    };
+    const post = async <T>(schema: Parameters<typeof checkBody>[0]): Promise<T> => {
+      if (caller.transport === 'http') checkCsrf(req, caller);
+      return checkBody<T>(schema, await readJsonBody(req));
+    };
+
+    if (p === '/api/v1/status') {
+      only('GET');
+      return sendJson(res, 200, await engine.status());
+    }
+    if (p === '/api/v1/enable' || p === '/api/v1/disable') {
+      only('POST');
+      await post('api-empty');
+      if (p === '/api/v1/enable') await engine.enable(caller.actor);
+      else await engine.disable(caller.actor);
+      return sendJson(res, 200, await engine.status());
+    }
+    if (p === '/api/v1/devices') {
+      only('GET', 'POST');
+      if (m === 'GET') {
+        const all = url.searchParams.get('all');
+        return sendJson(res, 200, { devices: await engine.list({ all: all === '1' || all === 'true' }) });
+      }
+      const body = await post<Omit<RegisterRequest, 'source' | 'qnapId'>>('api-register');
+      const device = await engine.register({ ...body, source: 'local', qnapId: null }, caller.actor);
+      return sendJson(res, 201, { device });
+    }
+    const revoke = /^\/api\/v1\/devices\/([^/]+)\/revoke$/.exec(p);
+    if (revoke) {
+      only('POST');
+      const body = await post<{ reason?: string }>('api-revoke');
+      const device = await engine.revoke(deviceKey(revoke[1]), caller.actor, body.reason);
+      return sendJson(res, 200, { device });
+    }
+    if (p === '/api/v1/audit') {
+      only('GET');
+      return sendJson(res, 200, { entries: await engine.audit({ limit: auditLimit(url) }) });
+    }
+    if (p === '/api/v1/events') {
+      only('GET');
+      return streams.serve(req, res, SECURITY_HEADERS);
+    }
+    if (p === '/api/v1/session' && caller.transport === 'http') {
+      only('GET');
+      const status = await engine.status();
+      const remoteAddress = remoteAddressOf(req);
+      const remoteLan = remoteAddress === null || isLanAddress(remoteAddress, status.lanNetworks);
+      const registered = remoteLan || remoteAddress === null ? true : await remoteRegistered(remoteAddress);
+      return sendJson(res, 200, {
+        user: caller.actor.name,
+        csrfToken: csrfFor(caller.sessionKey as string),
+        remoteAddress,
+        remoteLan,
+        remoteRegistered: registered,
+        bound: status.portal.bound,
+        portalConfigured: status.portal.configured,
+      });
+    }
+    throw new ApiError(404, 'no_route', `there is no ${m} ${p} (see module/api/ROUTES.md)`);
+  }
+
+  function fail(res: ServerResponse, err: unknown, req: IncomingMessage): void {
+    const { error, unexpected } = fromEngineError(err);
+    if (unexpected) log('error', 'api: request failed', { method: req.method, path: req.url, error: (err as Error)?.stack ?? String(err) });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const close: Record<string, string> = error.status === 413 ? { Connection: 'close' } : {};
+    sendJson(res, error.status, error.body(), { ...error.headers, ...close });
+    if (error.status === 413) res.on('finish', () => req.destroy());
+  }
+
+  async function handleUnix(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://sipa.sock');
+      const rawUser = req.headers['x-sipa-user'];
+      const user = typeof rawUser === 'string' && /^[\w.@-]{1,64}$/.test(rawUser) ? rawUser : 'unknown';
+      if (!url.pathname.startsWith('/api/')) throw new ApiError(404, 'no_route', 'the socket serves /api/v1/ only');
+      await route(req, res, url, { transport: 'unix', actor: { surface: 'cli', name: user }, sessionKey: null });
+    } catch (e) {
+      fail(res, e, req);
+    }
+  }
+
+  async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      checkOrigin(req);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (!url.pathname.startsWith('/api/')) {
+        const m = req.method ?? 'GET';
+        if (m !== 'GET' && m !== 'HEAD') throw new ApiError(405, 'bad_method', 'the panel files are read-only', null, { Allow: 'GET, HEAD' });
+        const file = panelFile(panelDir, url.pathname);
+        if (!file) throw new ApiError(404, 'not_found', `no panel file ${url.pathname}`);
+        return sendFile(res, file, m === 'HEAD', SECURITY_HEADERS);
+      }
+      const caller = await authenticate(req);
+      await route(req, res, url, caller);
+    } catch (e) {
+      if (e instanceof QtsUnavailableError) e = new ApiError(503, 'auth_unavailable', e.message);
+      fail(res, e, req);
+    }
+  }
+
+  // The unix socket: a stale file from a dead daemon is replaced; the mode is the trust.
+  fs.mkdirSync(deps.runDir, { recursive: true });
+  const socketPath = path.join(deps.runDir, SOCKET_NAME);
+  try {
+    if (fs.lstatSync(socketPath).isSocket()) fs.unlinkSync(socketPath);
+  } catch { /* absent */ }
+  const unixServer = http.createServer((req, res) => void handleUnix(req, res));
+  await new Promise<void>((resolve, reject) => {
+    unixServer.once('error', reject);
+    unixServer.listen(socketPath, () => resolve());
+  });
+  fs.chmodSync(socketPath, 0o660);
+
+  let httpServer: http.Server | null = null;
+  let httpUrl: string | null = null;
+  if (config.http.enabled) {
+    const server = http.createServer((req, res) => void handleHttp(req, res));
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.http.port, config.http.host, () => resolve());
+      });
+    } catch (e) {
+      unixServer.close();
+      throw e;
+    }
+    httpServer = server;
+    const a = server.address() as AddressInfo;
+    httpUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+  log('info', 'api: listening', { socket: socketPath, http: httpUrl, panelDir });
+
+  return {
+    socketPath,
+    httpUrl,
+    async stop() {
+      streams.closeAll();
+      const closing = [unixServer, httpServer].filter((s): s is http.Server => s !== null).map(s => new Promise<void>(resolve => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      }));
+      await Promise.all(closing);
+      try { fs.unlinkSync(socketPath); } catch { /* gone */ }
+      qts.clear();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// GET /api/v1/events: the engine's events as a text/event-stream, a comment line every 15 s so proxies keep the
+// stream open; listeners are removed when the client goes away or the server stops.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EngineApi, EngineEvents } from '../engine/contract';
+
+export const EVENT_NAMES: ReadonlyArray<keyof EngineEvents> = ['registered', 'revoked', 'expired', 'repaired', 'enabled', 'disabled'];
+export const KEEPALIVE_MS = 15_000;
+
+export class EventStreams {
+  private readonly open = new Set<() => void>();
+
+  constructor(private readonly engine: EngineApi, private readonly keepAliveMs = KEEPALIVE_MS) {}
+
+  serve(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-store',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 3000\n: connected\n\n');
+    const offs = EVENT_NAMES.map(name => this.engine.on(name, payload => {
+      res.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
+    }));
+    const timer = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), this.keepAliveMs);
+    timer.unref();
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      for (const off of offs) off();
+      this.open.delete(close);
+      if (!res.writableEnded) res.end();
+    };
+    this.open.add(close);
+    req.on('close', close);
+    res.on('close', close);
+  }
+
+  get count(): number {
+    return this.open.size;
+  }
+
+  closeAll(): void {
+    for (const close of [...this.open]) close();
+  }
+}
