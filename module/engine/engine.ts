@@ -52,7 +52,7 @@ export class Engine implements EngineApi {
   private readonly events: EventBus;
   private readonly now: () => number;
   private readonly mono: () => number;
-  private readonly plan: FirewallPlan;
+  private plan: FirewallPlan;
   /** Active devices and the monotonic time each one's access ends. */
   private readonly active = new Map<number, { device: Device; deadline: number }>();
   private enabled = false;
@@ -63,7 +63,7 @@ export class Engine implements EngineApi {
   private serial: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
-  constructor(private readonly deps: EngineDeps) {
+  constructor(private deps: EngineDeps) {
     this.events = new EventBus(deps.log);
     this.now = deps.now ?? Date.now;
     this.mono = deps.mono ?? (() => performance.now());
@@ -191,6 +191,22 @@ export class Engine implements EngineApi {
     const failed = kernel.replaceAllowed(this.desiredEntries(), config.limits.maxEntries);
     for (const f of failed) this.deps.log('error', 'kernel refused an entry', { reason: f.reason });
     this.enforcing = true;
+  }
+
+  /** A reloaded config (SIGHUP): policy, LAN and firewall scope apply at once; names and paths need a restart. */
+  reconfigure(config: Config): Promise<void> {
+    return this.exclusive(async () => {
+      const before = this.deps.config;
+      for (const key of ['dataDir', 'runDir', 'netns'] as const) {
+        if (before[key] !== config[key]) throw new EngineError('conflict', `${key} changed; restart the daemon to apply it`, key);
+      }
+      if (JSON.stringify(kernelNames(before)) !== JSON.stringify(kernelNames(config))) {
+        throw new EngineError('conflict', 'firewall.chain or firewall.setPrefix changed; restart the daemon to apply it', 'firewall');
+      }
+      this.deps = { ...this.deps, config };
+      this.plan = { names: kernelNames(config), protect: config.firewall.protect, action: config.firewall.action };
+      if (this.enabled) await this.enforce();
+    });
   }
 
   /** Called by the reconciler: finds what another component removed and puts it back. */

@@ -1,0 +1,106 @@
+// `sipa daemon`: the service in the foreground. Start order: store, kernel, engine (restore), reconciler, LAN
+// watcher, pruner, API. SIGTERM stops it cleanly (enforcement stays unless disabled); SIGHUP reloads the config.
+import fs from 'node:fs';
+import net from 'node:net';
+import { Store, Pruner } from '../store';
+import { loadNative } from '../kernel/native';
+import { commandRunner } from '../kernel/command';
+import { Enforcer } from '../kernel/enforcer';
+import { LanWatcher } from '../kernel/lan';
+import { Engine } from '../engine/engine';
+import { Reconciler } from '../engine/reconciler';
+import { Config, kernelNames, loadConfig } from '../engine/config';
+import { jsonLogger, Logger } from '../engine/log';
+import { startApi } from '../api';
+import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
+
+/** Another daemon answers on the socket: refuse. A stale socket or pid file from a crash is cleaned up. */
+async function claimRunDir(runDir: string): Promise<void> {
+  fs.mkdirSync(runDir, { recursive: true, mode: 0o750 });
+  const sock = socketPath(runDir);
+  const alive = await new Promise<boolean>(resolve => {
+    const c = net.connect(sock);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+  if (alive) {
+    let pid = '?';
+    try { pid = fs.readFileSync(pidPath(runDir), 'utf8').trim(); } catch { /* none */ }
+    throw new Error(`another sipa daemon is running (pid ${pid}, socket ${sock}); stop it first`);
+  }
+  fs.rmSync(sock, { force: true });
+  fs.writeFileSync(pidPath(runDir), `${process.pid}\n`);
+}
+
+export async function runDaemon(config: Config, configFile: string): Promise<number> {
+  let log: Logger = jsonLogger(config.log.level);
+  try {
+    await claimRunDir(config.runDir);
+  } catch (e) {
+    process.stderr.write(`sipa: ${(e as Error).message}\n`);
+    return 1;
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+  const { store, recovered } = await Store.open({ dataDir: config.dataDir });
+  const nsPath = config.netns ? `/run/netns/${config.netns}` : null;
+  const lib = loadNative();
+  const nl = lib.open(nsPath);
+  const kernel = new Enforcer(nl, lib.strerror, commandRunner(config.netns), kernelNames(config));
+  const lan = new LanWatcher(nsPath ? fn => lib.insideNetns(nsPath, fn) : undefined);
+  lan.on('error', err => log('warn', 'LAN watcher', { error: String(err) }));
+  if (config.firewall.lan === 'auto') await lan.start();
+
+  let current = config;
+  const engine = new Engine({
+    store, kernel, config, log: (...a) => log(...a), version: packageVersion(), buildTimeMs: buildTimeMs(),
+    learnedLan: () => lan.current(),
+  });
+  await engine.start(recovered);
+  const reconciler = new Reconciler(engine, config.reconcile.intervalSeconds * 1000, (...a) => log(...a));
+  reconciler.start();
+  lan.on('change', networks => {
+    log('info', 'LAN networks changed', { networks: networks.map((n: { text: string }) => n.text) });
+    void engine.lanChanged().then(() => reconciler.trigger());
+  });
+  const pruner = new Pruner({
+    store, schedule: config.prune.schedule, endedDeviceDays: config.prune.endedDeviceDays,
+    auditMaxDays: config.prune.auditMaxDays, auditMaxRows: config.prune.auditMaxRows,
+    onError: err => log('warn', 'pruning failed', { error: String(err) }),
+  });
+  pruner.start();
+  const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a) });
+  log('info', 'daemon ready', { pid: process.pid, socket: api.socketPath, http: api.httpUrl, netns: config.netns });
+
+  return new Promise<number>(resolve => {
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log('info', 'stopping; enforcement stays in the kernel', { signal });
+      await api.stop().catch(() => undefined);
+      await reconciler.stop();
+      await pruner.stop();
+      lan.stop();
+      await engine.stop();
+      await store.close();
+      nl.close();
+      fs.rmSync(pidPath(current.runDir), { force: true });
+      resolve(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      try {
+        const next = loadConfig(configFile);
+        engine.reconfigure(next).then(() => {
+          log = jsonLogger(next.log.level);
+          current = next;
+          log('info', 'config reloaded', { file: configFile });
+          void reconciler.trigger();
+        }, (e: Error) => log('error', 'config reload refused; keeping the running config', { error: e.message }));
+      } catch (e) {
+        log('error', 'config reload refused; keeping the running config', { error: (e as Error).message });
+      }
+    });
+  });
+}

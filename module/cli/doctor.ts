@@ -1,0 +1,68 @@
+// `sipa doctor`: what an admin checks when something seems off — kernel support, rules intact, store
+// integrity, clock trust — and `sipa uninstall-cleanup`, which removes every rule and set even with no daemon.
+import { loadNative } from '../kernel/native';
+import { commandRunner, findProgram } from '../kernel/command';
+import { Enforcer } from '../kernel/enforcer';
+import { Config, kernelNames } from '../engine/config';
+import type { Status } from '../engine/contract';
+import { apiRequest } from './client';
+
+interface Finding {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+export async function doctor(config: Config, sock: string, json: boolean): Promise<number> {
+  const findings: Finding[] = [];
+  const add = (check: string, ok: boolean, detail: string) => findings.push({ check, ok, detail });
+  const names = kernelNames(config);
+  const plan = { names, protect: config.firewall.protect, action: config.firewall.action };
+
+  const legacy = findProgram('iptables-legacy-restore') ?? findProgram('iptables-restore');
+  add('iptables (legacy)', legacy !== null, legacy ?? 'iptables-restore not found');
+  let status: Status | null = null;
+  try {
+    status = await apiRequest<Status>(sock, 'GET', '/api/v1/status', undefined, 5000);
+    add('daemon', true, `running, ${status.activeDevices} active devices`);
+    add('clock', status.clockTrusted, status.clockTrusted ? 'trusted' : 'not trusted: timed entries were revoked at start; check NTP');
+    add('store', status.storeRecovered === null, status.storeRecovered ?? 'integrity check passed at start');
+  } catch (e) {
+    add('daemon', false, (e as Error).message);
+  }
+  try {
+    const lib = loadNative();
+    const nl = lib.open(config.netns ? `/run/netns/${config.netns}` : null);
+    try {
+      const enforcer = new Enforcer(nl, lib.strerror, commandRunner(config.netns), names);
+      if (status?.enabled === false) add('rules', true, 'disabled: no rules expected');
+      else {
+        const health = await enforcer.check(plan);
+        add('rules and sets', health.ok, health.ok ? `intact; ${health.allowed[4]} IPv4 and ${health.allowed[6]} IPv6 entries` : health.problems.join('; '));
+      }
+    } finally {
+      nl.close();
+    }
+    add('kernel netlink', true, 'ipset and conntrack reachable');
+  } catch (e) {
+    add('kernel netlink', false, (e as Error).message);
+  }
+  const ok = findings.every(f => f.ok);
+  if (json) process.stdout.write(`${JSON.stringify({ ok, findings }, null, 2)}\n`);
+  else for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'} ${f.check}: ${f.detail}\n`);
+  return ok ? 0 : 1;
+}
+
+/** Used by the package's removal hook: take out every rule and set, whether or not the daemon runs. */
+export async function uninstallCleanup(config: Config): Promise<number> {
+  const lib = loadNative();
+  const nl = lib.open(config.netns ? `/run/netns/${config.netns}` : null);
+  try {
+    const names = kernelNames(config);
+    await new Enforcer(nl, lib.strerror, commandRunner(config.netns), names).remove({ names, protect: config.firewall.protect, action: config.firewall.action });
+    process.stdout.write('removed the Secure IP Access rules and sets\n');
+    return 0;
+  } finally {
+    nl.close();
+  }
+}

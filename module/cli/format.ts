@@ -1,0 +1,44 @@
+// Plain-text tables and times for people; --json gives the same data for scripts.
+import { formatDuration } from '../domain/duration';
+import type { AuditEntry, Device, Status } from '../engine/contract';
+
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export function remaining(device: Device, now = Date.now()): string {
+  if (device.state !== 'active') return '-';
+  const s = Math.max(0, Math.ceil((device.expiresAt - now) / 1000));
+  return formatDuration(s);
+}
+
+const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'));
+
+export function devicesTable(devices: Device[]): string {
+  if (devices.length === 0) return 'no devices';
+  return table(
+    ['ID', 'ADDRESS', 'STATE', 'LEFT', 'POLICY', 'SOURCE', 'QNAP ID', 'LABEL', 'REGISTERED'],
+    devices.map(d => [String(d.id), d.address, d.state, remaining(d), d.policy === 'session' ? `session ${d.sessionId}` : 'fixed',
+      d.source, d.qnapId ?? '-', d.label || '-', iso(d.registeredAt)]),
+  );
+}
+
+export function auditTable(entries: AuditEntry[]): string {
+  if (entries.length === 0) return 'no audit entries';
+  return table(['ID', 'AT', 'WHO', 'ACTION', 'DEVICE', 'DETAIL'],
+    entries.map(e => [String(e.id), iso(e.at), `${e.surface}:${e.actor}`, e.action, e.address ?? (e.deviceId === null ? '-' : String(e.deviceId)), e.detail]));
+}
+
+export function statusText(s: Status): string {
+  return [
+    `Secure IP Access ${s.version}`,
+    `  enabled:        ${s.enabled ? 'yes' : 'no'}${s.enabled && !s.enforcing ? ' (NOT enforcing: see sipa doctor)' : ''}`,
+    `  active devices: ${s.activeDevices}`,
+    `  LAN (exempt):   ${s.lanNetworks.join(', ') || '-'}`,
+    `  clock trusted:  ${s.clockTrusted ? 'yes' : 'no (timed entries were revoked at start)'}`,
+    `  portal:         ${!s.portal.configured ? 'none configured (standalone: local registrations only)' : `${s.portal.bound ? 'bound' : 'not bound (sipa bind)'}, ${s.portal.connected ? 'connected' : 'not connected'}`}`,
+    ...(s.storeRecovered ? [`  STORE RECOVERED: ${s.storeRecovered}`] : []),
+  ].join('\n');
+}

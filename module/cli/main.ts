@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+// `sipa`: the admin's command line. Every verb but daemon, selftest and uninstall-cleanup talks to the daemon
+// over its unix socket. Exit codes: 0 ok, 1 failure, 2 bad input, 3 daemon not reachable, 4 not found/conflict.
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError, checkConfig, Config } from '../engine/config';
+import { parseDuration, DurationError } from '../domain/duration';
+import type { AuditEntry, Device, Status } from '../engine/contract';
+import { apiRequest, ApiFailure, DaemonUnreachable } from './client';
+import { auditTable, devicesTable, statusText } from './format';
+import { defaultConfigPath, socketPath } from './paths';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const HELP = `sipa — Secure IP Access for this NAS
+
+Usage: sipa COMMAND [options]            (every command takes --config FILE; reads take --json)
+
+  status                       is it on, how many devices, LAN networks, portal link
+  enable | disable             turn enforcement on (only registered addresses may connect) or off
+  list [--all]                 trusted devices (--all: also expired and revoked ones)
+  register ADDRESS (--for DURATION | --session ID [--lease DURATION]) [--label TEXT]
+                               trust an address; DURATION as 90, 90s, 15m, 2h or 1h30m
+  revoke ID|ADDRESS [--reason TEXT]
+                               end a device's access now and cut its open connections
+  audit [--limit N]            who did what, newest first (default 50)
+  bind --portal URL --code CODE
+                               link the NAS to a QNAP ID with the code the portal shows
+  unbind                       undo the link
+  doctor                       check kernel support, rules, store and clock
+  selftest                     load every native part and open a scratch store (changes nothing)
+  daemon                       run the service in the foreground
+
+Config: --config FILE, else $SIPA_CONFIG, else ${defaultConfigPath()}
+Exit codes: 0 ok, 1 failure, 2 bad input, 3 daemon not reachable, 4 not found or conflict.`;
+
+interface Parsed {
+  command: string;
+  positionals: string[];
+  values: Record<string, string | boolean | undefined>;
+}
+
+const OPTIONS = {
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  all: { type: 'boolean' },
+  for: { type: 'string' },
+  session: { type: 'string' },
+  lease: { type: 'string' },
+  label: { type: 'string' },
+  reason: { type: 'string' },
+  limit: { type: 'string' },
+  portal: { type: 'string' },
+  code: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ALLOWED: Record<string, string[]> = {
+  status: ['json'], enable: [], disable: [], list: ['all', 'json'], register: ['for', 'session', 'lease', 'label', 'json'],
+  revoke: ['reason', 'json'], audit: ['limit', 'json'], bind: ['portal', 'code', 'json'], unbind: ['json'], doctor: ['json'],
+  selftest: ['json'], daemon: [], 'uninstall-cleanup': [],
+};
+
+export function parseCommandLine(argv: string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, '')} (see sipa --help)`);
+  }
+  const [command = 'help', ...positionals] = parsed.positionals;
+  const values = parsed.values as Parsed['values'];
+  if (values.help || command === 'help') return { command: 'help', positionals: [], values };
+  const allowed = ALLOWED[command];
+  if (!allowed) throw new UsageError(`unknown command "${command}" (see sipa --help)`);
+  for (const key of Object.keys(values)) {
+    if (key !== 'config' && values[key] !== undefined && !allowed.includes(key)) {
+      throw new UsageError(`${command} does not take --${key} (see sipa --help)`);
+    }
+  }
+  const wantPositionals = command === 'register' || command === 'revoke' ? 1 : 0;
+  if (positionals.length !== wantPositionals) {
+    throw new UsageError(wantPositionals
+      ? `${command} needs exactly one ${command === 'register' ? 'ADDRESS' : 'ID or ADDRESS'}, got ${positionals.length ? positionals.map(p => `"${p}"`).join(' ') : 'none'}`
+      : `${command} takes no arguments, got ${positionals.map(p => `"${p}"`).join(' ')}`);
+  }
+  return { command, positionals, values };
+}
+
+/** The request body for `sipa register`, from the command line. */
+export function registerBody(p: Parsed): { address: string; label?: string; expiry: { policy: 'fixed'; seconds: number } | { policy: 'session'; sessionId: string; leaseSeconds: number } } {
+  const forText = p.values.for as string | undefined;
+  const session = p.values.session as string | undefined;
+  if ((forText === undefined) === (session === undefined)) {
+    throw new UsageError('register needs either --for DURATION or --session ID (one of them)');
+  }
+  if (p.values.lease !== undefined && session === undefined) throw new UsageError('--lease goes with --session');
+  const label = p.values.label as string | undefined;
+  try {
+    const expiry = forText !== undefined
+      ? { policy: 'fixed' as const, seconds: parseDuration(forText, '--for') }
+      : { policy: 'session' as const, sessionId: session!, leaseSeconds: parseDuration((p.values.lease as string | undefined) ?? '15m', '--lease') };
+    return { address: p.positionals[0], ...(label !== undefined ? { label } : {}), expiry };
+  } catch (e) {
+    if (e instanceof DurationError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function readConfig(p: Parsed): Config {
+  const file = (p.values.config as string | undefined) ?? defaultConfigPath();
+  try {
+    return loadConfig(file);
+  } catch (e) {
+    // Without --config and without a config file, the defaults still say where the daemon's socket is.
+    if (e instanceof ConfigError && p.values.config === undefined && /cannot read it \(ENOENT\)/.test(e.message)) return checkConfig({});
+    throw e;
+  }
+}
+
+function print(p: Parsed, data: unknown, text: () => string): void {
+  process.stdout.write(`${p.values.json ? JSON.stringify(data, null, 2) : text()}\n`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseCommandLine(argv);
+    if (p.command === 'help') {
+      process.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    if (p.command === 'selftest') return (await import('./selftest')).selftest(p.values.json === true);
+    const config = readConfig(p);
+    if (p.command === 'daemon') return (await import('./daemon')).runDaemon(config, (p.values.config as string | undefined) ?? defaultConfigPath());
+    if (p.command === 'uninstall-cleanup') return (await import('./doctor')).uninstallCleanup(config);
+    const sock = socketPath(config.runDir);
+    switch (p.command) {
+      case 'status': {
+        const s = await apiRequest<Status>(sock, 'GET', '/api/v1/status');
+        print(p, s, () => statusText(s));
+        return 0;
+      }
+      case 'enable':
+      case 'disable': {
+        const s = await apiRequest<Status>(sock, 'POST', `/api/v1/${p.command}`, {});
+        process.stdout.write(`Secure IP Access is ${s.enabled ? 'enabled: only registered addresses and the LAN may connect' : 'disabled'}\n`);
+        return 0;
+      }
+      case 'list': {
+        const r = await apiRequest<{ devices: Device[] }>(sock, 'GET', `/api/v1/devices${p.values.all ? '?all=1' : ''}`);
+        print(p, r.devices, () => devicesTable(r.devices));
+        return 0;
+      }
+      case 'register': {
+        const r = await apiRequest<{ device: Device }>(sock, 'POST', '/api/v1/devices', registerBody(p));
+        print(p, r.device, () => `registered device ${r.device.id}: ${r.device.address} until ${new Date(r.device.expiresAt).toISOString()}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
+        return 0;
+      }
+      case 'revoke': {
+        const body = p.values.reason !== undefined ? { reason: p.values.reason } : {};
+        const r = await apiRequest<{ device: Device }>(sock, 'POST', `/api/v1/devices/${encodeURIComponent(p.positionals[0])}/revoke`, body);
+        print(p, r.device, () => `revoked device ${r.device.id} (${r.device.address}); its open connections were cut`);
+        return 0;
+      }
+      case 'audit': {
+        const limit = p.values.limit === undefined ? 50 : Number(p.values.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${p.values.limit}"`);
+        const r = await apiRequest<{ entries: AuditEntry[] }>(sock, 'GET', `/api/v1/audit?limit=${limit}`);
+        print(p, r.entries, () => auditTable(r.entries));
+        return 0;
+      }
+      case 'bind': {
+        if (typeof p.values.portal !== 'string' || typeof p.values.code !== 'string') throw new UsageError('bind needs --portal URL and --code CODE');
+        const r = await apiRequest<Record<string, unknown>>(sock, 'POST', '/api/v1/portal/bind', { portalUrl: p.values.portal, code: p.values.code });
+        print(p, r, () => `bound to the portal ${p.values.portal} (${JSON.stringify(r)})`);
+        return 0;
+      }
+      case 'unbind': {
+        const r = await apiRequest<Record<string, unknown>>(sock, 'POST', '/api/v1/portal/unbind', {});
+        print(p, r, () => 'unbound from the portal; registrations from the portal are revoked');
+        return 0;
+      }
+      case 'doctor':
+        return (await import('./doctor')).doctor(config, sock, p.values.json === true);
+      default:
+        throw new UsageError(`unknown command "${p.command}"`);
+    }
+  } catch (e) {
+    return report(e);
+  }
+}
+
+function report(e: unknown): number {
+  const say = (msg: string) => process.stderr.write(`sipa: ${msg}\n`);
+  if (e instanceof UsageError || e instanceof ConfigError) {
+    say(e.message);
+    return 2;
+  }
+  if (e instanceof DaemonUnreachable) {
+    say(e.message);
+    return 3;
+  }
+  if (e instanceof ApiFailure) {
+    say(e.message);
+    if (e.status === 400 || e.status === 413) return 2;
+    if (e.status === 404 || e.status === 409) return 4;
+    return 1;
+  }
+  say(e instanceof Error ? e.message : String(e));
+  return 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(code => {
+    process.exitCode = code;
+  });
+}
