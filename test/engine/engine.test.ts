@@ -1,0 +1,162 @@
+// The engine's rules with a stub kernel and a real store: what it books, what it asks of the kernel, and what
+// it does when the kernel fails. Fake timers drive expiry on the monotonic clock.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sinon from 'sinon';
+import { Engine, EngineError } from '../../module/engine/engine';
+import { checkConfig } from '../../module/engine/config';
+import { Store } from '../../module/store';
+import { Enforcement } from '../../module/kernel/enforcer';
+import { silentLogger } from '../../module/engine/log';
+import { Actor, Device } from '../../module/engine/contract';
+import { KernelError } from '../../module/kernel/native';
+
+const admin: Actor = { surface: 'cli', name: 'admin' };
+
+function stubKernel(): sinon.SinonStubbedInstance<Enforcement> & Enforcement {
+  return {
+    install: sinon.stub().resolves(),
+    remove: sinon.stub().resolves(),
+    allow: sinon.stub().returns([]),
+    disallow: sinon.stub().returns(1),
+    replaceAllowed: sinon.stub().returns([]),
+    setLan: sinon.stub(),
+    listAllowed: sinon.stub().returns([]),
+    check: sinon.stub().resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } }),
+  } as unknown as sinon.SinonStubbedInstance<Enforcement> & Enforcement;
+}
+
+describe('engine (stub kernel, real store)', () => {
+  let dir: string;
+  let store: Store;
+  let kernel: ReturnType<typeof stubKernel>;
+  let clock: sinon.SinonFakeTimers;
+  let engine: Engine;
+  const config = checkConfig({ dataDir: '/unused', firewall: { lan: [], extraLan: ['198.51.100.0/24'] } });
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-engine-'));
+    ({ store } = await Store.open({ dataDir: dir }));
+    kernel = stubKernel();
+    clock = sinon.useFakeTimers({ now: Date.parse('2026-11-25T12:00:00Z'), toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, now: () => Date.now(), mono: () => performance.now() });
+    await engine.start();
+    await engine.enable(admin);
+  });
+  afterEach(async () => {
+    clock.restore();
+    await engine.stop();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('registers: store first, then a kernel entry whose timeout is the expiry, never 0', async () => {
+    const d = await engine.register({ address: '203.0.113.7', source: 'local', expiry: { policy: 'fixed', seconds: 90 } }, admin);
+    assert.equal(d.state, 'active');
+    assert.equal((await store.getDevice(d.id))?.state, 'active');
+    const [entries] = kernel.allow.lastCall.args;
+    assert.equal(entries[0].timeout, 90);
+    assert.deepEqual(Array.from(entries[0].bytes), [203, 0, 113, 7]);
+  });
+
+  it('a renewal of an active address keeps one device and replaces its expiry', async () => {
+    const a = await engine.register({ address: '203.0.113.7', source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
+    const b = await engine.register({ address: '203.0.113.7', source: 'portal', expiry: { policy: 'fixed', seconds: 120 } }, admin);
+    assert.equal(b.id, a.id);
+    assert.equal((await engine.list()).length, 1);
+    assert.equal(kernel.allow.lastCall.args[0][0].timeout, 120);
+  });
+
+  it('books an expiry when the monotonic deadline passes, and removes the entry with its flows', async () => {
+    const expired: Device[] = [];
+    const booked = new Promise<void>(resolve => engine.on('expired', ({ device }) => { expired.push(device); resolve(); }));
+    const d = await engine.register({ address: '203.0.113.8', source: 'local', expiry: { policy: 'fixed', seconds: 60 } }, admin);
+    await clock.tickAsync(59_000);
+    assert.equal(expired.length, 0);
+    await clock.tickAsync(1_500);
+    await booked; // the store write is real I/O, done in real time
+    assert.deepEqual(expired.map(x => x.id), [d.id]);
+    assert.equal((await store.getDevice(d.id))?.state, 'expired');
+    assert.equal(kernel.disallow.callCount, 1);
+  });
+
+  it('a wall-clock jump does not move an expiry (deadlines are monotonic)', async () => {
+    const d = await engine.register({ address: '203.0.113.9', source: 'local', expiry: { policy: 'fixed', seconds: 120 } }, admin);
+    clock.setSystemTime(Date.now() + 3_600_000); // NTP arrives: the wall clock leaps an hour
+    await clock.tickAsync(60_000);
+    assert.equal((await store.getDevice(d.id))?.state, 'active');
+    const booked = new Promise(resolve => engine.on('expired', resolve));
+    await clock.tickAsync(61_000);
+    await booked;
+    assert.equal((await store.getDevice(d.id))?.state, 'expired');
+  });
+
+  it('session: renewals extend the lease, sign-out revokes every device of the session', async () => {
+    const s = { policy: 'session' as const, sessionId: 'sess-1', leaseSeconds: 300 };
+    await engine.register({ address: '203.0.113.10', source: 'portal', expiry: s }, admin);
+    await engine.register({ address: '2001:db8:2::10', source: 'portal', expiry: s }, admin);
+    await engine.register({ address: '203.0.113.11', source: 'portal', expiry: { ...s, sessionId: 'other' } }, admin);
+    await clock.tickAsync(200_000);
+    const renewed = await engine.renewSession('sess-1', 300, { surface: 'portal', name: 'qnap-id' });
+    assert.equal(renewed.length, 2);
+    const lapsed = new Promise(resolve => engine.on('expired', resolve));
+    await clock.tickAsync(200_000); // past the first lease, within the renewed one
+    await lapsed;
+    assert.equal((await engine.list()).length, 2, 'the renewed session lives, the other lapsed');
+    const ended = await engine.endSession('sess-1', { surface: 'portal', name: 'qnap-id' });
+    assert.deepEqual(ended.map(x => x.state), ['revoked', 'revoked']);
+    assert.equal((await engine.list()).length, 0);
+  });
+
+  it('revoke names what is wrong: unknown id, unknown address, already revoked', async () => {
+    await assert.rejects(engine.revoke(42, admin), (e: EngineError) => e.code === 'not_found' && /no device 42/.test(e.message));
+    await assert.rejects(engine.revoke('198.51.100.77', admin), (e: EngineError) => e.code === 'not_found');
+    const d = await engine.register({ address: '203.0.113.12', source: 'local', expiry: { policy: 'fixed', seconds: 60 } }, admin);
+    await engine.revoke(d.id, admin);
+    await assert.rejects(engine.revoke(d.id, admin), (e: EngineError) => e.code === 'conflict' && /already revoked/.test(e.message));
+  });
+
+  it('refuses to enable with a sentence naming what the kernel lacks', async () => {
+    await engine.disable(admin);
+    kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', 93, 'no'));
+    await assert.rejects(engine.enable(admin), (e: EngineError) => e.code === 'kernel_unsupported' && /ip_set/.test(e.message));
+    assert.equal((await engine.status()).enabled, false);
+  });
+
+  it('a kernel refusal of one entry keeps the registration and says the reconciler retries', async () => {
+    kernel.allow.returns([{ index: 0, entry: {} as never, code: 4352, reason: 'the set is full (maxelem reached)' }]);
+    await assert.rejects(
+      engine.register({ address: '203.0.113.13', source: 'local', expiry: { policy: 'fixed', seconds: 60 } }, admin),
+      (e: EngineError) => e.code === 'kernel_failed' && /set is full/.test(e.message));
+    assert.equal((await engine.list()).length, 1);
+  });
+
+  it('the reconciler repairs a set that lost entries and announces it', async () => {
+    await engine.register({ address: '203.0.113.14', source: 'local', expiry: { policy: 'fixed', seconds: 60 } }, admin);
+    const repaired: string[] = [];
+    engine.on('repaired', ({ what }) => repaired.push(what));
+    kernel.check.resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } });
+    const problems = await engine.reconcile();
+    assert.match(problems.join(), /IPv4 allow set holds 0 entries, not 1/);
+    assert.equal(kernel.replaceAllowed.lastCall.args[0].length, 1);
+    assert.equal(repaired.length, 1);
+    kernel.check.resolves({ ok: true, problems: [], allowed: { 4: 1, 6: 0 } });
+    assert.deepEqual(await engine.reconcile(), []);
+  });
+
+  it('a throwing listener does not stop the others', async () => {
+    const seen: number[] = [];
+    engine.on('registered', () => { throw new Error('boom'); });
+    engine.on('registered', ({ device }) => seen.push(device.id));
+    const d = await engine.register({ address: '203.0.113.15', source: 'local', expiry: { policy: 'fixed', seconds: 60 } }, admin);
+    assert.deepEqual(seen, [d.id]);
+  });
+
+  it('loads the configured LAN networks into the kernel on enable', async () => {
+    const nets = kernel.setLan.lastCall.args[0];
+    assert.deepEqual(nets.map(n => n.text), ['198.51.100.0/24']);
+    assert.deepEqual((await engine.status()).lanNetworks, ['198.51.100.0/24']);
+  });
+});
