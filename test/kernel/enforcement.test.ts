@@ -2,7 +2,7 @@
 // behind a router, and a LAN peer. What a user would check: who can connect, and that a cut flow dies.
 import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
-import { holdConnection, inNs, makeTopology, probeConnections, startServer, Topology, tryConnect } from '../support/netns';
+import { holdConnection, inNs, makeTopology, probeConnections, startServer, Topology, tryConnect } from '../../scripts/lib/netns';
 import { Family, KernelEntry, loadNative, NetlinkHandle } from '../../module/kernel/native';
 import { IpsetManager, SetSpec } from '../../module/kernel/ipset';
 import { Firewall, FirewallPlan } from '../../module/kernel/firewall';

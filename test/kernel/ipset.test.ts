@@ -1,6 +1,6 @@
 // The helper against the real kernel, in a namespace of its own, checked with the standard ipset tool.
 import assert from 'node:assert/strict';
-import { addNamespace, inNs, removeNamespace } from '../support/netns';
+import { addNamespace, inNs, removeNamespace } from '../../scripts/lib/netns';
 import { KernelEntry, loadNative, NetlinkHandle } from '../../module/kernel/native';
 import { IpsetManager, hashsizeFor } from '../../module/kernel/ipset';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { holdConnection, inNs, makeTopology, startServer, Topology, tryConnect } from '../support/netns';
+import { holdConnection, inNs, makeTopology, startServer, Topology, tryConnect } from '../../scripts/lib/netns';
 import { makeDaemon, TestDaemon } from '../support/daemon';
 import { Store } from '../../module/store';
 import type { AuditEntry, Device, Status } from '../../module/engine/contract';

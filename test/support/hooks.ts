@@ -1,6 +1,6 @@
 // Root hooks for the whole run: the host's own firewall and sets must be exactly as they were.
 import assert from 'node:assert/strict';
-import { hostNetfilterSnapshot, removeAllNamespaces } from './netns';
+import { hostNetfilterSnapshot, removeAllNamespaces } from '../../scripts/lib/netns';
 
 let before = '';
 

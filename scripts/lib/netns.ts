@@ -1,4 +1,4 @@
-// Test networks: namespaces this process makes and removes, joined by veth, with documentation addresses only.
+// Test and demo networks: namespaces this process makes and removes, joined by veth, with documentation addresses only.
 //
 //   nas (192.0.2.1, 2001:db8:1::1) ── lan ── router (192.0.2.254 | 203.0.113.254) ── wan ── remote (203.0.113.10..)
 //
