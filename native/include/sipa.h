@@ -78,7 +78,9 @@ SIPA_API int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, u
 
 /* Applies adds and deletes in order, many per message and many messages per sendmsg. results[i] gets 0 or the
  * entry's own error code. An add of a present entry replaces its timeout; a delete of an absent one is not an
- * error. Returns the number of entries that failed, or a negative code when the batch as a whole failed. */
+ * error. Returns the number of entries that failed, or a negative code when the batch as a whole failed.
+ * After a failure the rest of that message is retried after the messages that followed it, so a batch should
+ * name each address at most once. */
 SIPA_API int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries, uint32_t n,
 			      int32_t *results);
 

@@ -199,7 +199,7 @@ uint32_t wire_ipset_adt(struct nlbuf *b, uint32_t seq, const char *name, const s
 	TRY(adt = nest_begin(b, IPSET_ATTR_ADT));
 	for (; k < n && entries[k].op == entries[0].op; k++) {
 		size_t before = b->len;
-		if (put_element(b, &entries[k], add, first_line + k) < 0 ||
+		if (put_element(b, &entries[k], add, first_line ? first_line + k : 0) < 0 ||
 		    b->len - (size_t)adt > WIRE_ADT_MAX_BYTES) {
 			b->len = before;
 			break;

@@ -388,13 +388,20 @@ int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, uint32_t c
 
 /* ---- batches ---- */
 
+/* How a range is sent. FAST: no line numbers (the smallest messages). After a failure the range goes again
+ * NUMBERED, so the kernel names the failing element; adds and deletes are idempotent, so what the first try
+ * already applied is applied again harmlessly. SINGLE: one element per message, for a culprit the kernel
+ * would not name (a malformed element fails the whole message before any line is read). */
+enum range_mode { FAST, NUMBERED, SINGLE };
+
 struct range {
 	uint32_t start, end;
-	int single; /* one element per message, to find a culprit the kernel did not name */
+	enum range_mode mode;
 };
 
 struct sent {
 	uint32_t start, end;
+	enum range_mode mode;
 };
 
 int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries, uint32_t n, int32_t *results)
@@ -417,7 +424,7 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			continue;
 		}
 		if (i > run) {
-			q[qtail++] = (struct range){ run, i, 0 };
+			q[qtail++] = (struct range){ run, i, FAST };
 			if (qtail == qcap) {
 				struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
 				if (!nq) { r = -ENOMEM; goto out; }
@@ -441,10 +448,10 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			struct range *rg = &q[qhead];
 			uint32_t avail = rg->end - rg->start;
 			uint32_t k = wire_ipset_adt(&b, first + nmsg, name, entries + rg->start,
-						    rg->single ? 1 : avail, rg->start + 1);
+						    rg->mode == SINGLE ? 1 : avail, rg->mode == FAST ? 0 : rg->start + 1);
 			if (k == 0)
 				break; /* buffer full: send what we have */
-			sent[nmsg++] = (struct sent){ rg->start, rg->start + k };
+			sent[nmsg++] = (struct sent){ rg->start, rg->start + k, rg->mode };
 			rg->start += k;
 			if (rg->start == rg->end)
 				qhead++;
@@ -460,28 +467,27 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			uint32_t line = acks[k].lineno;
 			if (!e)
 				continue;
-			if (line >= s.start + 1 && line <= s.end) {
+			struct range next = { 0, 0, FAST };
+			if (s.mode == FAST && s.end - s.start > 1) {
+				next = (struct range){ s.start, s.end, NUMBERED };
+			} else if (s.mode == NUMBERED && line >= s.start + 1 && line <= s.end) {
 				/* The kernel applied the elements before the failing one and stopped there. */
 				results[line - 1] = e;
 				failed++;
-				if (line < s.end) {
-					if (qtail == qcap) {
-						struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
-						if (!nq) { r = -ENOMEM; goto out; }
-						q = nq;
-					}
-					q[qtail++] = (struct range){ line, s.end, 0 };
-				}
+				next = (struct range){ line, s.end, NUMBERED };
 			} else if (s.end - s.start == 1) {
 				results[s.start] = e;
 				failed++;
 			} else {
+				next = (struct range){ s.start, s.end, SINGLE };
+			}
+			if (next.end > next.start) {
 				if (qtail == qcap) {
 					struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
 					if (!nq) { r = -ENOMEM; goto out; }
 					q = nq;
 				}
-				q[qtail++] = (struct range){ s.start, s.end, 1 };
+				q[qtail++] = next;
 			}
 		}
 	}

@@ -26,7 +26,7 @@ HIDDEN int wire_ipset_named(struct nlbuf *b, uint32_t seq, int cmd, const char *
 HIDDEN int wire_ipset_list(struct nlbuf *b, uint32_t seq, const char *name, int header_only);
 HIDDEN int wire_ipset_test(struct nlbuf *b, uint32_t seq, const char *name, const sipa_entry *e);
 /* Encodes entries[0..n) that share e->op into one ADT message, as many as fit; returns how many it took
- * (0 when nothing fits). Element k carries line number first_line + k. */
+ * (0 when nothing fits). Element k carries line number first_line + k; first_line 0 sends no line numbers. */
 HIDDEN uint32_t wire_ipset_adt(struct nlbuf *b, uint32_t seq, const char *name, const sipa_entry *entries,
 			       uint32_t n, uint32_t first_line);
 /* A conntrack dump of one family asking the kernel (5.8+) to keep only flows whose original source is addr. */

@@ -223,3 +223,13 @@ export function probeConnections(ns: string, host: string, port: number, ms: num
     });
   });
 }
+
+/** Makes `count` UDP conntrack flows from `from` (an address of the namespace) to host:port. */
+export function udpFlows(ns: string, host: string, port: number, from: string, count: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, 'udpflows', host, String(port), from, String(count)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.on('exit', code => (code === 0 ? resolve() : reject(new Error(`udpflows exited ${code}`))));
+  });
+}

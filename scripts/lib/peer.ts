@@ -2,7 +2,9 @@
 //   serve PORT...                 TCP echo servers on every address; prints "ready"
 //   connect HOST PORT MS [FROM]   one attempt; prints connected | refused | reset | timeout | error
 //   probe HOST PORT MS PACE       connects every PACE ms; prints "ok N refused R timeout T"
+//   udpflows HOST PORT FROM N     one datagram from each of N source ports: N conntrack flows
 //   hold HOST PORT [FROM]         connects, pings every 50 ms; prints "connected", later "dead <epoch ms> <why>"
+import dgram from 'node:dgram';
 import net from 'node:net';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -71,6 +73,25 @@ if (mode === 'serve') {
     sock.on('error', () => { counts.refused++; sock.destroy(); next(); });
   };
   once();
+} else if (mode === 'udpflows') {
+  // One datagram from each of COUNT source ports (from 20000 up) of address FROM: COUNT conntrack flows.
+  const [host, port, from, count] = args;
+  let left = Number(count);
+  let next = 20000;
+  const one = () => {
+    if (left-- <= 0) {
+      process.stdout.write('sent\n');
+      process.exit(0);
+    }
+    const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    sock.bind({ address: from, port: next++ }, () => {
+      sock.send('x', Number(port), host, () => {
+        sock.close();
+        setImmediate(one);
+      });
+    });
+  };
+  one();
 } else {
   process.stderr.write('usage: peer.js serve|connect|hold ...\n');
   process.exit(2);
