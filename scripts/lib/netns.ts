@@ -3,6 +3,7 @@
 //   nas (192.0.2.1, 2001:db8:1::1) ── lan ── router (192.0.2.254 | 203.0.113.254) ── wan ── remote (203.0.113.10..)
 //
 // The router is on the NAS's LAN (its address is a LAN source); the remote device is "the internet".
+// With { cloud: true } a fourth namespace hangs off the router too: the portal (198.51.100.10, 2001:db8:3::10).
 import { execFileSync, spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
@@ -67,6 +68,9 @@ export interface Topology {
   nas: string;
   router: string;
   remote: string;
+  /** The portal's namespace, when asked for. */
+  cloud: string | null;
+  cloudAddr: { 4: string; 6: string };
   /** /run/netns path of the NAS namespace, for the native helper. */
   nasPath: string;
   nasAddr: { 4: string; 6: string };
@@ -77,11 +81,12 @@ export interface Topology {
   destroy(): void;
 }
 
-export function makeTopology(tag: string): Topology {
+export function makeTopology(tag: string, opts: { cloud?: boolean } = {}): Topology {
   const base = `sipa-t${process.pid}-${++counter}-${tag}`.slice(0, 40);
   const nas = addNamespace(`${base}-nas`);
   const router = addNamespace(`${base}-rt`);
   const remote = addNamespace(`${base}-rem`);
+  const cloud = opts.cloud ? addNamespace(`${base}-cloud`) : null;
   try {
     ip('-n', nas, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0', 'netns', router);
     ip('-n', router, 'link', 'add', 'wan0', 'type', 'veth', 'peer', 'name', 'wan0', 'netns', remote);
@@ -106,14 +111,28 @@ export function makeTopology(tag: string): Topology {
     neighbours(router, 'lan0', nas, 'lan0', ['192.0.2.1', '2001:db8:1::1']);
     neighbours(router, 'wan0', remote, 'wan0', ['203.0.113.10', '2001:db8:2::10']);
     neighbours(remote, 'wan0', router, 'wan0', ['203.0.113.254', '2001:db8:2::fe']);
+    if (cloud) {
+      ip('-n', router, 'link', 'add', 'dc0', 'type', 'veth', 'peer', 'name', 'dc0', 'netns', cloud);
+      for (const [ns, a] of [[router, '198.51.100.254/24'], [router, '2001:db8:3::fe/64'], [cloud, '198.51.100.10/24'], [cloud, '2001:db8:3::10/64']]) {
+        ip('-n', ns, 'addr', 'add', a, 'dev', 'dc0', ...(a.includes(':') ? ['nodad'] : []));
+      }
+      ip('-n', router, 'link', 'set', 'dc0', 'up');
+      ip('-n', cloud, 'link', 'set', 'dc0', 'up');
+      ip('-n', cloud, 'route', 'add', 'default', 'via', '198.51.100.254');
+      ip('-n', cloud, '-6', 'route', 'add', 'default', 'via', '2001:db8:3::fe');
+      neighbours(router, 'dc0', cloud, 'dc0', ['198.51.100.10', '2001:db8:3::10']);
+      neighbours(cloud, 'dc0', router, 'dc0', ['198.51.100.254', '2001:db8:3::fe']);
+    }
   } catch (e) {
-    for (const n of [nas, router, remote]) removeNamespace(n);
+    for (const n of [nas, router, remote, cloud]) if (n) removeNamespace(n);
     throw e;
   }
   return {
     nas,
     router,
     remote,
+    cloud,
+    cloudAddr: { 4: '198.51.100.10', 6: '2001:db8:3::10' },
     nasPath: `/run/netns/${nas}`,
     nasAddr: { 4: '192.0.2.1', 6: '2001:db8:1::1' },
     routerAddr: { 4: '192.0.2.254', 6: '2001:db8:1::fe' },
@@ -124,7 +143,7 @@ export function makeTopology(tag: string): Topology {
       neighbours(router, 'wan0', remote, 'wan0', [addr]);
     },
     destroy() {
-      for (const n of [remote, router, nas]) removeNamespace(n);
+      for (const n of [cloud, remote, router, nas]) if (n) removeNamespace(n);
     },
   };
 }
