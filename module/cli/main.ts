@@ -67,7 +67,11 @@ export function parseCommandLine(argv: string[]): Parsed {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, '')} (see sipa --help)`);
+    const msg = (e as Error).message;
+    const ambiguous = /Option '(--\w+)' argument is ambiguous/.exec(msg);
+    throw new UsageError(ambiguous
+      ? `${ambiguous[1]} needs a value; a value starting with "-" is written ${ambiguous[1]}=VALUE (see sipa --help)`
+      : `${msg.split('\n')[0]} (see sipa --help)`);
   }
   const [command = 'help', ...positionals] = parsed.positionals;
   const values = parsed.values as Parsed['values'];

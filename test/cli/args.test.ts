@@ -1,0 +1,50 @@
+// What `sipa` makes of a command line, before anything reaches the daemon.
+import assert from 'node:assert/strict';
+import { parseCommandLine, registerBody, UsageError } from '../../module/cli/main';
+
+describe('cli: command line', () => {
+  it('reads register with a fixed duration in every accepted form', () => {
+    for (const [text, seconds] of [['90', 90], ['90s', 90], ['15m', 900], ['2h', 7200], ['1h30m', 5400]] as const) {
+      const body = registerBody(parseCommandLine(['register', '203.0.113.7', '--for', text, '--label', 'tv']));
+      assert.deepEqual(body, { address: '203.0.113.7', label: 'tv', expiry: { policy: 'fixed', seconds } });
+    }
+  });
+
+  it('reads register for a session, with a default lease of 15 minutes', () => {
+    assert.deepEqual(registerBody(parseCommandLine(['register', '2001:db8::7', '--session', 'S1'])),
+      { address: '2001:db8::7', expiry: { policy: 'session', sessionId: 'S1', leaseSeconds: 900 } });
+  });
+
+  const refused: Array<[string[], RegExp]> = [
+    [['register', '203.0.113.7'], /either --for DURATION or --session ID/],
+    [['register', '203.0.113.7', '--for', '1m', '--session', 'x'], /either --for DURATION or --session ID/],
+    [['register', '203.0.113.7', '--for', 'soon'], /soon/],
+    [['register', '203.0.113.7', '--for', '-5m'], /--for needs a value/],
+    [['register', '203.0.113.7', '--for=-5m'], /-5m/],
+    [['register', '203.0.113.7', '--for', '1m', '--lease', '5m'], /--lease goes with --session/],
+    [['register'], /exactly one ADDRESS/],
+    [['register', 'a', 'b', '--for', '1m'], /exactly one ADDRESS/],
+    [['revoke'], /exactly one ID or ADDRESS/],
+    [['status', 'extra'], /takes no arguments/],
+    [['list', '--for', '1m'], /list does not take --for/],
+    [['list', '--nope'], /nope/],
+    [['explode'], /unknown command "explode"/],
+  ];
+  for (const [argv, message] of refused) {
+    it(`refuses: sipa ${argv.join(' ')}`, () => {
+      assert.throws(() => {
+        const p = parseCommandLine(argv);
+        if (p.command === 'register') registerBody(p);
+      }, (e: Error) => e instanceof UsageError && message.test(e.message));
+    });
+  }
+
+  it('takes --config and --json anywhere, and --help', () => {
+    const p = parseCommandLine(['--config', '/tmp/x.json', 'list', '--all', '--json']);
+    assert.equal(p.command, 'list');
+    assert.equal(p.values.config, '/tmp/x.json');
+    assert.equal(p.values.all, true);
+    assert.equal(parseCommandLine(['--help']).command, 'help');
+    assert.equal(parseCommandLine([]).command, 'help');
+  });
+});
