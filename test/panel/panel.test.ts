@@ -104,6 +104,23 @@ describe('panel: QuFirewall settings page in Chromium', function () {
     await page.screenshot({ path: shotPath('06-audit') });
   });
 
+  it('overview screenshot: portal and local devices, session and fixed policies, an ended one', async () => {
+    const e = server.engine;
+    if (!e) return;
+    const portal = (name: string) => ({ surface: 'portal' as const, name });
+    await e.enable({ surface: 'cli', name: 'root' });
+    await e.register({ address: '203.0.113.24', label: 'Ana – MacBook Air', qnapId: 'ana@example.com', source: 'portal', expiry: { policy: 'session', sessionId: 's-1', leaseSeconds: 1800 } }, portal('ana@example.com'));
+    await e.register({ address: '2001:db8:4a::17', label: 'Ana – Pixel 8', qnapId: 'ana@example.com', source: 'portal', expiry: { policy: 'fixed', seconds: 7200 } }, portal('ana@example.com'));
+    await e.register({ address: '198.51.100.61', label: 'Backup site NAS', qnapId: 'it@example.com', source: 'portal', expiry: { policy: 'fixed', seconds: 43200 } }, portal('it@example.com'));
+    await e.register({ address: '203.0.113.90', label: 'Support laptop', source: 'local', expiry: { policy: 'fixed', seconds: 75 } }, { surface: 'panel', name: 'admin' });
+    await e.register({ address: '198.51.100.7', label: 'Old tablet', qnapId: 'ben@example.com', source: 'portal', expiry: { policy: 'fixed', seconds: 3600 } }, portal('ben@example.com'));
+    await e.revoke('198.51.100.7', { surface: 'panel', name: 'admin' }, 'lost device');
+    const page = await open();
+    await ready(page);
+    await page.getByRole('rowheader', { name: '198.51.100.7' }).waitFor();
+    await page.screenshot({ path: shotPath('00-overview') });
+  });
+
   it('search and filters narrow the list; export gives CSV and JSON files', async () => {
     await registerThroughApi(server.url, ADMIN_SID, '203.0.113.10', 3600, 'office');
     await registerThroughApi(server.url, ADMIN_SID, '198.51.100.20', 3600, '=cmd|calc');

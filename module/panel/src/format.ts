@@ -10,6 +10,13 @@ export function dateTime(ms: number): string {
   return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }
 
+/** "17:42" today, "11-24 17:42" on another day. */
+export function shortTime(ms: number): string {
+  const d = new Date(ms);
+  const hm = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return d.toDateString() === new Date().toDateString() ? hm : `${two(d.getMonth() + 1)}-${two(d.getDate())} ${hm}`;
+}
+
 /** Remaining time for a countdown: "1:05:09", "4:05", "0:07". */
 export function clock(ms: number): string {
   const s = Math.max(0, Math.ceil(ms / 1000));

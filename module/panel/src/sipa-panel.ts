@@ -1,7 +1,7 @@
 // <sipa-panel>: the Secure IP Access page of QuFirewall. Plain DOM in a shadow root; all text is set with
 // textContent (no markup from data). Attributes: api-base (default "api/v1/", relative to the page).
 import { ApiClient, ApiFailure, AuditEntry, Device, EngineEvents, Session, Status } from './api';
-import { clock, dateTime, download, spoken, stamp, toCsv } from './format';
+import { clock, dateTime, download, shortTime, spoken, stamp, toCsv } from './format';
 import css from './styles.css';
 
 type Child = Node | string | null | undefined | false;
@@ -307,7 +307,7 @@ export class SipaPanel extends HTMLElement {
     const retry = h('button', { class: 'btn primary', text: auth ? 'Reload' : 'Retry', onclick: () => (auth ? location.reload() : this.retry()) });
     return h('section', { class: 'card state-card', role: 'alert' },
       h('h2', { text: title }),
-      h('p', { text: e.message }),
+      h('p', { text: sentence(e.message) }),
       admin ? null : retry);
   }
 
@@ -368,16 +368,16 @@ export class SipaPanel extends HTMLElement {
           d.policy === 'session' ? h('span', { class: 'sub', text: ' lease' }) : null)
         : h('td', { class: 'num muted', text: '—' });
       const state = h('span', { class: `badge ${d.state}`, text: d.state === 'active' ? 'Active' : d.state === 'revoked' ? 'Revoked' : 'Expired' });
-      const ended = !active && d.endedAt ? h('span', { class: 'sub', text: ` ${dateTime(d.endedAt)}${d.endedBy ? ` by ${d.endedBy}` : ''}` }) : null;
+      const ended = !active && d.endedAt ? h('div', { class: 'sub', title: d.endReason ?? '', text: `${shortTime(d.endedAt)}${d.endedBy ? ` by ${d.endedBy}` : ''}` }) : null;
       const action = active
         ? h('button', { class: 'btn danger small', 'data-key': `revoke-${d.id}`, 'aria-label': `Revoke Request for ${d.address}`, text: 'Revoke Request', onclick: (e: Event) => this.confirmRevoke(d, e.currentTarget as HTMLElement) })
         : null;
       const tr = h('tr', { class: active ? (left <= SOON_MS ? 'soon' : '') : 'ended', 'data-id': String(d.id) },
         h('th', { scope: 'row', class: 'mono', tabindex: '-1', 'data-key': `row-${d.id}`, text: d.address }),
-        h('td', { text: d.label || '—' }),
+        h('td', { class: 'wrap', text: d.label || '—' }),
         h('td', { text: d.qnapId ?? '—' }),
         h('td', { text: d.source === 'portal' ? 'myQNAPcloud' : 'Local' }),
-        h('td', { text: d.policy === 'session' ? 'Session' : 'Fixed period' }),
+        h('td', { text: d.policy === 'session' ? 'Session' : 'Fixed' }),
         h('td', { class: 'num', text: dateTime(d.registeredAt) }),
         remaining,
         h('td', {}, state, ended),
@@ -521,7 +521,7 @@ export class SipaPanel extends HTMLElement {
   }
 
   private showError(e: unknown): void {
-    const msg = e instanceof ApiFailure ? e.message : String(e);
+    const msg = sentence(e instanceof ApiFailure ? e.message : String(e));
     this.clearError();
     const close = h('button', { class: 'btn small', text: 'Dismiss', onclick: () => this.clearError() });
     this.notices.append(h('div', { class: 'notice error', role: 'alert', 'data-error': '1' }, h('span', { text: msg }), close));
@@ -582,6 +582,12 @@ export class SipaPanel extends HTMLElement {
     download(name, 'text/csv', toCsv(['id', 'at', 'surface', 'actor', 'action', 'deviceId', 'address', 'detail'],
       rows.map(a => [a.id, iso(a.at), a.surface, a.actor, a.action, a.deviceId, a.address, a.detail])));
   }
+}
+
+/** Service messages are lower-case clauses ("revoke: no device 42"); shown alone they read as sentences. */
+function sentence(text: string): string {
+  const t = text.trim();
+  return t ? t[0].toUpperCase() + t.slice(1) + (/[.!?)]$/.test(t) ? '' : '.') : t;
 }
 
 function iso(ms: number): string {
