@@ -299,7 +299,7 @@ export class PortalLink {
     const after = (await this.deps.store.getPortalSequence(b.nasId)) ?? 0;
     const heartbeatSeconds = num(this.deps.config.heartbeatSeconds, 25);
     const open = signMessage('nas', {
-      v: 1, nasId: b.nasId, challenge, type: 'open', body: { after, streamNonce, heartbeatSeconds, software: SOFTWARE },
+      v: 1, nasId: b.nasId, challenge, type: 'open', body: { after, streamNonce, heartbeatMs: Math.round(heartbeatSeconds * 1000), software: SOFTWARE },
     }, b.nasPrivateKey);
     const track = this.trackOne();
     try {
@@ -326,7 +326,7 @@ export class PortalLink {
             this.lastContactAt = this.now();
             if (ev.event === 'hello') {
               helloSeen = true;
-              quietMs = 3 * (m.heartbeatSeconds as number) * 1000;
+              quietMs = 3 * (m.heartbeatMs as number);
               arm();
               this.connected = true;
               this.failures = 0;

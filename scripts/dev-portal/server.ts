@@ -272,15 +272,15 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     const bad = check('messages', 'open', body, 'body');
     if (bad) throw new HttpError(400, 'malformed', bad);
     streams.get(nas.nasId)?.res.end();
-    const heartbeatSeconds = Math.min(300, Math.max(0.5, body.heartbeatSeconds as number));
+    const heartbeatMs = Math.min(300_000, Math.max(500, body.heartbeatMs as number));
     const nonce = body.streamNonce as string;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.flushHeaders();
     const write = (event: string, msg: Record<string, unknown>): void => {
       res.write(`event: ${event}\ndata: ${JSON.stringify(signMessage('portal', msg, state.key.privateKey))}\n\n`);
     };
-    write('hello', { v: 1, type: 'hello', nasId: nas.nasId, stream: nonce, now: now(), lastSeq: nas.seq, heartbeatSeconds });
-    const timer = setInterval(() => write('heartbeat', { v: 1, type: 'heartbeat', nasId: nas.nasId, stream: nonce, now: now() }), heartbeatSeconds * 1000);
+    write('hello', { v: 1, type: 'hello', nasId: nas.nasId, stream: nonce, now: now(), lastSeq: nas.seq, heartbeatMs });
+    const timer = setInterval(() => write('heartbeat', { v: 1, type: 'heartbeat', nasId: nas.nasId, stream: nonce, now: now() }), heartbeatMs);
     const stream: Stream = { res, nonce, timer };
     streams.set(nas.nasId, stream);
     res.on('close', () => {

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PortalLink } from '../../module/cloud';
+import { Store } from '../../module/store';
+import { DevPortalClient, startDevPortal, type DevPortal } from '../../scripts/dev-portal';
+import { FakeEngine } from './fake-engine';
+import { portalConfig, quietLog, tempDir, until } from './helpers';
+
+const ACCOUNT = { qnapId: 'owner@example.com', password: 'correct horse' };
+
+describe('cloud/link against the dev portal (127.0.0.1)', function () {
+  this.timeout(20000);
+  let dir: string;
+  let store: Store;
+  let engine: FakeEngine;
+  let portal: DevPortal;
+  let link: PortalLink;
+  let client: DevPortalClient;
+  const config = portalConfig({ heartbeatSeconds: 0.5, reconnectMinSeconds: 0.05, reconnectMaxSeconds: 0.4, requestTimeoutSeconds: 2 });
+
+  function newLink(): PortalLink {
+    return new PortalLink({ engine, store, config, log: quietLog });
+  }
+
+  async function bound(): Promise<string> {
+    await client.signIn(ACCOUNT.qnapId, ACCOUNT.password);
+    const { code } = await client.pairingCode();
+    const status = await link.bind({ portalUrl: portal.url, code: code.toLowerCase().replace(/^(....)/, '$1-') });
+    assert.equal(status.bound, true);
+    const nasId = status.nasId as string;
+    await until('connected', () => link.status().connected && portal.connected(nasId));
+    return nasId;
+  }
+
+  beforeEach(async () => {
+    dir = tempDir();
+    store = (await Store.open({ dataDir: dir })).store;
+    engine = new FakeEngine();
+    portal = await startDevPortal({ host: '127.0.0.1', port: 0, accounts: [ACCOUNT], stateFile: path.join(dir, 'portal.json'), allowAddressOverride: true, leaseSeconds: 300, leaseRenewSeconds: 3600 });
+    client = new DevPortalClient(portal.url);
+    link = newLink();
+    await link.start();
+  });
+  afterEach(async () => {
+    await link.stop();
+    await portal.stop();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs standalone without a binding and says so', async () => {
+    const s = link.status();
+    assert.deepEqual([s.configured, s.bound, s.connected, s.portalUrl], [false, false, false, null]);
+    assert.match(s.summary, /standalone/);
+    await assert.rejects(link.unbind(), { code: 'not_bound' });
+    await assert.rejects(link.bind({ code: 'ABCD2345' }), { code: 'no_portal_url' });
+    await assert.rejects(link.bind({ portalUrl: 'http://198.51.100.1:1', code: 'ABCD2345' }), { code: 'bad_portal_url' });
+  });
+
+  it('binds with a pairing code, registers via the portal, revokes, and signs out → endSession', async () => {
+    const nasId = await bound();
+    assert.equal((await store.getSetting<{ nasId: string }>('portal.binding'))?.nasId, nasId);
+    assert.equal((await store.listAudit()).find((a) => a.action === 'bind')?.surface, 'system');
+    await assert.rejects(link.bind({ portalUrl: portal.url, code: 'ABCD2345' }), { code: 'already_bound' });
+
+    const fixed = await client.register(nasId, { expiry: 600, label: 'laptop', address: '203.0.113.7' });
+    assert.equal(fixed.sent, true);
+    await until('register', () => engine.active().length === 1);
+    assert.deepEqual(engine.callsOf('register')[0], [
+      { address: '203.0.113.7', label: 'laptop', qnapId: ACCOUNT.qnapId, source: 'portal', expiry: { policy: 'fixed', seconds: 600 } },
+      { surface: 'portal', name: ACCOUNT.qnapId },
+    ]);
+    const sess = await client.register(nasId, { expiry: 'session', address: '2001:db8::7' });
+    await until('session register', () => engine.active().length === 2);
+    assert.deepEqual((engine.callsOf('register')[1][0] as { expiry: unknown }).expiry, { policy: 'session', sessionId: client.sessionId, leaseSeconds: 300 + 120 });
+    await until('device ids acked', async () => (await client.devices(nasId)).every((d) => d.deviceId !== null));
+
+    await client.revoke(nasId, fixed.device.ref);
+    await until('revoke', () => engine.active().length === 1);
+    assert.deepEqual(engine.callsOf('revoke')[0].slice(0, 1), [1]);
+
+    await client.signOut();
+    await until('endSession', () => engine.callsOf('endSession').length === 1);
+    assert.equal(engine.callsOf('endSession')[0][0], sess.device.sessionId);
+    assert.equal(engine.active().length, 0);
+  });
+
+  it('reports a local revocation and an expiry so the portal\'s list matches', async () => {
+    const nasId = await bound();
+    await client.register(nasId, { expiry: 600, address: '203.0.113.8' });
+    await client.register(nasId, { expiry: 600, address: '203.0.113.9' });
+    await until('registered', () => engine.active().length === 2);
+    const [a, b] = engine.active();
+    await engine.revoke(a.id, { surface: 'panel', name: 'admin' }, 'lost phone');
+    engine.expire(b.id);
+    await until('portal list', async () => (await client.devices(nasId)).length === 0);
+    const all = await client.devices(nasId, true);
+    assert.deepEqual(all.map((d) => d.state).sort(), ['expired', 'revoked']);
+    assert.match(all.find((d) => d.state === 'revoked')?.note ?? '', /lost phone/);
+  });
+
+  it('reconnects with backoff after the portal is killed, and the resync makes both sides agree', async () => {
+    const nasId = await bound();
+    const keep = await client.register(nasId, { expiry: 600, address: '203.0.113.10' });
+    const drop = await client.register(nasId, { expiry: 600, address: '203.0.113.11' });
+    await until('registered', () => engine.active().length === 2);
+    await until('acked', async () => (await client.devices(nasId)).every((d) => d.deviceId !== null));
+    const port = portal.port;
+    await portal.stop();
+    await until('disconnected', () => !link.status().connected);
+    assert.ok(link.status().lastError);
+    // While away: the portal side revokes one and registers another (state file), a local admin revokes nothing.
+    portal = await startDevPortal({ host: '127.0.0.1', port, accounts: [ACCOUNT], stateFile: path.join(dir, 'portal.json'), allowAddressOverride: true });
+    client = new DevPortalClient(portal.url);
+    // The link may reconnect at once; either way the end state must agree.
+    await client.signIn(ACCOUNT.qnapId, ACCOUNT.password);
+    await portal.stop();
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'portal.json'), 'utf8')) as { nases: Array<{ devices: Array<{ ref: string; state: string }> }> };
+    state.nases[0].devices.find((d) => d.ref === drop.device.ref)!.state = 'revoked';
+    fs.writeFileSync(path.join(dir, 'portal.json'), JSON.stringify(state));
+    await sleepMs(300);
+    portal = await startDevPortal({ host: '127.0.0.1', port, accounts: [ACCOUNT], stateFile: path.join(dir, 'portal.json'), allowAddressOverride: true });
+    client = new DevPortalClient(portal.url);
+    await until('reconnected', () => link.status().connected && portal.connected(nasId), 5000);
+    await until('resync applied', () => engine.active().length === 1);
+    assert.equal(engine.active()[0].address, '203.0.113.10');
+    await client.signIn(ACCOUNT.qnapId, ACCOUNT.password);
+    assert.deepEqual((await client.devices(nasId)).map((d) => d.ref), [keep.device.ref]);
+  });
+
+  it('a NAS restart resumes with the stored binding and sequence: nothing lost, nothing applied twice', async () => {
+    const nasId = await bound();
+    const first = await client.register(nasId, { expiry: 600, address: '203.0.113.20' });
+    await until('registered', () => engine.active().length === 1);
+    const seqBefore = await store.getPortalSequence(nasId);
+    const lastEnvelope = portal.sendCommand(nasId, 'lease-renew', { sessionId: 'nobody', leaseSeconds: 300 });
+    await portal.waitForAck(nasId, lastEnvelope!.seq as number);
+    await link.stop();
+    await until('portal sees it gone', () => !portal.connected(nasId));
+    // Registered while the NAS was down: it arrives through the resync.
+    await client.register(nasId, { expiry: 600, address: '203.0.113.21' });
+    engine.calls = [];
+    link = newLink();
+    await link.start();
+    await until('reconnected', () => link.status().connected);
+    await until('both active', () => engine.active().length === 2);
+    assert.equal(engine.callsOf('register').length, 1, 'only the missed registration was applied');
+    assert.ok(((await store.getPortalSequence(nasId)) ?? 0) > (seqBefore ?? 0));
+    // A replay of an envelope the NAS already took is refused and audited.
+    const before = (await store.listAudit({ limit: 1000 })).length;
+    portal.sendRaw(nasId, JSON.stringify(lastEnvelope));
+    await until('refusal audited', async () => (await store.listAudit({ limit: 1000 })).length === before + 1);
+    assert.match((await store.listAudit({ limit: 1 }))[0].detail, /^replayed: /);
+    assert.equal(engine.callsOf('renewSession').length, 0);
+    assert.equal(first.device.address, '203.0.113.20');
+  });
+
+  it('unbind tells the portal, revokes portal devices and forgets the key', async () => {
+    const nasId = await bound();
+    await client.register(nasId, { expiry: 600, address: '203.0.113.30' });
+    await engine.register({ address: '198.51.100.30', source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, { surface: 'cli', name: 'admin' });
+    await until('registered', () => engine.active().length === 2);
+    const out = await link.unbind({ surface: 'cli', name: 'admin' });
+    assert.deepEqual([out.portalNotified, out.revoked, out.status.bound, out.status.connected], [true, 1, false, false]);
+    assert.deepEqual(engine.active().map((d) => d.source), ['local']);
+    assert.equal(await store.getSetting('portal.binding'), null);
+    assert.deepEqual(await client.nases(), []);
+  });
+});
+
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
