@@ -40,4 +40,6 @@ say "building the native helper for this machine (native/build/$(uname -m))"
 make -s -C native host
 say "compiling TypeScript (tsc)"
 npx tsc -p tsconfig.json
+say "bundling the panel (esbuild)"
+node scripts/build-panel.mjs >/dev/null
 say "ready"
