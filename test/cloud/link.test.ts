@@ -167,6 +167,29 @@ describe('cloud/link against the dev portal (127.0.0.1)', function () {
     assert.equal(await store.getSetting('portal.binding'), null);
     assert.deepEqual(await client.nases(), []);
   });
+  it('the web page registers the address the portal sees; the NAS refuses loopback and the portal shows why', async () => {
+    const nasId = await bound();
+    const signin = await fetch(`${portal.url}/signin`, { method: 'POST', body: new URLSearchParams(ACCOUNT), redirect: 'manual' });
+    const cookie = (signin.headers.get('set-cookie') ?? '').split(';')[0];
+    const page = await (await fetch(`${portal.url}/nas/${nasId}`, { headers: { cookie } })).text();
+    assert.match(page, /connects from <code>127\.0\.0\.1<\/code>/);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+    const post = await fetch(`${portal.url}/nas/${nasId}/devices`, { method: 'POST', headers: { cookie }, body: new URLSearchParams({ csrf, label: 'browser', expiry: '300' }), redirect: 'manual' });
+    assert.equal(post.status, 303);
+    await until('refusal acked', async () => (await client.devices(nasId, true)).some((d) => d.state === 'failed'));
+    assert.match((await client.devices(nasId, true))[0].note ?? '', /^bad_address: /);
+    assert.equal(engine.active().length, 0);
+  });
+
+  it('an oversize command on the stream is skipped, refused and audited; the stream carries on', async () => {
+    const nasId = await bound();
+    const before = (await store.listAudit({ limit: 1000 })).length;
+    portal.sendRaw(nasId, 'x'.repeat(70_000));
+    await until('audited', async () => (await store.listAudit({ limit: 1000 })).length === before + 1);
+    assert.match((await store.listAudit({ limit: 1 }))[0].detail, /^too_large: /);
+    await client.register(nasId, { expiry: 600, address: '203.0.113.40' });
+    await until('still working', () => engine.active().length === 1);
+  });
 });
 
 function sleepMs(ms: number): Promise<void> {
