@@ -5,7 +5,7 @@ say()  { printf '[%s] %s\n' "${SIPA_STEP:-build}" "$*"; }
 warn() { printf '[%s] WARNING: %s\n' "${SIPA_STEP:-build}" "$*" >&2; }
 die()  { printf '[%s] ERROR: %s\n' "${SIPA_STEP:-build}" "$*" >&2; exit 1; }
 
-CACHE="$REPO/build/cache"
+CACHE="${SIPA_CACHE:-$REPO/build/cache}"   # SIPA_CACHE: share one cache between checkouts
 
 # Same inputs, same bytes: every archive's timestamps come from the last commit unless the caller pins them.
 sipa_source_date_epoch() {
@@ -61,14 +61,25 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 # Is $1 an ELF file?
 is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 
+# NUL-separated list of the ELF files under $1 (one node process instead of one per file).
+elf_files() {
+  node -e '
+    const fs = require("fs"), path = require("path");
+    const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) { const fd = fs.openSync(p, "r"), b = Buffer.alloc(4); fs.readSync(fd, b, 0, 4, 0); fs.closeSync(fd);
+        if (b.toString("latin1") === "\x7fELF") process.stdout.write(p + "\0"); } } };
+    walk(process.argv[1]);' "$1"
+}
+
 # Largest-offending LOAD alignment check: every LOAD segment of every ELF under $1 must be aligned >= $2.
 check_load_align() {
   local dir=$1 min=$2 f bad=0 a
   while IFS= read -r -d '' f; do
-    is_elf "$f" || continue
     for a in $(readelf -lW "$f" | awk '$1 == "LOAD" { print $NF }'); do
       if [ $((a)) -lt $((min)) ]; then warn "$f: LOAD Align $a < $min"; bad=1; fi
     done
-  done < <(find "$dir" -type f -print0)
+  done < <(elf_files "$dir")
   return $bad
 }

@@ -5,9 +5,9 @@
 
 # The compiled module (dist/module without tests) and the production node_modules, shared by all CPUs.
 prepare_common() {
-  say "compiling TypeScript (tsc -p tsconfig.json, into the build's own outDir)"
+  say "compiling module/ (tsc with the project tsconfig, module/ only, into the build's own outDir)"
   rm -rf "$WORK/tsc"
-  ( cd "$REPO" && npx --no-install tsc -p tsconfig.json --outDir "$WORK/tsc" --sourceMap false ) \
+  ( cd "$REPO" && npx --no-install tsc -p scripts/packaging/tsconfig.module.json --outDir "$WORK/tsc" --sourceMap false ) \
     || die "tsc failed: fix the type errors above (npx tsc -p tsconfig.json)"
   if [ ! -f "$WORK/tsc/module/cli/main.js" ]; then
     warn "dist/module/cli/main.js is missing (the CLI has not landed): bin/sipa will have nothing to run"
@@ -97,13 +97,12 @@ bundle_libs() {
   while [ $changed = 1 ]; do
     changed=0
     while IFS= read -r -d '' f; do
-      is_elf "$f" || continue
       for n in $(readelf -dW "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
         [ -e "$root/lib/$n" ] && continue
         [ -e "$T_SYSLIB/$n" ] || die "$cpu: $(basename "$f") needs $n, not found in $T_SYSLIB"
         cp -L "$T_SYSLIB/$n" "$root/lib/$n"; changed=1
       done
-    done < <(find "$root" -type f -print0)
+    done < <(elf_files "$root")
   done
   chmod 755 "$root/lib/"*
 }
@@ -154,6 +153,9 @@ stage_runtime() {
   ( cd "$WORK/tsc" && find module -type f -name '*.js' ! -name '*.test.js' ! -path '*/test/*' -print0 ) |
     while IFS= read -r -d '' f; do mkdir -p "$out/app/dist/$(dirname "$f")"; cp "$WORK/tsc/$f" "$out/app/dist/$f"; done
   [ -d "$out/app/dist/module" ] || mkdir -p "$out/app/dist/module"
+  # The JSON Schemas are read at run time from <package root>/module/schemas (engine/config.ts, api/validate.ts).
+  mkdir -p "$out/app/module/schemas"
+  cp "$REPO"/module/schemas/*.json "$out/app/module/schemas/"
   node -e '
     const p = require(process.argv[1]);
     const out = { name: p.name, version: p.version, private: true, description: p.description, license: p.license };
@@ -180,6 +182,8 @@ stage_runtime() {
   cp "$REPO/qpkg/web/"* "$out/web/"
   sed -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" \
     "$REPO/rootfs-overlay/etc/sipa.json.in" > "$out/etc/sipa.json.in"
+  node -e "JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\").replace(\"@DATA_DIR@\", \"/x\"))" "$out/etc/sipa.json.in" \
+    || die "rootfs-overlay/etc/sipa.json.in is not valid JSON once filled in"
 
   bundle_libs "$out" "$cpu"
 

@@ -94,17 +94,24 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
   const out1 = () => path.join(tmp, 'qpkg-1');
   const out2 = () => path.join(tmp, 'qpkg-2');
   const qpkg = (out: string, folder: Folder) => path.join(out, `${NAME}_${VERSION}_${folder}.qpkg`);
-  // Both builds get the same pinned inputs (the branch may gain commits between them).
+  // Builds run on a snapshot of the working tree (others may be editing it meanwhile) with pinned inputs,
+  // sharing the repository's download/addon cache.
+  const src = () => path.join(tmp, 'src');
   const buildEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
     ...process.env, SOURCE_DATE_EPOCH: '1700000000', SIPA_COMMIT: 'packaging-test',
+    SIPA_CACHE: path.join(REPO, 'build', 'cache'),
     SIPA_PLACEHOLDER_HELPER: fs.existsSync(path.join(REPO, 'native', 'Makefile')) ? '0' : '1', ...extra,
   });
 
   before(function () {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-packaging-'));
+    fs.mkdirSync(src());
+    mustRun('bash', ['-c', 'tar -C "$1" --exclude=./build --exclude=./dist --exclude=./node_modules --exclude=./.git ' +
+      '--exclude=./native/build -cf - . | tar -C "$2" -xf -', 'snapshot', REPO, src()]);
+    fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(src(), 'node_modules'));
     for (const out of [out1(), out2()]) {
       const t0 = Date.now();
-      const r = mustRun('bash', ['scripts/build-qpkg.sh'], { env: buildEnv({ SIPA_OUT: out }) });
+      const r = mustRun('bash', ['scripts/build-qpkg.sh'], { cwd: src(), env: buildEnv({ SIPA_OUT: out }) });
       console.log(`      build-qpkg.sh (${Math.round((Date.now() - t0) / 1000)} s):\n` +
         r.stdout.split('\n').filter(l => /^\s+\S+\s+\S+\.qpkg|built in/.test(l)).join('\n'));
     }
@@ -194,7 +201,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         assert.equal(getcfg('Proxy_Path'), '/sipa');
         assert.equal(fs.readlinkSync(path.join(root, 'etc/init.d/sipa.sh')), `${QPKG_ROOT}/sipa.sh`);
         assert.ok(fs.lstatSync(path.join(root, `etc/rcS.d/QS140${NAME}`)).isSymbolicLink());
-        assert.ok(fs.existsSync(path.join(root, `home/httpd/RSS/images/${NAME}_80.gif`)));
+        assert.equal(fs.readlinkSync(path.join(root, `home/httpd/RSS/images/${NAME}_80.gif`)), `${QPKG_ROOT}/.qpkg_icon_80.gif`);
         assert.equal(fs.readlinkSync(path.join(root, `home/httpd/cgi-bin/qpkg/${NAME}`)), `${QPKG_ROOT}/web`);
         const cfg = JSON.parse(fs.readFileSync(path.join(root, QPKG_ROOT, 'etc/sipa.json'), 'utf8'));
         assert.equal(cfg.dataDir, '/mnt/boot_config/sipa');
@@ -277,7 +284,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
     const ov = (n: number) => path.join(tmp, `overlay-${n}`);
     before(function () {
       for (const n of [1, 2]) {
-        const r = mustRun('bash', ['scripts/build-overlay.sh'], { env: buildEnv({ SIPA_OUT: ov(n), SIPA_ARCHES: 'arm_64' }) });
+        const r = mustRun('bash', ['scripts/build-overlay.sh'], { cwd: src(), env: buildEnv({ SIPA_OUT: ov(n), SIPA_ARCHES: 'arm_64' }) });
         if (n === 1) console.log(r.stdout.split('\n').filter(l => /overlay_|built in/.test(l)).join('\n'));
       }
     });
