@@ -164,6 +164,16 @@ export async function startServer(ns: string, ports: number[]): Promise<ChildPro
 
 export type ConnectOutcome = 'connected' | 'refused' | 'reset' | 'timeout' | 'error';
 
+/** Starts the QTS web UI stand-in (HTTP) inside a namespace. */
+export async function startWebUi(ns: string, port: number): Promise<ChildProcess> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, 'http', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', code => reject(new Error(`web UI in ${ns} exited with ${code}`)));
+    child.stdout!.once('data', () => resolve());
+  });
+  return child;
+}
+
 /** One TCP connection attempt from a namespace; what the client saw. */
 export function tryConnect(ns: string, host: string, port: number, opts: { from?: string; timeoutMs?: number } = {}): Promise<ConnectOutcome> {
   const args = [PEER, 'connect', host, String(port), String(opts.timeoutMs ?? 800)];

@@ -1,10 +1,12 @@
 // A tiny network peer run inside test namespaces (`ip netns exec NS node peer.js ...`):
 //   serve PORT...                 TCP echo servers on every address; prints "ready"
+//   http PORT                     a web page on every address (the QTS web UI stand-in); prints "ready"
 //   connect HOST PORT MS [FROM]   one attempt; prints connected | refused | reset | timeout | error
 //   probe HOST PORT MS PACE       connects every PACE ms; prints "ok N refused R timeout T"
 //   udpflows HOST PORT FROM N     one datagram from each of N source ports: N conntrack flows
 //   hold HOST PORT [FROM]         connects, pings every 50 ms; prints "connected", later "dead <epoch ms> <why>"
 import dgram from 'node:dgram';
+import http from 'node:http';
 import net from 'node:net';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -20,6 +22,14 @@ if (mode === 'serve') {
       if (--pending === 0) process.stdout.write('ready\n');
     });
   }
+} else if (mode === 'http') {
+  // A small web service standing in for the QTS web UI: any GET answers a page.
+  const port = Number(args[0]);
+  http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>QTS</title><h1>QTS web UI (stand-in)</h1><p>You reached the NAS from ' +
+      String(req.socket.remoteAddress).replace('::ffff:', '') + '.</p>');
+  }).listen({ port, host: '::', ipv6Only: false }, () => process.stdout.write('ready\n'));
 } else if (mode === 'connect') {
   const [host, port, ms, from] = args;
   const sock = net.connect({ host, port: Number(port), localAddress: from });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { inNs, makeTopology, startServer, Topology, tryConnect } from '../../scripts/lib/netns';
-import { makeDaemon, TestDaemon } from '../support/daemon';
+import { makeDaemon, TestDaemon } from '../../scripts/lib/daemon';
 import { startFakeQts, FakeQts } from '../api/fake-qts';
 import { buildPanel, contextFor, launchBrowser, PANEL_DIR, shotPath } from './support';
 

@@ -5,7 +5,7 @@ import { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { holdConnection, inNs, makeTopology, startServer, Topology, tryConnect } from '../../scripts/lib/netns';
-import { makeDaemon, TestDaemon } from '../support/daemon';
+import { makeDaemon, TestDaemon } from '../../scripts/lib/daemon';
 import { Store } from '../../module/store';
 import type { AuditEntry, Device, Status } from '../../module/engine/contract';
 
@@ -201,7 +201,7 @@ describe('service: daemon + sipa against the real kernel', function () {
   it('refuses a bad config with the path at fault, and a second daemon', async () => {
     const bad = path.join(d.dir, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ ...d.config, firewall: { action: 'block' } }));
-    const { cli } = await import('../support/daemon');
+    const { cli } = await import('../../scripts/lib/daemon');
     const r = await cli(bad, ['daemon']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /firewall\.action must be one of "drop", "reject"/);

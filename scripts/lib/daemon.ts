@@ -1,4 +1,4 @@
-// Runs the real daemon (dist/module/cli/main.js) against a test topology's NAS namespace, and the real CLI.
+// Runs the real daemon (dist/module/cli/main.js) against a topology's NAS namespace, and the real CLI (tests, demo).
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
