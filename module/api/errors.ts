@@ -37,6 +37,20 @@ const ENGINE_CODES: Record<string, { status: number; field?: string }> = {
   already_active: { status: 409 },
   limit: { status: 409 },
   not_ready: { status: 503 },
+  kernel_unsupported: { status: 503 },
+  kernel_failed: { status: 503 },
+  capacity: { status: 409 },
+  bad_qnap_id: { status: 400, field: 'qnapId' },
+  // the portal link (module/cloud)
+  bad_code: { status: 400, field: 'code' },
+  bad_portal_url: { status: 400, field: 'portalUrl' },
+  no_portal_url: { status: 400, field: 'portalUrl' },
+  already_bound: { status: 409 },
+  not_bound: { status: 409 },
+  code_used: { status: 409, field: 'code' },
+  code_expired: { status: 409, field: 'code' },
+  portal_unreachable: { status: 503 },
+  bad_portal_reply: { status: 502 },
 };
 
 /** An ApiError for whatever an engine call threw, and whether it is unexpected (to be logged as an error). */

@@ -25,6 +25,15 @@ export interface ApiDeps {
   log?: ApiLog;
   /** Whether a remote address may reach the NAS now; default: an active device covers it. */
   remoteRegistered?: (addr: string) => Promise<boolean>;
+  /** The portal link, for /api/v1/portal (status, bind, unbind); absent = those routes answer 404. */
+  portal?: PortalControl;
+}
+
+/** What the API needs of the portal link (module/cloud PortalLink). */
+export interface PortalControl {
+  status(): unknown;
+  bind(opts: { portalUrl?: string | null; code: string }, by: Actor): Promise<unknown>;
+  unbind(by: Actor): Promise<unknown>;
 }
 
 export interface ApiHandle {
@@ -221,6 +230,20 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     if (p === '/api/v1/events') {
       only('GET');
       return streams.serve(req, res, SECURITY_HEADERS);
+    }
+    if (p === '/api/v1/portal' || p === '/api/v1/portal/bind' || p === '/api/v1/portal/unbind') {
+      if (!deps.portal) throw new ApiError(404, 'no_portal', 'this daemon runs without a portal link');
+      if (p === '/api/v1/portal') {
+        only('GET');
+        return sendJson(res, 200, deps.portal.status());
+      }
+      only('POST');
+      if (p === '/api/v1/portal/bind') {
+        const body = await post<{ portalUrl?: string; code: string }>('api-portal-bind');
+        return sendJson(res, 200, await deps.portal.bind(body, caller.actor));
+      }
+      await post('api-empty');
+      return sendJson(res, 200, await deps.portal.unbind(caller.actor));
     }
     if (p === '/api/v1/session' && caller.transport === 'http') {
       only('GET');

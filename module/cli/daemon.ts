@@ -10,8 +10,9 @@ import { LanWatcher } from '../kernel/lan';
 import { Engine } from '../engine/engine';
 import { Reconciler } from '../engine/reconciler';
 import { Config, kernelNames, loadConfig } from '../engine/config';
-import { jsonLogger, Logger } from '../engine/log';
+import { jsonLogger, levelMethods, Logger } from '../engine/log';
 import { startApi } from '../api';
+import { PortalLink } from '../cloud';
 import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
 
 /** Another daemon answers on the socket: refuse. A stale socket or pid file from a crash is cleaned up. */
@@ -51,11 +52,17 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
   if (config.firewall.lan === 'auto') await lan.start();
 
   let current = config;
+  let link: PortalLink | null = null;
   const engine = new Engine({
     store, kernel, config, log: (...a) => log(...a), version: packageVersion(), buildTimeMs: buildTimeMs(),
     learnedLan: () => lan.current(),
+    portalStatus: () => {
+      const s = link?.status();
+      return s ? { configured: s.configured, bound: s.bound, connected: s.connected } : { configured: false, bound: false, connected: false };
+    },
   });
   await engine.start(recovered);
+  link = new PortalLink({ engine, store, config: config.portal, log: levelMethods(() => log, 'portal') });
   const reconciler = new Reconciler(engine, config.reconcile.intervalSeconds * 1000, (...a) => log(...a));
   reconciler.start();
   lan.on('change', networks => {
@@ -68,7 +75,8 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     onError: err => log('warn', 'pruning failed', { error: String(err) }),
   });
   pruner.start();
-  const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a) });
+  const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a), portal: link });
+  await link.start();
   log('info', 'daemon ready', { pid: process.pid, socket: api.socketPath, http: api.httpUrl, netns: config.netns });
 
   return new Promise<number>(resolve => {
@@ -78,6 +86,7 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
       stopping = true;
       log('info', 'stopping; enforcement stays in the kernel', { signal });
       await api.stop().catch(() => undefined);
+      await link?.stop().catch(() => undefined);
       await reconciler.stop();
       await pruner.stop();
       lan.stop();

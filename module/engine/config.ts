@@ -27,7 +27,12 @@ export interface PortalConfig {
   skewSeconds: number;
   leaseGraceSeconds: number;
   heartbeatSeconds: number;
-  [key: string]: unknown;
+  reconnectMinSeconds: number;
+  reconnectMaxSeconds: number;
+  requestTimeoutSeconds: number;
+  /** Plain HTTP to a portal that is not on loopback (the namespace demo only). */
+  insecureHttp: boolean;
+  nasName: string | null;
 }
 
 export interface Config {

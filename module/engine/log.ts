@@ -12,3 +12,9 @@ export function jsonLogger(min: LogLevel = 'info', out: (line: string) => void =
 }
 
 export const silentLogger: Logger = () => undefined;
+
+/** The same logger as an object with one method per level (the portal link's shape). */
+export function levelMethods(log: () => Logger, scope: string) {
+  const at = (level: LogLevel) => (message: string) => log()(level, message, { scope });
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
