@@ -1,0 +1,106 @@
+// The whole cast in namespaces, for the demo and the end-to-end tests: a NAS (the daemon enforcing in it, the
+// QTS web UI stand-in on 8080), a router, a remote device on the internet, and the dev portal in a cloud
+// namespace. The daemon runs in the host namespace and reaches the portal (and the admin reaches the portal
+// and the web UI) through loopback bridges; nothing in the host's own network changes.
+import { ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { makeTopology, startWebUi, Topology } from './netns';
+import { bridgeIntoNamespace, Bridge } from './bridge';
+import { makeDaemon, TestDaemon } from './daemon';
+import { DevPortalClient } from '../dev-portal/client';
+
+export const OWNER = { qnapId: 'owner@example.com', password: 'demo-password' };
+const PORTAL_MAIN = path.resolve(__dirname, '..', 'dev-portal', 'main.js');
+
+export interface Stage {
+  net: Topology;
+  daemon: TestDaemon;
+  /** The portal as the admin's browser on the host reaches it. */
+  portalUrl: string;
+  /** The portal as devices on the internet reach it. */
+  portalPublicUrl: string;
+  webUiUrl: string;
+  panelUrl: string;
+  nasId: string;
+  owner: DevPortalClient;
+  close(): Promise<void>;
+}
+
+export interface StageOptions {
+  tag?: string;
+  /** Host loopback ports (0 = any free one). */
+  ports?: { panel?: number; portal?: number; webUi?: number };
+  leaseSeconds?: number;
+  daemonConfig?: Record<string, unknown>;
+  log?: (line: string) => void;
+}
+
+export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
+  const say = opts.log ?? (() => undefined);
+  const closers: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  };
+  try {
+    say('namespaces: nas (192.0.2.1), router, remote device (203.0.113.10), cloud portal (198.51.100.10)');
+    const net = makeTopology(opts.tag ?? 'stage', { cloud: true });
+    closers.push(() => net.destroy());
+    const web: ChildProcess = await startWebUi(net.nas, 8080);
+    closers.push(() => { web.kill(); });
+
+    say('dev portal in the cloud namespace on 198.51.100.10:80');
+    const portal = spawn('ip', ['netns', 'exec', net.cloud!, process.execPath, PORTAL_MAIN, '--host', '0.0.0.0', '--port', '80',
+      '--account', `${OWNER.qnapId}:${OWNER.password}`, '--lease', String(opts.leaseSeconds ?? 60)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    closers.push(() => { portal.kill(); });
+    await new Promise<void>((resolve, reject) => {
+      portal.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('dev portal on')) resolve(); });
+      portal.once('exit', code => reject(new Error(`dev portal exited with ${code}`)));
+    });
+    const sockDir = path.join('/tmp', `sipa-stage-${process.pid}-${crypto.randomBytes(3).toString('hex')}`);
+    require('node:fs').mkdirSync(sockDir, { recursive: true });
+    closers.push(() => require('node:fs').rmSync(sockDir, { recursive: true, force: true }));
+    const portalBridge: Bridge = await bridgeIntoNamespace(net.cloud!, net.cloudAddr[4], 80, opts.ports?.portal ?? 0, path.join(sockDir, 'portal.sock'));
+    closers.push(() => portalBridge.close());
+    const webBridge: Bridge = await bridgeIntoNamespace(net.nas, '127.0.0.1', 8080, opts.ports?.webUi ?? 0, path.join(sockDir, 'web.sock'));
+    closers.push(() => webBridge.close());
+
+    const token = crypto.randomBytes(24).toString('base64url');
+    const daemon = makeDaemon(net.nas, {
+      policy: { minSeconds: 60 },
+      api: { http: { enabled: true, host: '127.0.0.1', port: opts.ports?.panel ?? 0 }, token, allowedHosts: ['127.0.0.1', 'localhost'] },
+      portal: { url: portalBridge.url, heartbeatSeconds: 2, reconnectMinSeconds: 0.5, reconnectMaxSeconds: 5 },
+      ...opts.daemonConfig,
+    });
+    say('daemon: enforcing inside the nas namespace, API on host loopback');
+    await daemon.start();
+    closers.push(async () => {
+      await daemon.sipa('disable');
+      await daemon.destroy();
+    });
+    const http = JSON.parse(daemon.log.find(l => l.includes('"daemon ready"'))!).http as string;
+
+    say(`binding the NAS to ${OWNER.qnapId} with a pairing code from the portal`);
+    const owner = new DevPortalClient(portalBridge.url);
+    await owner.signIn(OWNER.qnapId, OWNER.password);
+    const { code } = await owner.pairingCode();
+    const bound = await daemon.sipa('bind', '--portal', portalBridge.url, '--code', code);
+    if (bound.code !== 0) throw new Error(`sipa bind failed: ${bound.stderr}`);
+    const nas = await owner.nases();
+    const nasId = nas[0].nasId;
+    return {
+      net,
+      daemon,
+      portalUrl: portalBridge.url,
+      portalPublicUrl: `http://${net.cloudAddr[4]}`,
+      webUiUrl: webBridge.url,
+      panelUrl: `${http}/#token=${token}`,
+      nasId,
+      owner,
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
