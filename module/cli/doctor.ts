@@ -1,5 +1,6 @@
 // `sipa doctor`: what an admin checks when something seems off — kernel support, rules intact, store
 // integrity, clock trust — and `sipa uninstall-cleanup`, which removes every rule and set even with no daemon.
+import fs from 'node:fs';
 import { loadNative } from '../kernel/native';
 import { commandRunner, findProgram } from '../kernel/command';
 import { Enforcer } from '../kernel/enforcer';
@@ -53,7 +54,10 @@ export async function doctor(config: Config, sock: string, json: boolean): Promi
   return ok ? 0 : 1;
 }
 
-/** Used by the package's removal hook: take out every rule and set, whether or not the daemon runs. */
+/**
+ * Used by the package's removal hook (the daemon is stopped first): takes out every rule and set, then the
+ * store and the run dir, so that nothing of the module is left on the NAS.
+ */
 export async function uninstallCleanup(config: Config): Promise<number> {
   const lib = loadNative();
   const nl = lib.open(config.netns ? `/run/netns/${config.netns}` : null);
@@ -61,8 +65,12 @@ export async function uninstallCleanup(config: Config): Promise<number> {
     const names = kernelNames(config);
     await new Enforcer(nl, lib.strerror, commandRunner(config.netns), names).remove({ names, protect: config.firewall.protect, action: config.firewall.action });
     process.stdout.write('removed the Secure IP Access rules and sets\n');
-    return 0;
   } finally {
     nl.close();
   }
+  for (const dir of [config.dataDir, config.runDir]) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    process.stdout.write(`removed ${dir}\n`);
+  }
+  return 0;
 }
