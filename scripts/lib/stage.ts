@@ -69,8 +69,10 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     const daemon = makeDaemon(net.nas, {
       policy: { minSeconds: 60 },
       api: { http: { enabled: true, host: '127.0.0.1', port: opts.ports?.panel ?? 0 }, token, allowedHosts: ['127.0.0.1', 'localhost'] },
-      portal: { url: portalBridge.url, heartbeatSeconds: 2, reconnectMinSeconds: 0.5, reconnectMaxSeconds: 5 },
       ...opts.daemonConfig,
+      // merged, not replaced: a test that tunes e.g. portal.leaseGraceSeconds keeps the portal's URL
+      portal: { url: portalBridge.url, heartbeatSeconds: 2, reconnectMinSeconds: 0.5, reconnectMaxSeconds: 5,
+        ...(opts.daemonConfig?.portal as Record<string, unknown> | undefined) },
     });
     say('daemon: enforcing inside the nas namespace, API on host loopback');
     await daemon.start();
