@@ -1,11 +1,11 @@
 // The whole cast in namespaces, for the demo and the end-to-end tests: a NAS (the daemon enforcing in it, the
-// QTS web UI stand-in on 8080), a router, a remote device on the internet, and the dev portal in a cloud
+// QTS web UI stand-in on 8080, an echo service on 22 for long-lived sessions), a router, a remote device on the internet, and the dev portal in a cloud
 // namespace. The daemon runs in the host namespace and reaches the portal (and the admin reaches the portal
 // and the web UI) through loopback bridges; nothing in the host's own network changes.
 import { ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { makeTopology, startWebUi, Topology } from './netns';
+import { makeTopology, startServer, startWebUi, Topology } from './netns';
 import { bridgeIntoNamespace, Bridge } from './bridge';
 import { makeDaemon, TestDaemon } from './daemon';
 import { DevPortalClient } from '../dev-portal/client';
@@ -24,7 +24,18 @@ export interface Stage {
   panelUrl: string;
   nasId: string;
   owner: DevPortalClient;
+  /** The dev portal process (its state is kept in a file, so a restart keeps its key, bindings and devices). */
+  portal: StagePortal;
   close(): Promise<void>;
+}
+
+export interface StagePortal {
+  /** The running portal process, or null while it is stopped. */
+  readonly process: ChildProcess | null;
+  /** Kills the portal process (default SIGKILL: it vanishes without a word) and waits for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again (same address, port, accounts, lease and state file); resolves once it listens. */
+  start(): Promise<void>;
 }
 
 export interface StageOptions {
@@ -48,18 +59,47 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     closers.push(() => net.destroy());
     const web: ChildProcess = await startWebUi(net.nas, 8080);
     closers.push(() => { web.kill(); });
+    // A long-lived session to cut (an echo service on 22, standing in for SSH).
+    const session: ChildProcess = await startServer(net.nas, [22]);
+    closers.push(() => { session.kill(); });
 
-    say('dev portal in the cloud namespace on 198.51.100.10:80');
-    const portal = spawn('ip', ['netns', 'exec', net.cloud!, process.execPath, PORTAL_MAIN, '--host', '0.0.0.0', '--port', '80',
-      '--account', `${OWNER.qnapId}:${OWNER.password}`, '--lease', String(opts.leaseSeconds ?? 60)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    closers.push(() => { portal.kill(); });
-    await new Promise<void>((resolve, reject) => {
-      portal.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('dev portal on')) resolve(); });
-      portal.once('exit', code => reject(new Error(`dev portal exited with ${code}`)));
-    });
     const sockDir = path.join('/tmp', `sipa-stage-${process.pid}-${crypto.randomBytes(3).toString('hex')}`);
     require('node:fs').mkdirSync(sockDir, { recursive: true });
     closers.push(() => require('node:fs').rmSync(sockDir, { recursive: true, force: true }));
+
+    say('dev portal in the cloud namespace on 198.51.100.10:80');
+    let portalChild: ChildProcess | null = null;
+    const portal: StagePortal = {
+      get process() { return portalChild; },
+      async start() {
+        if (portalChild) throw new Error('the dev portal is already running');
+        const child = spawn('ip', ['netns', 'exec', net.cloud!, process.execPath, PORTAL_MAIN, '--host', '0.0.0.0', '--port', '80',
+          '--account', `${OWNER.qnapId}:${OWNER.password}`, '--lease', String(opts.leaseSeconds ?? 60),
+          '--state', path.join(sockDir, 'portal-state.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
+        portalChild = child;
+        child.once('exit', () => { if (portalChild === child) portalChild = null; });
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          const onData = (b: Buffer) => {
+            out += b.toString();
+            if (out.includes('dev portal on')) { child.stdout!.off('data', onData); resolve(); }
+          };
+          child.stdout!.on('data', onData);
+          child.stdout!.resume();
+          child.once('exit', code => reject(new Error(`dev portal exited with ${code}`)));
+        });
+      },
+      async kill(signal: NodeJS.Signals = 'SIGKILL') {
+        const child = portalChild;
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>(r => child.once('exit', () => r()));
+        // `ip netns exec` execs node in place, so the signal reaches the portal itself
+        child.kill(signal);
+        await exited;
+      },
+    };
+    closers.push(() => portal.kill('SIGTERM'));
+    await portal.start();
     const portalBridge: Bridge = await bridgeIntoNamespace(net.cloud!, net.cloudAddr[4], 80, opts.ports?.portal ?? 0, path.join(sockDir, 'portal.sock'));
     closers.push(() => portalBridge.close());
     const webBridge: Bridge = await bridgeIntoNamespace(net.nas, '127.0.0.1', 8080, opts.ports?.webUi ?? 0, path.join(sockDir, 'web.sock'));
@@ -99,6 +139,7 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
       panelUrl: `${http}/#token=${token}`,
       nasId,
       owner,
+      portal,
       close,
     };
   } catch (e) {

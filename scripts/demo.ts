@@ -1,0 +1,124 @@
+// `npm start`: the main job on a dev machine. Builds the cast in namespaces (scripts/lib/stage.ts), walks the
+// story a user lives through, printing each step and its proof, then stays up with the panel and the portal
+// reachable from this machine's loopback until Ctrl-C removes everything it made.
+// `npm start -- --once` walks the story and exits 0 only if every proof held.
+import { buildStage, OWNER, Stage } from './lib/stage';
+import { startPortalDevice } from './lib/device';
+import { holdConnection, tryConnect } from './lib/netns';
+import { loadNative } from '../module/kernel/native';
+
+const once = process.argv.includes('--once');
+const WEB = 8080;
+const SSH = 22; // the echo service standing in for a long-lived session
+let failures = 0;
+
+const line = (s = '') => process.stdout.write(`${s}\n`);
+function proof(ok: boolean, what: string): void {
+  line(`    ${ok ? 'PROOF' : 'FAILED'}: ${what}`);
+  if (!ok) failures++;
+}
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+async function untilTrue(fn: () => boolean | Promise<boolean>, ms: number): Promise<number | null> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (await fn()) return Date.now() - t0;
+    await sleep(5);
+  }
+  return null;
+}
+
+async function story(stage: Stage): Promise<void> {
+  const { net, daemon } = stage;
+  const device = net.remoteAddr[4];
+  const nl = loadNative().open(net.nasPath);
+  const inKernel = () => nl.setTest('sipa4_allow', 4, Uint8Array.from(device.split('.').map(Number)), 32);
+  const phone = startPortalDevice(net.remote, stage.portalPublicUrl);
+  try {
+    line('\n1. The admin turns Secure IP Access on (sipa enable).');
+    const en = await daemon.sipa('enable');
+    proof(en.code === 0, en.stdout.trim() || en.stderr.trim());
+    proof(await tryConnect(net.remote, net.nasAddr[4], WEB) === 'timeout', `the remote device ${device} cannot reach the NAS web UI (${net.nasAddr[4]}:${WEB})`);
+    proof(await tryConnect(net.router, net.nasAddr[4], WEB) === 'connected', `the LAN (${net.routerAddr[4]}) still can`);
+
+    line(`\n2. The owner signs in to the portal from the device and registers it for 2 minutes.`);
+    await phone.call({ op: 'signin', qnapId: OWNER.qnapId, password: OWNER.password });
+    const t0 = Date.now();
+    await phone.call({ op: 'register', nasId: stage.nasId, expiry: 120, label: 'phone (2 min)' });
+    const took = await untilTrue(inKernel, 5000);
+    proof(took !== null, `the kernel holds ${device} ${took === null ? 'NOT within 5 s' : `${Date.now() - t0} ms after the portal action`}`);
+    proof(await tryConnect(net.remote, net.nasAddr[4], WEB) === 'connected', 'the device reaches the NAS web UI');
+    const list = await daemon.sipaJson<Array<{ address: string; source: string; qnapId: string }>>('list');
+    proof(list.some(d => d.address === device && d.source === 'portal' && d.qnapId === OWNER.qnapId), `sipa list shows it, from the portal, for ${OWNER.qnapId}`);
+
+    line('\n3. The admin revokes it (sipa revoke) while the device has a session open (port 22).');
+    const held = holdConnection(net.remote, net.nasAddr[4], SSH);
+    proof(await held.connected, 'the device holds a session open');
+    await sleep(300);
+    const t1 = Date.now();
+    const rev = await daemon.sipa('revoke', device, '--reason', 'demo: admin revokes');
+    proof(rev.code === 0, rev.stdout.trim() || rev.stderr.trim());
+    const dead = await Promise.race([held.dead, sleep(3000).then(() => null)]);
+    proof(dead !== null, dead ? `the open connection was cut ${dead.atMs - t1} ms later (${dead.reason})` : 'the open connection was NOT cut');
+    proof(await tryConnect(net.remote, net.nasAddr[4], WEB) === 'timeout', 'new connections are refused');
+    const ended = await untilTrue(async () => (await stage.owner.devices(stage.nasId, true)).some(d => d.address === device && d.state === 'revoked'), 5000);
+    proof(ended !== null, 'the portal lists the device as revoked too');
+
+    line('\n4. The owner registers the device again, for this session.');
+    await phone.call({ op: 'register', nasId: stage.nasId, expiry: 'session', label: 'phone (session)' });
+    proof(await untilTrue(inKernel, 5000) !== null, 'the kernel holds the session entry');
+    proof(await tryConnect(net.remote, net.nasAddr[4], WEB) === 'connected', 'the device reaches the NAS again');
+
+    line('\n5. The owner signs out of the portal.');
+    const held2 = holdConnection(net.remote, net.nasAddr[4], SSH);
+    proof(await held2.connected, 'the device holds a session open');
+    await sleep(300);
+    const t2 = Date.now();
+    await phone.call({ op: 'signout' });
+    const dead2 = await Promise.race([held2.dead, sleep(5000).then(() => null)]);
+    proof(dead2 !== null, dead2 ? `the open connection was cut ${dead2.atMs - t2} ms after sign-out (${dead2.reason})` : 'the open connection was NOT cut');
+    proof(await tryConnect(net.remote, net.nasAddr[4], WEB) === 'timeout', 'new connections are refused');
+    const audit = await daemon.sipaJson<Array<{ action: string; surface: string; actor: string; detail: string }>>('audit', '--limit', '12');
+    line('\n   The audit log (newest first):');
+    for (const a of audit.slice(0, 8)) line(`     ${a.surface}:${a.actor}  ${a.action}  ${a.detail}`);
+  } finally {
+    phone.close();
+    nl.close();
+  }
+}
+
+async function main(): Promise<void> {
+  line('Secure IP Access — demo. Everything runs in network namespaces made now and removed at the end;');
+  line("this machine's own firewall, sets and routes are not touched.\n");
+  let stage: Stage | null = null;
+  const cleanup = async () => {
+    if (stage) {
+      line('\nremoving the namespaces, the daemon and the portal ...');
+      await stage.close();
+      stage = null;
+    }
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(failures ? 1 : 0)));
+  process.on('SIGTERM', () => void cleanup().then(() => process.exit(failures ? 1 : 0)));
+  try {
+    stage = await buildStage({ tag: 'demo', log: s => line(`  - ${s}`), ports: once ? {} : { panel: 8491, portal: 8800, webUi: 8080 } })
+      .catch(() => buildStage({ tag: 'demo', log: s => line(`  - ${s}`) })); // fixed ports busy: take free ones
+    await story(stage);
+    line(`\n${failures === 0 ? 'Every proof held.' : `${failures} proof(s) FAILED.`}`);
+    if (once) return;
+    line('\nStill running. From this machine:');
+    line(`  the QuFirewall panel:    ${stage.panelUrl}`);
+    line(`  the dev portal:          ${stage.portalUrl}  (sign in as ${OWNER.qnapId} / ${OWNER.password})`);
+    line(`  the NAS web UI stand-in: ${stage.webUiUrl}`);
+    line(`  the CLI:                 node dist/module/cli/main.js --config ${stage.daemon.configPath} status`);
+    line('Ctrl-C removes everything.');
+    await new Promise(() => undefined);
+  } finally {
+    if (once) await cleanup();
+  }
+}
+
+main().then(() => { process.exitCode = failures ? 1 : 0; }, async err => {
+  line(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});
