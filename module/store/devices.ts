@@ -1,21 +1,11 @@
-import type { Actor, Device, DeviceSource, DeviceState } from '../engine/contract';
+import type { Actor, Device, DeviceState } from '../engine/contract';
 import type { Query, Tx } from './database';
 import { StoreError } from './errors';
 import { inputId, inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowText, rowTextOrNull } from './validate';
 
-/** What a registration stores; the address is already canonical (domain/ normalises it). */
-export interface DeviceFields {
-  address: string;
-  family: 4 | 6;
-  prefix: number;
-  label: string;
-  qnapId: string | null;
-  source: DeviceSource;
-  policy: Device['policy'];
-  /** Required for policy 'session'. */
-  sessionId: string | null;
-  expiresAt: number;
-}
+/** What a registration stores: the address is already canonical (domain/ normalises it), and a session id is
+ * required for policy 'session'. */
+export type DeviceFields = Pick<Device, 'address' | 'family' | 'prefix' | 'label' | 'qnapId' | 'source' | 'policy' | 'sessionId' | 'expiresAt'>;
 
 export interface DeviceEnd {
   at: number;
