@@ -260,7 +260,13 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
 
   function onReport(nas: NasRecord, report: Record<string, unknown>): void {
     reports.push({ nasId: nas.nasId, report });
-    const device = nas.devices.find((d) => d.state === 'active' && (d.deviceId === report.deviceId || (d.deviceId === null && d.address === report.address)));
+    // By the NAS id first: a report of a device the portal already ended (revoked here, then registered again at
+    // the same address) must not end the new registration whose ack has not come yet. The address only names
+    // a device whose id the portal has not learnt.
+    const known = nas.devices.find((d) => d.deviceId === report.deviceId);
+    const device = known
+      ? (known.state === 'active' ? known : undefined)
+      : nas.devices.find((d) => d.state === 'active' && d.deviceId === null && d.address === report.address);
     if (!device) return;
     device.state = report.event === 'expired' ? 'expired' : 'revoked';
     device.deviceId = report.deviceId as number;
