@@ -12,9 +12,11 @@ import { loadNative, NetlinkHandle } from '../../module/kernel/native';
 import type { PortalDevice as PortalRecord } from '../../scripts/dev-portal/state';
 import type { AuditEntry, Device, Status } from '../../module/engine/contract';
 import { portalRequestFrom } from './browser';
+import { startDownload, startDownloadServer } from './download';
 
 const WEB_UI = 8080; // the QTS web UI stand-in the stage runs in the NAS namespace
 const ECHO = 8081; // a long-lived service (echo) for held connections
+const DOWNLOAD = 8082; // a service that streams to the device (a download)
 const LEASE = 6; // the portal's session lease (s); it renews every LEASE / 3 s
 const GRACE = 2; // portal.leaseGraceSeconds on the NAS
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
@@ -54,6 +56,7 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
   this.timeout(120_000);
   let stage: Stage;
   let echo: ChildProcess;
+  let download: ChildProcess;
   let kernel: NetlinkHandle;
   const devices: PortalDevice[] = [];
   const extra = { second: '203.0.113.11', fixed: '203.0.113.12', restart: '203.0.113.13', kept: '203.0.113.14', other: '203.0.113.15', away: '203.0.113.16', local: '203.0.113.17' };
@@ -78,6 +81,14 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
     assert.equal(r.body.device.address, from, 'the portal registers the address it sees');
     return r.body;
   }
+  /** The NAS's tracked flows, for a message when a connection outlived its revocation. */
+  function flows(): string {
+    try {
+      return inNs(stage.net.nas, 'conntrack', ['-L']).trim();
+    } catch (e) {
+      return `(conntrack -L failed: ${(e as Error).message.split('\n')[0]})`;
+    }
+  }
   async function kernelTimeout(addr: string): Promise<number | null> {
     const m = new RegExp(`^${addr.replace(/\./g, '\\.')} timeout (\\d+)`, 'm').exec(inNs(stage.net.nas, 'ipset', ['list', 'sipa4_allow']));
     return m ? Number(m[1]) : null;
@@ -93,6 +104,7 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
     const en = await stage.daemon.sipa('enable');
     assert.equal(en.code, 0, en.stderr);
     echo = await startServer(stage.net.nas, [ECHO]);
+    download = await startDownloadServer(stage.net.nas, DOWNLOAD);
     for (const a of Object.values(extra)) stage.net.addRemoteAddress(a);
     kernel = loadNative().open(stage.net.nasPath);
     await linked();
@@ -103,6 +115,7 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
     for (const d of devices) d.close();
     kernel?.close();
     echo?.kill();
+    download?.kill();
     await stage?.close();
   });
 
@@ -174,7 +187,7 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
     assert.equal(rev.sent, true);
     const dead = await Promise.race([held.dead, sleep(5000).then(() => null)]);
     held.stop();
-    assert.ok(dead, 'the held connection survived the revocation');
+    assert.ok(dead, `the held connection survived the revocation; the NAS's flows:\n${flows()}`);
     console.log(`      held connection cut ${dead.atMs - t0} ms after the owner's revoke (${dead.reason})`);
     assert.equal(await reach(WEB_UI), 'timeout', 'new connections are refused');
     assert.equal(await reach(ECHO), 'timeout');
@@ -185,6 +198,26 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
     const row = (await audit()).find(a => a.action === 'revoke' && a.address === addr);
     assert.equal(row?.surface, 'portal');
     assert.equal(row?.actor, OWNER.qnapId);
+  });
+
+  // KNOWN BUG (skipped until the kernel layer is fixed): the flow cut deletes the conntrack entry, but the NAS's
+  // next outgoing segment of the download re-creates it the other way round (loose TCP pick-up: original source
+  // the NAS, so `cutFlows` of the device's address does not match it), the device's segments then count as
+  // ESTABLISHED replies and pass the chain's first rule, and the download goes on for ever. The echo tests above
+  // can hit the same race when the echo leaves just after the cut. Remove `.skip` when it is fixed.
+  it.skip('portal revoke: a download from the NAS to the device is cut too', async () => {
+    const phone = device();
+    await phone.call({ op: 'signin', ...OWNER });
+    const r = await phone.call<Registered>({ op: 'register', nasId: nasId(), expiry: 600, label: 'phone' });
+    await until('registered in the kernel', () => inKernel(stage.net.remoteAddr[4]), 5000, 10);
+    const dl = startDownload(stage.net.remote, stage.net.nasAddr[4], DOWNLOAD);
+    assert.equal(await dl.connected, true);
+    await sleep(300);
+    await stage.owner.revoke(nasId(), r.device.ref, 'phone lost');
+    const dead = await Promise.race([dl.dead, sleep(5000).then(() => null)]);
+    dl.stop();
+    assert.ok(dead, `the download survived the revocation; the NAS's flows:\n${flows()}`);
+    assert.equal(await reach(WEB_UI), 'timeout');
   });
 
   it('sign-out: every device of that session is cut, another session\'s device stays', async () => {
@@ -210,7 +243,7 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
     const cut = await Promise.race([Promise.all([heldA.dead, heldB.dead]), sleep(5000).then(() => null)]);
     heldA.stop();
     heldB.stop();
-    assert.ok(cut, 'a held connection of the signed-out session survived');
+    assert.ok(cut, `a held connection of the signed-out session survived; the NAS's flows:\n${flows()}`);
     assert.equal(await reach(WEB_UI, a), 'timeout');
     assert.equal(await reach(WEB_UI, b), 'timeout');
     assert.equal(await Promise.race([heldOther.dead.then(() => 'dead'), sleep(300).then(() => 'alive')]), 'alive', 'the other session\'s connection lives on');
