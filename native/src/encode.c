@@ -262,9 +262,9 @@ int wire_ct_delete(struct nlbuf *b, uint32_t seq, int family, const uint8_t *tup
 {
 	size_t start = b->len;
 	uint8_t *p;
-	TRY(msg_begin(b, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, seq,
-		      nfproto(family)));
-	/* The attributes are copied as the kernel gave them; each is a whole, aligned nlattr. */
+	/* No ACK: a batch of deletes asks for one on its last message only (the caller sets it); failures are
+	 * answered anyway. The attributes are copied as the kernel gave them; each is a whole, aligned nlattr. */
+	TRY(msg_begin(b, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST, seq, nfproto(family)));
 	if (!(p = put(b, tuple_len)))
 		goto full;
 	memcpy(p, tuple, tuple_len);

@@ -558,26 +558,38 @@ int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint3
 		goto out;
 	h->seq += c.nmsg;
 
-	/* Deletes go out in as few sendmsg calls as the buffers allow; a flow already gone is not an error. */
+	/* Deletes go out in as few sendmsg calls as the buffers allow, acked only at the end of each chunk: the
+	 * kernel handles a sendmsg's messages in order, so that ack means every earlier one was done, and it
+	 * answers failures on its own. A flow already gone (ENOENT) was not cut, and is no error. */
 	size_t off = 0;
 	uint32_t done = 0;
 	while (done < c.nmsg) {
-		size_t start = off, end = off;
-		uint32_t k = 0;
+		size_t start = off, end = off, last = off;
+		uint32_t k = 0, failed = 0;
 		struct wire_msg m;
-		while (k < 256 && end - start < TX_CAP && wire_next(c.del.data, c.del.len, &end, &m) > 0)
+		while (k < 1024 && end - start < TX_CAP && wire_next(c.del.data, c.del.len, &end, &m) > 0) {
+			last = (size_t)(m.payload - c.del.data) - NLMSG_HDRLEN;
 			k++;
-		struct wire_ack *acks = calloc(k, sizeof *acks);
-		if (!acks) { r = -ENOMEM; goto out; }
-		r = send_buf(h, c.del.data + start, end - start);
-		if (r == 0)
-			r = collect_acks(h, c.first_seq + done, k, acks);
-		for (uint32_t i = 0; r == 0 && i < k; i++)
-			if (acks[i].error == 0)
-				(*cut)++;
-		free(acks);
-		if (r < 0)
+		}
+		((struct nlmsghdr *)(c.del.data + last))->nlmsg_flags |= NLM_F_ACK;
+		uint32_t first = c.first_seq + done, final = first + k - 1;
+		if ((r = send_buf(h, c.del.data + start, end - start)) < 0)
 			goto out;
+		for (int finished = 0; !finished;) {
+			ssize_t n = recv_one(h);
+			if (n < 0) { r = (int)n; goto out; }
+			size_t roff = 0;
+			struct wire_ack a;
+			while (wire_next(h->rx, (size_t)n, &roff, &m) > 0) {
+				if (m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0 || a.seq - first >= k)
+					continue;
+				if (a.error)
+					failed++;
+				if (a.seq == final)
+					finished = 1;
+			}
+		}
+		*cut += k - failed;
 		done += k;
 		off = end;
 	}
