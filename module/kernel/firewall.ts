@@ -90,14 +90,42 @@ export function chainRules(family: Family, plan: FirewallPlan): string[] {
   return rules;
 }
 
+/** The output chain's name beside the input chain's: SIPA_INPUT → SIPA_OUTPUT. */
+export function outputChainOf(chain: string): string {
+  return chain.endsWith('_INPUT') ? `${chain.slice(0, -'_INPUT'.length)}_OUTPUT` : `${chain.slice(0, 24)}_OUT`;
+}
+
+/**
+ * The output chain's rules. Once a cut flow's conntrack entry is gone, the NAS's next segment of it (a download
+ * still being sent) would be picked up as a new flow started by the NAS, and the device's answers would pass as
+ * its replies. A TCP segment that starts a flow without being a SYN, going to a source that is neither LAN nor
+ * allowed, is such a remnant: reset it, so the NAS's side of the connection ends too.
+ */
+export function outputRules(family: Family, plan: FirewallPlan): string[] {
+  checkPlan(plan);
+  const c = `-A ${outputChainOf(plan.names.chain)}`;
+  const remnant = '-m conntrack --ctstate NEW -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j REJECT --reject-with tcp-reset';
+  const rules = [
+    `${c} -o lo -j RETURN`,
+    `${c} -m set --match-set ${plan.names.lan[family]} dst -j RETURN`,
+    `${c} -m set --match-set ${plan.names.allow[family]} dst -j RETURN`,
+  ];
+  if (plan.protect === 'all') rules.push(`${c} -p tcp ${remnant}`);
+  else for (const list of chunks(plan.protect.tcp)) rules.push(`${c} -p tcp -m multiport --sports ${list} ${remnant}`);
+  return rules;
+}
+
+type Hook = 'INPUT' | 'OUTPUT';
+
 interface ParsedFilter {
   chains: Set<string>;
-  input: string[];
+  /** The rules of INPUT and OUTPUT, as saved. */
+  hooks: Record<Hook, string[]>;
   rules: Map<string, string[]>;
 }
 
 function parseSave(text: string): ParsedFilter {
-  const out: ParsedFilter = { chains: new Set(), input: [], rules: new Map() };
+  const out: ParsedFilter = { chains: new Set(), hooks: { INPUT: [], OUTPUT: [] }, rules: new Map() };
   let inFilter = false;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) inFilter = line === '*filter';
@@ -105,16 +133,24 @@ function parseSave(text: string): ParsedFilter {
     if (line.startsWith(':')) out.chains.add(line.slice(1).split(' ')[0]);
     const m = /^-A (\S+) (.*)$/.exec(line);
     if (m) {
-      if (m[1] === 'INPUT') out.input.push(line);
+      if (m[1] === 'INPUT' || m[1] === 'OUTPUT') out.hooks[m[1]].push(line);
       else out.rules.set(m[1], [...(out.rules.get(m[1]) ?? []), line]);
     }
   }
   return out;
 }
 
+/** Our two chains and the built-in chain that jumps to each first. */
+function chainsOf(plan: FirewallPlan): Array<{ hook: Hook; chain: string; rules: (f: Family, p: FirewallPlan) => string[] }> {
+  return [
+    { hook: 'INPUT', chain: plan.names.chain, rules: chainRules },
+    { hook: 'OUTPUT', chain: outputChainOf(plan.names.chain), rules: outputRules },
+  ];
+}
+
 export class Firewall {
   /** The rules as the kernel printed them back after our last install: what verify compares against. */
-  private readonly installed = new Map<Family, string[]>();
+  private readonly installed = new Map<string, string[]>();
 
   constructor(private readonly run: CommandRunner) {}
 
@@ -133,48 +169,51 @@ export class Firewall {
     }
   }
 
-  /** Writes the chain (replacing its rules) and makes its jump the first rule of INPUT. */
+  /** Writes both chains (replacing their rules) and makes each one's jump the first rule of its hook. */
   async install(family: Family, plan: FirewallPlan): Promise<void> {
-    const chain = plan.names.chain;
     const before = await this.save(family);
-    const jump = `-A INPUT -j ${chain}`;
-    const lines = [`:${chain} - [0:0]`];
-    if (before.chains.has(chain)) lines.push(`-F ${chain}`);
-    lines.push(...chainRules(family, plan));
-    for (const r of before.input) if (r === jump) lines.push(`-D INPUT -j ${chain}`);
-    lines.push(`-I INPUT 1 -j ${chain}`);
+    const lines: string[] = [];
+    for (const { hook, chain, rules } of chainsOf(plan)) {
+      lines.push(`:${chain} - [0:0]`);
+      if (before.chains.has(chain)) lines.push(`-F ${chain}`);
+      lines.push(...rules(family, plan));
+      for (const r of before.hooks[hook]) if (r === `-A ${hook} -j ${chain}`) lines.push(`-D ${hook} -j ${chain}`);
+      lines.push(`-I ${hook} 1 -j ${chain}`);
+    }
     await this.restore(family, lines);
     const after = await this.save(family);
-    this.installed.set(family, after.rules.get(chain) ?? []);
+    for (const { chain } of chainsOf(plan)) this.installed.set(`${family}:${chain}`, after.rules.get(chain) ?? []);
   }
 
-  /** What is wrong with the chain and jump now, compared with what we installed. */
+  /** What is wrong with the chains and jumps now, compared with what we installed. */
   async verify(family: Family, plan: FirewallPlan): Promise<FirewallCheck> {
-    const chain = plan.names.chain;
     const now = await this.save(family);
     const problems: string[] = [];
-    const jump = `-A INPUT -j ${chain}`;
-    if (!now.chains.has(chain)) problems.push(`IPv${family} chain ${chain} is missing`);
-    const jumps = now.input.filter(r => r === jump).length;
-    if (jumps === 0) problems.push(`IPv${family} jump from INPUT to ${chain} is missing`);
-    else if (now.input[0] !== jump) problems.push(`IPv${family} jump to ${chain} is not the first rule of INPUT`);
-    else if (jumps > 1) problems.push(`IPv${family} INPUT jumps to ${chain} ${jumps} times`);
-    const expected = this.installed.get(family);
-    const rules = now.rules.get(chain) ?? [];
-    if (now.chains.has(chain) && expected && rules.join('\n') !== expected.join('\n')) {
-      problems.push(`IPv${family} chain ${chain} has ${rules.length} rules, not the ${expected.length} installed`);
+    for (const { hook, chain } of chainsOf(plan)) {
+      const jump = `-A ${hook} -j ${chain}`;
+      if (!now.chains.has(chain)) problems.push(`IPv${family} chain ${chain} is missing`);
+      const jumps = now.hooks[hook].filter(r => r === jump).length;
+      if (jumps === 0) problems.push(`IPv${family} jump from ${hook} to ${chain} is missing`);
+      else if (now.hooks[hook][0] !== jump) problems.push(`IPv${family} jump to ${chain} is not the first rule of ${hook}`);
+      else if (jumps > 1) problems.push(`IPv${family} ${hook} jumps to ${chain} ${jumps} times`);
+      const expected = this.installed.get(`${family}:${chain}`);
+      const rules = now.rules.get(chain) ?? [];
+      if (now.chains.has(chain) && expected && rules.join('\n') !== expected.join('\n')) {
+        problems.push(`IPv${family} chain ${chain} has ${rules.length} rules, not the ${expected.length} installed`);
+      }
     }
     return { ok: problems.length === 0, problems };
   }
 
-  /** Removes the jump and the chain; absent ones are fine. */
+  /** Removes the jumps and the chains; absent ones are fine. */
   async remove(family: Family, plan: FirewallPlan): Promise<void> {
-    const chain = plan.names.chain;
     const now = await this.save(family);
     const lines: string[] = [];
-    for (const r of now.input) if (r === `-A INPUT -j ${chain}`) lines.push(`-D INPUT -j ${chain}`);
-    if (now.chains.has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
+    for (const { hook, chain } of chainsOf(plan)) {
+      for (const r of now.hooks[hook]) if (r === `-A ${hook} -j ${chain}`) lines.push(`-D ${hook} -j ${chain}`);
+      if (now.chains.has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
+      this.installed.delete(`${family}:${chain}`);
+    }
     if (lines.length) await this.restore(family, lines);
-    this.installed.delete(family);
   }
 }
