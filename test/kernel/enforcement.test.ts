@@ -140,11 +140,13 @@ describe('kernel: enforcement in namespaces (firewall chain + sets + conntrack)'
     assert.deepEqual(await firewall.verify(4, plan), { ok: true, problems: [] });
     inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_INPUT']);
     inNs(net.nas, 'ip6tables-legacy', ['-D', 'INPUT', '-j', 'SIPA_INPUT']);
+    inNs(net.nas, 'iptables-legacy', ['-D', 'OUTPUT', '-j', 'SIPA_OUTPUT']);
     const v4 = await firewall.verify(4, plan);
     const v6 = await firewall.verify(6, plan);
     assert.equal(v4.ok, false);
-    assert.match(v4.problems.join(), /has 0 rules/);
-    assert.match(v6.problems.join(), /jump .* missing/);
+    assert.match(v4.problems.join(), /SIPA_INPUT has 0 rules/);
+    assert.match(v4.problems.join(), /jump from OUTPUT to SIPA_OUTPUT is missing/);
+    assert.match(v6.problems.join(), /jump from INPUT to SIPA_INPUT is missing/);
     assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'connected', 'open while the chain is empty');
     await firewall.install(4, plan);
     await firewall.install(6, plan);
@@ -180,7 +182,7 @@ describe('kernel: enforcement in namespaces (firewall chain + sets + conntrack)'
     await firewall.remove(6, plan);
     await firewall.remove(4, plan); // twice is fine
     for (const save of ['iptables-legacy-save', 'ip6tables-legacy-save']) {
-      assert.doesNotMatch(inNs(net.nas, save, []), /SIPA/);
+      assert.doesNotMatch(inNs(net.nas, save, []), /SIPA/, 'neither chain nor jump (INPUT and OUTPUT) is left');
     }
     assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'connected');
     for (const f of [4, 6] as const) await firewall.install(f, plan);
