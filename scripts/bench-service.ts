@@ -1,0 +1,139 @@
+// The service's figures (part of `npm run bench`): register → kernel entry through the engine and through the
+// CLI, start to enforcing with 10,000 stored devices, the daemon's idle RSS, bytes written to the data dir per
+// register, per revoke and per idle minute, and the store's size. One JSON line per figure, then a table.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { addNamespace, removeNamespace } from './lib/netns';
+import { makeDaemon } from './lib/daemon';
+import { loadNative } from '../module/kernel/native';
+import { commandRunner } from '../module/kernel/command';
+import { Enforcer } from '../module/kernel/enforcer';
+import { Engine } from '../module/engine/engine';
+import { checkConfig, kernelNames } from '../module/engine/config';
+import { silentLogger } from '../module/engine/log';
+import { Store } from '../module/store';
+import { Database } from '../module/store/database';
+import { migrate } from '../module/store/migrations';
+import * as devices from '../module/store/devices';
+import * as settings from '../module/store/settings';
+
+interface Figure { name: string; n: number; value: number; unit: string }
+const figures: Figure[] = [];
+const record = (name: string, n: number, value: number, unit: string) => {
+  const f = { name, n, value: Math.round(value * 1000) / 1000, unit };
+  figures.push(f);
+  process.stdout.write(`${JSON.stringify(f)}\n`);
+};
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+const v6 = (i: number) => `2001:db8:b::${(i + 1).toString(16)}`;
+const bytesOf6 = (i: number) => { const b = new Uint8Array(16); b.set([0x20, 0x01, 0x0d, 0xb8, 0, 0x0b]); b[14] = ((i + 1) >> 8) & 255; b[15] = (i + 1) & 255; return b; };
+
+function writeBytes(pid: number): number {
+  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+  return Number(/write_bytes: (\d+)/.exec(io)![1]);
+}
+
+async function engineLatency(): Promise<void> {
+  const ns = addNamespace(`sipa-bsvc-${process.pid}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-bench-'));
+  const lib = loadNative();
+  const nl = lib.open(`/run/netns/${ns}`);
+  const config = checkConfig({ dataDir: dir, netns: ns, firewall: { lan: [] } });
+  const { store } = await Store.open({ dataDir: dir });
+  const engine = new Engine({ store, kernel: new Enforcer(nl, lib.strerror, commandRunner(ns), kernelNames(config)), config, log: silentLogger, version: 'bench', buildTimeMs: 0 });
+  try {
+    await engine.start();
+    await engine.enable({ surface: 'system', name: 'bench' });
+    const lat: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const t0 = process.hrtime.bigint();
+      await engine.register({ address: v6(i), source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, { surface: 'cli', name: 'bench' });
+      if (!nl.setTest('sipa6_allow', 6, bytesOf6(i), 128)) throw new Error(`entry ${v6(i)} not in the kernel`);
+      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    record('engine.register.p50', 1000, pct(lat, 0.5), 'ms');
+    record('engine.register.p99', 1000, pct(lat, 0.99), 'ms');
+    await engine.disable({ surface: 'system', name: 'bench' });
+  } finally {
+    await engine.stop();
+    await store.close();
+    nl.close();
+    removeNamespace(ns);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** 10,000 active devices written straight into a fresh store, in a few transactions, with enabled = true. */
+async function fillStore(dataDir: string, n: number): Promise<void> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const { db } = await Database.open(dataDir, Date.now);
+  await migrate(db);
+  const now = Date.now();
+  for (let start = 0; start < n; start += 2000) {
+    await db.write(async tx => {
+      for (let i = start; i < Math.min(n, start + 2000); i++) {
+        await devices.registerDevice(tx, { address: v6(i), family: 6, prefix: 128, label: `device ${i}`, qnapId: null, source: 'local', policy: 'fixed', sessionId: null, expiresAt: now + 3_600_000 }, now);
+      }
+      await settings.putSetting(tx, 'enabled', true);
+    });
+  }
+  await db.close();
+}
+
+async function daemonFigures(): Promise<void> {
+  const ns = addNamespace(`sipa-bdmn-${process.pid}`);
+  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 } });
+  try {
+    await fillStore(path.join(d.dir, 'data'), 10_000);
+    const t0 = Date.now();
+    await d.start();
+    const ready = Date.now() - t0;
+    const list = await d.sipaJson<unknown[]>('list');
+    if (list.length !== 10_000) throw new Error(`daemon restored ${list.length} devices`);
+    record('daemon.start-to-enforcing', 10_000, ready, 'ms');
+    await sleep(5000);
+    const pid = d.process!.pid!;
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+    record('daemon.rss-idle', 10_000, rss, 'MiB');
+
+    const before = writeBytes(pid);
+    await sleep(60_000);
+    record('store.bytes-idle-minute', 1, writeBytes(pid) - before, 'B');
+
+    const cli: number[] = [];
+    const w0 = writeBytes(pid);
+    for (let i = 0; i < 20; i++) {
+      const t = Date.now();
+      const r = await d.sipa('register', `203.0.113.${100 + i}`, '--for', '10m');
+      if (r.code !== 0) throw new Error(r.stderr);
+      cli.push(Date.now() - t);
+    }
+    record('store.bytes-per-register', 20, (writeBytes(pid) - w0) / 20, 'B');
+    record('cli.register.p50', 20, pct(cli, 0.5), 'ms');
+    record('cli.register.p99', 20, pct(cli, 0.99), 'ms');
+    const w1 = writeBytes(pid);
+    for (let i = 0; i < 20; i++) await d.sipa('revoke', `203.0.113.${100 + i}`);
+    record('store.bytes-per-revoke', 20, (writeBytes(pid) - w1) / 20, 'B');
+    const db = path.join(d.dir, 'data', 'sipa.db');
+    record('store.file-10000-devices', 10_000, fs.statSync(db).size / 1024, 'KiB');
+  } finally {
+    await d.sipa('disable');
+    await d.destroy();
+    removeNamespace(ns);
+  }
+}
+
+async function main(): Promise<void> {
+  process.stdout.write('# service: engine, daemon, store\n');
+  await engineLatency();
+  await daemonFigures();
+  process.stdout.write('\n| figure | n | value |\n|---|---|---|\n');
+  for (const f of figures) process.stdout.write(`| ${f.name} | ${f.n} | ${f.value} ${f.unit} |\n`);
+}
+
+main().catch(err => {
+  process.stderr.write(`bench-service failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
