@@ -27,7 +27,7 @@ export interface TestDaemon {
 
 export function cli(configPath: string, args: string[]): Promise<CliResult> {
   return new Promise(resolve => {
-    execFile(process.execPath, [MAIN, ...args, '--config', configPath], { timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args, '--config', configPath], { timeout: 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
