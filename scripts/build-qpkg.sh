@@ -4,6 +4,7 @@
 # carries Node.js, its C libraries and loader, the module, node_modules and the native helper for its CPU.
 # Reproducible: same commit, same bytes (SOURCE_DATE_EPOCH = last commit's time unless set).
 # Environment: SIPA_ARCHES="x86_64 arm_64" (subset), SIPA_OUT=dir (default build/qpkg),
+#   SIPA_VERSION (QPKG_VER; default package.json's version),
 #   SIPA_PLACEHOLDER_HELPER=1 (development: package a do-nothing native helper if native/ has not landed).
 # Downloads (npm tarballs) and compiled addons are cached in build/cache/.
 set -euo pipefail
@@ -32,21 +33,12 @@ ensure_debs binutils gcc g++ make python3 gcc-aarch64-linux-gnu g++-aarch64-linu
   libstdc++6-armhf-cross libgcc-s1-armhf-cross
 sipa_source_date_epoch
 
-VERSION=$(node -p "require('$REPO/package.json').version")
-[ ${#VERSION} -le 10 ] || die "package.json version '$VERSION' is longer than QPKG_VER's 10 characters"
+VERSION=${SIPA_VERSION:-$(node -p "require('$REPO/package.json').version")}
+[ ${#VERSION} -le 10 ] || die "version '$VERSION' is longer than QPKG_VER's 10 characters"
 COMMIT=${SIPA_COMMIT:-$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)}
 say "Secure IP Access $VERSION ($COMMIT), SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, arches: $(sipa_targets | awk '{ printf "%s ", $1 }')"
 
 stage_all
-
-subst() {  # template → stdout with the product constants and $T_* of the current target
-  sed -e "s|@NAME@|$SIPA_QPKG_NAME|g" -e "s|@DISPLAY_NAME@|$SIPA_DISPLAY_NAME|g" -e "s|@VERSION@|$VERSION|g" \
-      -e "s|@AUTHOR@|$SIPA_AUTHOR|g" -e "s|@SERVICE@|$SIPA_SERVICE|g" -e "s|@RC_NUM@|$SIPA_RC_NUM|g" \
-      -e "s|@TIMEOUT@|$SIPA_TIMEOUT|g" -e "s|@FW_MIN@|$SIPA_FW_MIN|g" -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" \
-      -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" -e "s|@FOLDER@|${T_FOLDER:-}|g" -e "s|@UNAME@|${T_UNAME:-}|g" \
-      -e "s|@REJECT@|${T_REJECT:-}|g" "$1"
-}
-pad10() { printf '%-10s' "$1"; }
 
 # data.tar.gz per CPU (identical for arm-x41 and arm-x31): the runtime, the service script, the icons.
 for cpu in $STAGED_CPUS; do
@@ -67,36 +59,9 @@ while read -r folder cpu _; do
   sipa_target "$folder"
   helper=release
   [ -f "$WORK/placeholder/$cpu/MARK" ] && helper=PLACEHOLDER
-  c="$WORK/control-$folder"; mkdir -p "$c/in"
-  cp "$REPO/qpkg/qinstall.sh" "$REPO/qpkg/package_routines" "$c/in/"
-  subst "$REPO/qpkg/qpkg.cfg.in" > "$c/in/qpkg.cfg"
-  {
-    echo "time = $(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d)"
-    echo "version = $VERSION"
-    echo "commit = $COMMIT"
-    echo "arch = $folder"
-    echo "node = ${T_NODE_PKG##*@}"
-    echo "native_helper = $helper"
-  } > "$c/in/built_info"
-  chmod 644 "$c/in/"*; chmod 755 "$c/in/qinstall.sh"
-  det_tgz "$c/control.tar.gz" "$c/in"
-  tar --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner --format=gnu --mode=644 \
-      -C "$c" -cf "$c/control.tar" control.tar.gz
-  ctrl_len=$(fsize "$c/control.tar")
-  data_len=$(fsize "$WORK/data-$cpu.tar.gz")
-
-  # The header's numbers are padded to 10 characters, so its length does not depend on them.
-  subst "$REPO/qpkg/header.sh.in" | sed -e "s|@CTRL_LEN@|$(pad10 "$ctrl_len")|g" \
-      -e "s|@DATA_LEN@|$(pad10 "$data_len")|g" -e "s|@SCRIPT_LEN@|@@@@@@@@@@|" > "$c/header"
-  script_len=$(fsize "$c/header")
-  sed -i "s|@@@@@@@@@@|$(pad10 "$script_len")|" "$c/header"
-  [ "$(fsize "$c/header")" = "$script_len" ] || die "header length changed while filling it in"
-
   f="$OUT/${SIPA_QPKG_NAME}_${VERSION}_${folder}.qpkg"
-  cat "$c/header" "$c/control.tar" "$WORK/data-$cpu.tar.gz" > "$f.tmp"
-  qpkg_tail "$SIPA_QPKG_NAME" "$VERSION" >> "$f.tmp"
-  qpkg_seal "$f.tmp"
-  mv "$f.tmp" "$f"
+  qpkg_assemble "$folder" "$VERSION" "$WORK/data-$cpu.tar.gz" "$WORK/control-$folder" "$f" \
+    "commit = $COMMIT" "native_helper = $helper"
   summary+=("$(printf '  %-8s %-44s %10s bytes (%s)%s' "$folder" "${f#"$REPO"/}" "$(fsize "$f")" "$(mib "$(fsize "$f")")" \
     "$([ $helper = PLACEHOLDER ] && echo ' [placeholder native helper]')")")
 done < <(sipa_targets)

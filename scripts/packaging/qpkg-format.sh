@@ -23,3 +23,63 @@ qpkg_seal() {
   size=$(stat -c %s "$f")
   qpkg_check_digits "$size" | dd of="$f" bs=1 seek=$((size - 60)) conv=notrunc status=none
 }
+
+# Template → stdout with the product constants, $VERSION and $T_* of the current target (sipa_target).
+qpkg_subst() {
+  sed -e "s|@NAME@|$SIPA_QPKG_NAME|g" -e "s|@DISPLAY_NAME@|$SIPA_DISPLAY_NAME|g" -e "s|@VERSION@|$VERSION|g" \
+      -e "s|@AUTHOR@|$SIPA_AUTHOR|g" -e "s|@SERVICE@|$SIPA_SERVICE|g" -e "s|@RC_NUM@|$SIPA_RC_NUM|g" \
+      -e "s|@TIMEOUT@|$SIPA_TIMEOUT|g" -e "s|@FW_MIN@|$SIPA_FW_MIN|g" -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" \
+      -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" -e "s|@FOLDER@|${T_FOLDER:-}|g" -e "s|@UNAME@|${T_UNAME:-}|g" \
+      -e "s|@REJECT@|${T_REJECT:-}|g" "$1"
+}
+pad10() { printf '%-10s' "$1"; }
+
+# qpkg_assemble FOLDER VERSION DATA_TGZ WORKDIR OUT [built_info line...]
+# [sh header][control.tar][DATA_TGZ][tail], check digits sealed. Uses $REPO/qpkg/{qinstall.sh,package_routines,
+# qpkg.cfg.in,header.sh.in}, SOURCE_DATE_EPOCH; WORKDIR is scratch (created). Shared by build-qpkg.sh and
+# repack-qpkg.sh, so a repacked file is laid out exactly as a built one.
+qpkg_assemble() {
+  local folder=$1 VERSION=$2 data=$3 c=$4 f=$5; shift 5
+  sipa_target "$folder"
+  [ ${#VERSION} -le 10 ] || die "QPKG_VER '$VERSION' is longer than 10 characters"
+  rm -rf "$c"; mkdir -p "$c/in"
+  cp "$REPO/qpkg/qinstall.sh" "$REPO/qpkg/package_routines" "$c/in/"
+  qpkg_subst "$REPO/qpkg/qpkg.cfg.in" > "$c/in/qpkg.cfg"
+  {
+    echo "time = $(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d)"
+    echo "version = $VERSION"
+    echo "arch = $folder"
+    echo "node = ${T_NODE_PKG##*@}"
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+  } > "$c/in/built_info"
+  chmod 644 "$c/in/"*; chmod 755 "$c/in/qinstall.sh"
+  det_tgz "$c/control.tar.gz" "$c/in"
+  tar --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner --format=gnu --mode=644 \
+      -C "$c" -cf "$c/control.tar" control.tar.gz
+  local ctrl_len data_len script_len
+  ctrl_len=$(fsize "$c/control.tar")
+  data_len=$(fsize "$data")
+
+  # The header's numbers are padded to 10 characters, so its length does not depend on them.
+  qpkg_subst "$REPO/qpkg/header.sh.in" | sed -e "s|@CTRL_LEN@|$(pad10 "$ctrl_len")|g" \
+      -e "s|@DATA_LEN@|$(pad10 "$data_len")|g" -e "s|@SCRIPT_LEN@|@@@@@@@@@@|" > "$c/header"
+  script_len=$(fsize "$c/header")
+  sed -i "s|@@@@@@@@@@|$(pad10 "$script_len")|" "$c/header"
+  [ "$(fsize "$c/header")" = "$script_len" ] || die "header length changed while filling it in"
+
+  cat "$c/header" "$c/control.tar" "$data" > "$f.tmp"
+  qpkg_tail "$SIPA_QPKG_NAME" "$VERSION" >> "$f.tmp"
+  qpkg_seal "$f.tmp"
+  mv "$f.tmp" "$f"
+}
+
+# qpkg_lengths FILE → "script_len ctrl_len data_len" as the file's own header states them.
+qpkg_lengths() {
+  local head s c d
+  head=$(head -c 16384 "$1" | sed -n '1,/^exit 1$/p')
+  s=$(printf '%s\n' "$head" | sed -n 's/^script_len=\([0-9]*\).*/\1/p')
+  c=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| tar -xOf.*/\1/p')
+  d=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *> "\$_EXTRACT_DIR\/data.tar.gz".*/\1/p')
+  [ -n "$s" ] && [ -n "$c" ] && [ -n "$d" ] || die "$1: cannot read the lengths from its header"
+  echo "$s $c $d"
+}

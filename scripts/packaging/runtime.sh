@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Builds the self-contained runtime tree of one CPU (x86_64 | aarch64 | armhf):
-#   bin/node bin/sipa   lib/<loader + C libraries>   app/{package.json,dist/module,node_modules,native}   web/
+#   bin/node bin/sipa   lib/<loader + C libraries>   app/{package.json,dist/module,dist/panel,node_modules,native}
+#   web/ (index.html + panel -> ../app/dist/panel)
 # Sourced after targets.sh and lib.sh; expects $REPO, $WORK (this build's scratch dir) and SOURCE_DATE_EPOCH.
 
 # The compiled module (dist/module without tests) and the production node_modules, shared by all CPUs.
@@ -12,6 +13,16 @@ prepare_common() {
   if [ ! -f "$WORK/tsc/module/cli/main.js" ]; then
     warn "dist/module/cli/main.js is missing (the CLI has not landed): bin/sipa will have nothing to run"
   fi
+
+  # The panel (esbuild bundle + host page + manifest + icon), CPU-independent; the daemon serves it from
+  # dist/panel beside dist/module (module/api/static.ts DEFAULT_PANEL_DIR) when api.panelDir is null.
+  say "bundling the panel (node scripts/build-panel.mjs)"
+  ( cd "$REPO" && node scripts/build-panel.mjs "$WORK/panel" ) | sed -n 's/^\[build-panel\] total/[panel] total/p' \
+    || die "the panel build failed (node scripts/build-panel.mjs)"
+  local f
+  for f in index.html sipa-panel.js host.js manifest.json; do
+    [ -s "$WORK/panel/$f" ] || die "the panel build left no $f"
+  done
 
   # Production dependencies, as the lock file pins them, cached per lock file so a second build is offline.
   local lockhash cached
@@ -158,7 +169,7 @@ stage_runtime() {
   cp "$REPO"/module/schemas/*.json "$out/app/module/schemas/"
   node -e '
     const p = require(process.argv[1]);
-    const out = { name: p.name, version: p.version, private: true, description: p.description, license: p.license };
+    const out = { name: p.name, version: process.env.SIPA_VERSION || p.version, private: true, description: p.description, license: p.license };
     process.stdout.write(JSON.stringify(out, null, 2) + "\n");' "$REPO/package.json" > "$out/app/package.json"
 
   # Production node_modules + this CPU's native parts.
@@ -176,10 +187,15 @@ stage_runtime() {
 
   native_helper "$cpu" "$out/app/native/build/$cpu/libsipa.so"
 
-  # The launcher, the panel landing page, the default config.
+  # The panel, served by the daemon (through the QTS proxy path) from app/dist/panel.
+  cp -a "$WORK/panel" "$out/app/dist/panel"
+
+  # The launcher, the web tree (linked at /home/httpd/cgi-bin/qpkg/<NAME> by sipa.sh: landing page, and
+  # panel/ → the built panel with its manifest.json and icon), the default config.
   sed -e "s|@LOADER@|$T_LOADER|g" -e "s|@CPU@|$cpu|g" "$REPO/qpkg/sipa-launcher.sh" > "$out/bin/sipa"
   chmod 755 "$out/bin/sipa" "$out/bin/node"
   cp "$REPO/qpkg/web/"* "$out/web/"
+  ln -s ../app/dist/panel "$out/web/panel"
   sed -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" \
     "$REPO/rootfs-overlay/etc/sipa.json.in" > "$out/etc/sipa.json.in"
   node -e "JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\").replace(\"@DATA_DIR@\", \"/x\"))" "$out/etc/sipa.json.in" \

@@ -3,7 +3,15 @@
 # log_tool, /etc/platform.conf, the config files a QPKG reads, a share volume and the dirs App Center has.
 #   fake-qts.sh create ROOT FOLDER     make ROOT for a package of QNAP arch FOLDER (x86_64 arm_64 arm-x41 arm-x31)
 #   fake-qts.sh run ROOT FOLDER CMD    run CMD with /bin/sh inside ROOT, in fresh network/pid/mount namespaces
-#                                      (nothing started inside outlives it; the host's firewall is out of reach)
+#                                      (nothing started inside outlives it; the host's firewall is out of reach).
+#                                      FAKE_NETNS=/proc/PID/ns/net: join that network namespace instead of a
+#                                      fresh one (the test makes and owns it, and looks into it from outside).
+#                                      The loopback interface is brought up first, as on a NAS.
+# The NAS's iptables: QTS has the legacy iptables under its plain names. Here /sbin/iptables-save,
+# iptables-restore, ip6tables-save and ip6tables-restore are wrappers around the build host's
+# xtables-legacy-multi, run through its own loader from /opt/qts-iptables (so /lib stays empty: nothing of
+# the package can pick up a C library from the fake NAS by accident). x86_64 programs: under qemu-user they
+# run natively, like busybox.
 # ARM folders: busybox stays x86_64 (it is the NAS's shell here), /bin/uname reports the NAS's CPU, and the
 # bundled loader is run through /usr/bin/qemu-*-static (SIPA_EMULATOR) because binfmt_misc may be absent.
 set -euo pipefail
@@ -21,7 +29,7 @@ create() {
   local bb
   bb=$(command -v busybox || echo /bin/busybox)
   file -L "$bb" | grep -q 'statically linked' || { echo "busybox at $bb is not static (apt-get install busybox-static)" >&2; exit 1; }
-  mkdir -p "$root"/{bin,sbin,usr/bin,dev,proc,tmp,var/log,var/run,etc/init.d,etc/rcS.d,etc/config}
+  mkdir -p "$root"/{bin,sbin,usr/bin,dev,proc,run,tmp,var/log,var/run,etc/init.d,etc/rcS.d,etc/config}
   mkdir -p "$root"/{home/httpd/cgi-bin/qpkg,home/httpd/RSS/images,mnt/boot_config,share/CACHEDEV1_DATA/Public,share/CACHEDEV1_DATA/.qpkg}
   chmod 1777 "$root/tmp"
   cp "$bb" "$root/bin/busybox"
@@ -58,6 +66,7 @@ awk -v s="$sec" -v k="$key" -v v="$val" '
   END { emit(); if (!done) { print "[" s "]"; print k " = " v } }' "$file" > "$file.setcfg.$$" && cat "$file.setcfg.$$" > "$file"
 rm -f "$file.setcfg.$$"
 SH
+  qts_iptables
   cat > "$root/sbin/log_tool" <<'SH'
 #!/bin/sh
 t=0 msg=
@@ -80,12 +89,34 @@ SH
   fi
 }
 
+qts_iptables() {
+  local multi=/usr/sbin/xtables-legacy-multi syslib=/lib/x86_64-linux-gnu xt=/usr/lib/x86_64-linux-gnu/xtables
+  local d="$root/opt/qts-iptables" f n changed=1 t
+  [ -x "$multi" ] && [ -d "$xt" ] || { echo "$multi missing (apt-get install iptables)" >&2; exit 1; }
+  mkdir -p "$d/bin" "$d/lib" "$d/xtables"
+  cp "$multi" "$d/bin/"; cp "$xt"/*.so "$d/xtables/"; cp -L "$syslib/ld-linux-x86-64.so.2" "$d/lib/"
+  while [ $changed = 1 ]; do
+    changed=0
+    for f in "$d"/bin/* "$d"/lib/* "$d"/xtables/*; do
+      for n in $(readelf -dW "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        [ -e "$d/lib/$n" ] && continue
+        cp -L "$syslib/$n" "$d/lib/$n"; changed=1
+      done
+    done
+  done
+  for t in iptables-save iptables-restore ip6tables-save ip6tables-restore; do
+    printf '#!/bin/sh\nXTABLES_LIBDIR=/opt/qts-iptables/xtables exec /opt/qts-iptables/lib/ld-linux-x86-64.so.2 --inhibit-cache --library-path /opt/qts-iptables/lib --argv0 %s /opt/qts-iptables/bin/xtables-legacy-multi "$@"\n' "$t" > "$root/sbin/$t"
+  done
+}
+
 run() {
   local emu=
   [ -n "$qemu" ] && emu="/usr/bin/$qemu"
-  unshare --net --pid --fork --mount --mount-proc="$root/proc" \
+  local net=(unshare --net)
+  [ -n "${FAKE_NETNS:-}" ] && net=(nsenter --net="$FAKE_NETNS" unshare)
+  "${net[@]}" --pid --fork --mount --mount-proc="$root/proc" \
     env -i PATH=/bin:/sbin:/usr/bin HOME=/ TERM=dumb SIPA_EMULATOR="$emu" SIPA_STOP_WAIT="${SIPA_STOP_WAIT:-10}" \
-    chroot "$root" /bin/sh -c "$1"
+    chroot "$root" /bin/sh -c "/bin/ip link set lo up 2>/dev/null; $1"
 }
 
 case "$cmd" in
