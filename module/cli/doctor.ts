@@ -1,6 +1,7 @@
 // `sipa doctor`: what an admin checks when something seems off — kernel support, rules intact, store
 // integrity, clock trust — and `sipa uninstall-cleanup`, which removes every rule and set even with no daemon.
 import fs from 'node:fs';
+import path from 'node:path';
 import { loadNative } from '../kernel/native';
 import { commandRunner, findProgram } from '../kernel/command';
 import { Enforcer } from '../kernel/enforcer';
@@ -54,23 +55,42 @@ export async function doctor(config: Config, sock: string, json: boolean): Promi
   return ok ? 0 : 1;
 }
 
+/** Folders uninstall-cleanup will never remove, whatever a config says. */
+function safeToRemove(dir: string): boolean {
+  const d = path.resolve(dir);
+  const depth = d.split('/').filter(Boolean).length;
+  return depth >= 2 && !/^\/(share|etc|usr|bin|sbin|lib|lib64|home|root|proc|sys|dev|boot|var)\/?$/.test(d) && !/^\/share\/[^/]+\/?$/.test(d);
+}
+
 /**
  * Used by the package's removal hook (the daemon is stopped first): takes out every rule and set, then the
- * store and the run dir, so that nothing of the module is left on the NAS.
+ * store and the run dir, so that nothing of the module is left on the NAS. The folders go even when the kernel
+ * part fails (e.g. no netfilter where it runs); the exit code says whether everything went.
  */
 export async function uninstallCleanup(config: Config): Promise<number> {
-  const lib = loadNative();
-  const nl = lib.open(config.netns ? `/run/netns/${config.netns}` : null);
+  let failed = false;
   try {
-    const names = kernelNames(config);
-    await new Enforcer(nl, lib.strerror, commandRunner(config.netns), names).remove({ names, protect: config.firewall.protect, action: config.firewall.action });
-    process.stdout.write('removed the Secure IP Access rules and sets\n');
-  } finally {
-    nl.close();
+    const lib = loadNative();
+    const nl = lib.open(config.netns ? `/run/netns/${config.netns}` : null);
+    try {
+      const names = kernelNames(config);
+      await new Enforcer(nl, lib.strerror, commandRunner(config.netns), names).remove({ names, protect: config.firewall.protect, action: config.firewall.action });
+      process.stdout.write('removed the Secure IP Access rules and sets\n');
+    } finally {
+      nl.close();
+    }
+  } catch (e) {
+    failed = true;
+    process.stderr.write(`sipa: could not remove the rules and sets: ${(e as Error).message}\n`);
   }
   for (const dir of [config.dataDir, config.runDir]) {
+    if (!safeToRemove(dir)) {
+      failed = true;
+      process.stderr.write(`sipa: not removing ${dir}: it is not a folder of this module's own\n`);
+      continue;
+    }
     fs.rmSync(dir, { recursive: true, force: true });
     process.stdout.write(`removed ${dir}\n`);
   }
-  return 0;
+  return failed ? 1 : 0;
 }

@@ -221,3 +221,34 @@ describe('service: daemon + sipa against the real kernel', function () {
     assert.equal(await remote(), 'connected');
   });
 });
+
+describe('service: sipa uninstall-cleanup', function () {
+  this.timeout(30000);
+  it('removes every rule and set, the store and the run dir; refuses folders that are not its own', async () => {
+    const { makeTopology } = await import('../../scripts/lib/netns');
+    const net = makeTopology('unin');
+    const d = makeDaemon(net.nas);
+    try {
+      await d.start();
+      await d.sipa('enable');
+      await d.sipa('register', '203.0.113.10', '--for', '10m');
+      await d.stop('SIGTERM');
+      assert.match(inNs(net.nas, 'iptables-legacy-save', []), /SIPA_INPUT/, 'enforcement stays after the daemon stops');
+      const r = await d.sipa('uninstall-cleanup');
+      assert.equal(r.code, 0, r.stderr);
+      for (const save of ['iptables-legacy-save', 'ip6tables-legacy-save']) assert.doesNotMatch(inNs(net.nas, save, []), /SIPA/);
+      assert.equal(inNs(net.nas, 'ipset', ['list', '-n']).trim(), '');
+      assert.equal(fs.existsSync(path.join(d.dir, 'data')), false);
+      assert.equal(fs.existsSync(path.join(d.dir, 'run')), false);
+      const bad = path.join(d.dir, 'bad.json');
+      fs.writeFileSync(bad, JSON.stringify({ ...d.config, dataDir: '/share' }));
+      const { cli } = await import('../../scripts/lib/daemon');
+      const refused = await cli(bad, ['uninstall-cleanup']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /not removing \/share/);
+    } finally {
+      await d.destroy();
+      net.destroy();
+    }
+  });
+});
