@@ -142,6 +142,28 @@ describe('service: daemon + sipa against the real kernel', function () {
     assert.deepEqual(s.lanNetworks, ['192.0.2.0/24', '2001:db8:1::/64']);
   });
 
+  it('follows the LAN as interface addresses change, and reloads the config on SIGHUP', async () => {
+    const lanSet = () => inNs(net.nas, 'ipset', ['list', 'sipa4_lan']);
+    inNs(net.nas, 'ip', ['link', 'add', 'lan1', 'type', 'veth', 'peer', 'name', 'lan1p']);
+    try {
+      inNs(net.nas, 'ip', ['addr', 'add', '198.51.100.1/24', 'dev', 'lan1']);
+      inNs(net.nas, 'ip', ['link', 'set', 'lan1', 'up']);
+      await until('new LAN network learned', async () => /198\.51\.100\.0\/24/.test(lanSet()), 3000);
+      inNs(net.nas, 'ip', ['addr', 'del', '198.51.100.1/24', 'dev', 'lan1']);
+      await until('old LAN network dropped', async () => !/198\.51\.100\.0\/24/.test(lanSet()), 3000);
+    } finally {
+      inNs(net.nas, 'ip', ['link', 'del', 'lan1']);
+    }
+    fs.writeFileSync(d.configPath, JSON.stringify({ ...d.config, firewall: { extraLan: ['203.0.113.0/28'] } }));
+    d.process!.kill('SIGHUP');
+    await until('extra LAN from the reloaded config', async () => /203\.0\.113\.0\/28/.test(lanSet()), 3000);
+    assert.equal(await remote(), 'connected', '203.0.113.10 is inside the configured LAN now');
+    fs.writeFileSync(d.configPath, JSON.stringify({ ...d.config, firewall: { action: 'block' } }));
+    d.process!.kill('SIGHUP');
+    await until('refusal logged', async () => d.log.some(l => l.includes('config reload refused')), 3000);
+    assert.match(lanSet(), /203\.0\.113\.0\/28/, 'a bad config changes nothing');
+  });
+
   it('recovers active entries from the kernel when the store file is damaged', async () => {
     await d.sipa('register', net.remoteAddr[4], '--for', '10m');
     await d.stop('SIGTERM');
