@@ -7,7 +7,7 @@
 #     etc/init.d/sipa.sh                       init script (standalone mode of the service script)
 #   build/overlay/<arch>/MANIFEST.sha256       sha256 of every file above (sorted paths, relative to /)
 #   build/overlay/sipa-overlay_<version>_<arch>.tar.gz   the same tree as a reproducible archive
-# Environment as for build-qpkg.sh (SIPA_ARCHES, SIPA_OUT, SIPA_PLACEHOLDER_HELPER, SOURCE_DATE_EPOCH).
+# Environment as for build-qpkg.sh (SIPA_ARCHES, SIPA_OUT, SOURCE_DATE_EPOCH).
 set -euo pipefail
 umask 022
 REPO=$(cd "$(dirname "$0")/.." && pwd)

@@ -5,7 +5,6 @@
 # Reproducible: same commit, same bytes (SOURCE_DATE_EPOCH = last commit's time unless set).
 # Environment: SIPA_ARCHES="x86_64 arm_64" (subset), SIPA_OUT=dir (default build/qpkg),
 #   SIPA_VERSION (QPKG_VER; default package.json's version),
-#   SIPA_PLACEHOLDER_HELPER=1 (development: package a do-nothing native helper if native/ has not landed).
 # Downloads (npm tarballs) and compiled addons are cached in build/cache/.
 set -euo pipefail
 umask 022
@@ -57,13 +56,10 @@ mkdir -p "$OUT"
 summary=()
 while read -r folder cpu _; do
   sipa_target "$folder"
-  helper=release
-  [ -f "$WORK/placeholder/$cpu/MARK" ] && helper=PLACEHOLDER
   f="$OUT/${SIPA_QPKG_NAME}_${VERSION}_${folder}.qpkg"
   qpkg_assemble "$folder" "$VERSION" "$WORK/data-$cpu.tar.gz" "$WORK/control-$folder" "$f" \
-    "commit = $COMMIT" "native_helper = $helper"
-  summary+=("$(printf '  %-8s %-44s %10s bytes (%s)%s' "$folder" "${f#"$REPO"/}" "$(fsize "$f")" "$(mib "$(fsize "$f")")" \
-    "$([ $helper = PLACEHOLDER ] && echo ' [placeholder native helper]')")")
+    "commit = $COMMIT"
+  summary+=("$(printf '  %-8s %-44s %10s bytes (%s)' "$folder" "${f#"$REPO"/}" "$(fsize "$f")" "$(mib "$(fsize "$f")")")")
 done < <(sipa_targets)
 
 say "built in $(( $(date +%s) - started )) s:"

@@ -34,6 +34,6 @@ cut_out $((s + c)) "$d" > "$work/data.tar.gz"
 
 mkdir -p "$out"
 f="$out/${SIPA_QPKG_NAME}_${version}_${folder}.qpkg"
-mapfile -t kept < <(grep -E '^(commit|native_helper) = ' "$work/built_info")
+mapfile -t kept < <(grep -E '^commit = ' "$work/built_info")
 qpkg_assemble "$folder" "$version" "$work/data.tar.gz" "$work/control" "$f" "${kept[@]}" "repacked_from = $old"
 say "$folder: $(basename "$in") → ${f#"$REPO"/} (QPKG_VER $old → $version)"

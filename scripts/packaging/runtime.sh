@@ -79,23 +79,13 @@ build_sqlite() {
 }
 
 # The native helper: native/build/<cpu>/libsipa.so from `make -C native ARCH=<cpu> lib`.
-# SIPA_PLACEHOLDER_HELPER=1 (development only, until native/ lands) builds a do-nothing .so in the scratch dir.
 native_helper() {
   local cpu=$1 out=$2 so="$REPO/native/build/$cpu/libsipa.so"
-  if [ ! -f "$so" ] && [ -f "$REPO/native/Makefile" ]; then
+  if [ ! -f "$so" ]; then
     say "$cpu: building the native helper (make -C native ARCH=$cpu lib)"
     make -s -C "$REPO/native" ARCH="$cpu" lib || die "$cpu: make -C native ARCH=$cpu lib failed"
   fi
-  if [ -f "$so" ]; then cp "$so" "$out"; return 0; fi
-  [ "${SIPA_PLACEHOLDER_HELPER:-0}" = 1 ] || die "$cpu: $so is missing and native/Makefile does not exist yet (SIPA_PLACEHOLDER_HELPER=1 packages a placeholder for pipeline tests)"
-  sipa_target "$cpu"
-  warn "$cpu: packaging a PLACEHOLDER native helper (SIPA_PLACEHOLDER_HELPER=1) — not for release"
-  mkdir -p "$WORK/placeholder/$cpu"
-  printf 'int sipa_placeholder(void) { return 0; }\n' > "$WORK/placeholder/$cpu/placeholder.c"
-  ( cd "$WORK/placeholder/$cpu" && "$T_TRIPLET-gcc" -O2 -shared -fPIC -Wl,-z,max-page-size=65536 \
-      -o libsipa.so placeholder.c )
-  cp "$WORK/placeholder/$cpu/libsipa.so" "$out"
-  echo "placeholder" > "$WORK/placeholder/$cpu/MARK"
+  cp "$so" "$out"
 }
 
 # Copy the C libraries every ELF in $1 needs (transitively), plus the loader, from $T_SYSLIB into $1/lib.

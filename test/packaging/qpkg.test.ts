@@ -139,7 +139,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
   const buildEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
     ...process.env, SOURCE_DATE_EPOCH: '1700000000', SIPA_COMMIT: 'packaging-test',
     SIPA_CACHE: path.join(REPO, 'build', 'cache'),
-    SIPA_PLACEHOLDER_HELPER: fs.existsSync(path.join(REPO, 'native', 'Makefile')) ? '0' : '1', ...extra,
+    ...extra,
   });
   const fakeEnv = (folder: Folder): NodeJS.ProcessEnv => ({ ...process.env, FAKE_NETNS: `/proc/${netns[folder]!.pid}/ns/net` });
   const inRootAsync = (folder: Folder, cmd: string) =>
