@@ -104,9 +104,9 @@ describe('panel: QuFirewall settings page in Chromium', function () {
     await page.screenshot({ path: shotPath('06-audit') });
   });
 
-  it('overview screenshot: portal and local devices, session and fixed policies, an ended one', async () => {
+  it('overview: portal and local devices, session and fixed policies, an ended one, each row as it should read', async () => {
     const e = server.engine;
-    if (!e) return;
+    assert.ok(e, 'this test drives the in-memory engine');
     const portal = (name: string) => ({ surface: 'portal' as const, name });
     await e.enable({ surface: 'cli', name: 'root' });
     await e.register({ address: '203.0.113.24', label: 'Ana – MacBook Air', qnapId: 'ana@example.com', source: 'portal', expiry: { policy: 'session', sessionId: 's-1', leaseSeconds: 1800 } }, portal('ana@example.com'));
@@ -118,6 +118,12 @@ describe('panel: QuFirewall settings page in Chromium', function () {
     const page = await open();
     await ready(page);
     await page.getByRole('rowheader', { name: '198.51.100.7' }).waitFor();
+    const row = (addr: string) => page.locator('tr', { has: page.getByRole('rowheader', { name: addr }) });
+    await row('198.51.100.7').getByText('Revoked', { exact: true }).waitFor();
+    await row('203.0.113.24').getByText('ana@example.com').waitFor();
+    assert.match(await row('203.0.113.24').innerText(), /Session/i);
+    assert.match(await row('203.0.113.90').innerText(), /Local/);
+    assert.match(await page.getByText(/shown ·/).innerText(), /5 shown · 4 active/);
     await page.screenshot({ path: shotPath('00-overview') });
   });
 
