@@ -44,8 +44,11 @@ export interface EngineDeps {
 const LABEL_MAX = 64;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-function networkOf(device: Device): IpNetwork {
-  return parseNetwork(device.prefix === (device.family === 4 ? 32 : 128) ? device.address : `${device.address.split('/')[0]}/${device.prefix}`);
+type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
+
+function networkOf(device: Device): KernelAddress {
+  const n = parseNetwork(device.prefix === (device.family === 4 ? 32 : 128) ? device.address : `${device.address.split('/')[0]}/${device.prefix}`);
+  return { family: n.family, bytes: n.bytes, prefix: n.prefix };
 }
 
 export class Engine implements EngineApi {
@@ -53,8 +56,8 @@ export class Engine implements EngineApi {
   private readonly now: () => number;
   private readonly mono: () => number;
   private plan: FirewallPlan;
-  /** Active devices and the monotonic time each one's access ends. */
-  private readonly active = new Map<number, { device: Device; deadline: number }>();
+  /** Active devices, the monotonic time each one's access ends, and its address as the kernel takes it. */
+  private readonly active = new Map<number, { device: Device; deadline: number; net: KernelAddress }>();
   private enabled = false;
   private enforcing = false;
   private clockTrusted = true;
@@ -106,7 +109,7 @@ export class Engine implements EngineApi {
         // A live kernel entry is the truth: its timeout runs on the monotonic clock, across our restarts.
         // Without one (after a reboot) only a trusted wall clock can tell what is left.
         const remaining = kernelLeft > 0 ? kernelLeft * 1000 : remainingAfterRestore(device, now, trust.trusted);
-        if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining });
+        if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, net: networkOf(device) });
         else toEnd.push({ device, why: trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}` });
       }
       const expired = toEnd.filter(t => trust.trusted).map(t => t.device.id);
@@ -168,11 +171,10 @@ export class Engine implements EngineApi {
   private desiredEntries(): AllowEntry[] {
     const mono = this.mono();
     const entries: AllowEntry[] = [];
-    for (const { device, deadline } of this.active.values()) {
+    for (const { deadline, net } of this.active.values()) {
       const timeout = kernelTimeoutSeconds(deadline - mono);
       if (timeout === null) continue;
-      const net = networkOf(device);
-      entries.push({ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout });
+      entries.push({ ...net, timeout });
     }
     return entries;
   }
@@ -285,7 +287,7 @@ export class Engine implements EngineApi {
           sessionId: expiry.policy === 'session' ? expiry.sessionId : null, expiresAt },
         { actor: by, action: existing ? 'renew' : 'register', detail: describeExpiry(expiry) });
       const deadline = this.mono() + (expiresAt - now);
-      this.active.set(device.id, { device, deadline });
+      this.active.set(device.id, { device, deadline, net: { family: net.family, bytes: net.bytes, prefix: net.prefix } });
       this.scheduleExpiry();
       if (this.enabled) {
         const failed = kernel.allow([{ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout: kernelTimeoutSeconds(expiresAt - now)! }]);
@@ -318,9 +320,10 @@ export class Engine implements EngineApi {
   private async end(devices: Device[], to: 'revoked' | 'expired', by: Actor, reason: string): Promise<Device[]> {
     if (devices.length === 0) return [];
     const ended = await this.deps.store.endDevices(devices.map(d => d.id), to, { at: this.now(), by, reason });
+    const nets = ended.map(d => this.active.get(d.id)?.net ?? networkOf(d));
     for (const d of ended) this.active.delete(d.id);
     if (this.enabled) {
-      const cut = this.deps.kernel.disallow(ended.map(d => networkOf(d)).map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix })));
+      const cut = this.deps.kernel.disallow(nets);
       this.deps.log('info', `${to} devices`, { ids: ended.map(d => d.id), flowsCut: cut, by: `${by.surface}:${by.name}` });
     }
     this.scheduleExpiry();
@@ -350,10 +353,11 @@ export class Engine implements EngineApi {
       const expiresAt = expiresAtFor(expiry, now);
       const devices = await this.deps.store.extendSession(sessionId, expiresAt, { actor: by, action: 'lease', detail: `${leaseSeconds}s` });
       const deadline = this.mono() + (expiresAt - now);
-      for (const device of devices) this.active.set(device.id, { device, deadline });
+      const nets = devices.map(d => this.active.get(d.id)?.net ?? networkOf(d));
+      devices.forEach((device, i) => this.active.set(device.id, { device, deadline, net: nets[i] }));
       if (this.enabled && devices.length) {
         const timeout = kernelTimeoutSeconds(expiresAt - now)!;
-        this.deps.kernel.allow(devices.map(networkOf).map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout })));
+        this.deps.kernel.allow(nets.map(n => ({ ...n, timeout })));
       }
       this.scheduleExpiry();
       return devices;
