@@ -4,6 +4,7 @@ import { Family, KernelEntry, KernelError, NetlinkHandle } from './native';
 import { IpsetManager, hashsizeFor, BatchFailure } from './ipset';
 import { Firewall, FirewallError, FirewallPlan } from './firewall';
 import { CommandRunner } from './command';
+import { FlowCutter, flowCutter } from './conntrack';
 import { LanNetwork } from './lan';
 
 export interface AllowEntry {
@@ -67,15 +68,17 @@ export function explainKernelFailure(err: unknown): string | null {
 export class Enforcer implements Enforcement {
   private readonly sets: IpsetManager;
   private readonly firewall: Firewall;
+  private readonly flows: FlowCutter;
 
   constructor(
-    private readonly nl: NetlinkHandle,
+    nl: NetlinkHandle,
     strerror: (code: number) => string,
     run: CommandRunner,
     private readonly names: EnforcerNames,
   ) {
     this.sets = new IpsetManager(nl, strerror);
     this.firewall = new Firewall(run);
+    this.flows = flowCutter(nl);
   }
 
   private allowSpec(family: Family, maxEntries: number) {
@@ -128,7 +131,7 @@ export class Enforcer implements Enforcement {
       this.sets.apply(this.names.allow[family], items.map(({ entry }) => ({ op: 'del', ...entry, timeout: 0 })));
       for (const { entry } of items) {
         // conntrack matches exact sources; a prefix entry's flows end when their packets next meet the chain.
-        if (entry.prefix === (family === 4 ? 32 : 128)) cut += this.nl.cutFlows(family, entry.bytes);
+        if (entry.prefix === (family === 4 ? 32 : 128)) cut += this.flows.cut(family, entry.bytes);
       }
     }
     return cut;
