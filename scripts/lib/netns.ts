@@ -194,9 +194,15 @@ export interface HeldConnection {
 }
 
 export function holdConnection(ns: string, host: string, port: number, from?: string): HeldConnection {
-  const args = [PEER, 'hold', host, String(port)];
-  if (from) args.push(from);
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return watchConnection(ns, [PEER, 'hold', host, String(port), ...(from ? [from] : [])]);
+}
+
+/**
+ * Runs a connection-holding script inside a namespace (`node SCRIPT ARGS...`) that prints "connected" and later
+ * "dead <epoch ms> <why>", and follows its life.
+ */
+export function watchConnection(ns: string, scriptAndArgs: string[]): HeldConnection {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...scriptAndArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   let onConnected: (v: boolean) => void = () => {};
   let onDead: (v: { atMs: number; reason: string }) => void = () => {};

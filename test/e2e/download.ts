@@ -4,6 +4,7 @@
 //   node download.js fetch HOST PORT [FROM]   on the device: prints "connected", later "dead <epoch ms> <why>"
 import { spawn, ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { HeldConnection, watchConnection } from '../../scripts/lib/netns';
 
 export async function startDownloadServer(ns: string, port: number): Promise<ChildProcess> {
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, __filename, 'serve', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -14,38 +15,10 @@ export async function startDownloadServer(ns: string, port: number): Promise<Chi
   return child;
 }
 
-export interface Download {
-  connected: Promise<boolean>;
-  dead: Promise<{ atMs: number; reason: string }>;
-  stop(): void;
-}
+export type Download = HeldConnection;
 
 export function startDownload(ns: string, host: string, port: number, from?: string): Download {
-  const args = [__filename, 'fetch', host, String(port), ...(from ? [from] : [])];
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  let onConnected: (v: boolean) => void = () => {};
-  let onDead: (v: { atMs: number; reason: string }) => void = () => {};
-  const connected = new Promise<boolean>(r => (onConnected = r));
-  const dead = new Promise<{ atMs: number; reason: string }>(r => (onDead = r));
-  child.stdout!.on('data', d => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line === 'connected') onConnected(true);
-      const m = /^dead (\d+) (.*)$/.exec(line);
-      if (m) {
-        onConnected(false);
-        onDead({ atMs: Number(m[1]), reason: m[2] });
-      }
-    }
-  });
-  child.on('exit', () => {
-    onConnected(false);
-    onDead({ atMs: Date.now(), reason: 'exited' });
-  });
-  return { connected, dead, stop: () => child.kill('SIGTERM') };
+  return watchConnection(ns, [__filename, 'fetch', host, String(port), ...(from ? [from] : [])]);
 }
 
 if (require.main === module) {
