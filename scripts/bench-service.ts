@@ -82,6 +82,24 @@ async function fillStore(dataDir: string, n: number): Promise<void> {
   await db.close();
 }
 
+/** Idle RSS with 10,000 devices when started as the QPKG launcher starts it (qpkg/sipa-launcher.sh). */
+async function tunedRss(): Promise<void> {
+  const ns = addNamespace(`sipa-brss-${process.pid}`);
+  const d = makeDaemon(ns, { firewall: { lan: [] } }, { nodeArgs: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } });
+  try {
+    await fillStore(path.join(d.dir, 'data'), 10_000);
+    await d.start();
+    await d.sipaJson<unknown[]>('list');
+    await sleep(5000);
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.process!.pid}/status`, 'utf8'))![1]) / 1024;
+    record('daemon.rss-idle-as-packaged', 10_000, rss, 'MiB');
+  } finally {
+    await d.sipa('disable');
+    await d.destroy();
+    removeNamespace(ns);
+  }
+}
+
 async function daemonFigures(): Promise<void> {
   const ns = addNamespace(`sipa-bdmn-${process.pid}`);
   const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 } });
@@ -129,6 +147,7 @@ async function main(): Promise<void> {
   process.stdout.write('# service: engine, daemon, store\n');
   await engineLatency();
   await daemonFigures();
+  await tunedRss();
   process.stdout.write('\n| figure | n | value |\n|---|---|---|\n');
   for (const f of figures) process.stdout.write(`| ${f.name} | ${f.n} | ${f.value} ${f.unit} |\n`);
 }

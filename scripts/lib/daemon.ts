@@ -34,7 +34,8 @@ export function cli(configPath: string, args: string[]): Promise<CliResult> {
   });
 }
 
-export function makeDaemon(netns: string, overrides: Record<string, unknown> = {}): TestDaemon {
+/** `launch`: Node flags and environment for the daemon process (the QPKG launcher's, for the bench). */
+export function makeDaemon(netns: string, overrides: Record<string, unknown> = {}, launch: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): TestDaemon {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-daemon-'));
   const config = {
     dataDir: path.join(dir, 'data'),
@@ -60,7 +61,9 @@ export function makeDaemon(netns: string, overrides: Record<string, unknown> = {
       return JSON.parse(r.stdout) as T;
     },
     async start() {
-      const child = spawn(process.execPath, [MAIN, 'daemon', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...(launch.nodeArgs ?? []), MAIN, 'daemon', '--config', configPath], {
+        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launch.env },
+      });
       d.process = child;
       const collect = (b: Buffer) => d.log.push(...b.toString().split('\n').filter(Boolean));
       child.stdout!.on('data', collect);
