@@ -14,7 +14,7 @@ if [ ! -f "$main" ]; then
   exit 127
 fi
 # The daemon lives for months on a box with little memory: a small young generation and two malloc arenas keep
-# its resident size down (10,000 devices: ~100 MiB instead of ~130, measured with scripts/bench-service.ts).
+# its resident size down (10,000 devices: 120 MiB instead of 129, scripts/bench-service.ts daemon.rss-idle*).
 node_flags=
 if [ "${1:-}" = daemon ]; then
   node_flags=--max-semi-space-size=1
