@@ -78,6 +78,15 @@ async function story(stage: Stage): Promise<void> {
     const dead2 = await Promise.race([held2.dead, sleep(5000).then(() => null)]);
     proof(dead2 !== null, dead2 ? `the open connection was cut ${dead2.atMs - t2} ms after sign-out (${dead2.reason})` : 'the open connection was NOT cut');
     proof(await tryConnect(net.remote, net.nasAddr[4], WEB) === 'timeout', 'new connections are refused');
+
+    line('\n6. The QuFirewall panel answers on this machine\'s loopback.');
+    const panel = new URL(stage.panelUrl);
+    const token = new URLSearchParams(panel.hash.slice(1)).get('token') ?? '';
+    const page = await fetch(new URL('/', panel)).then(r => r.text());
+    const manifest = await fetch(new URL('/manifest.json', panel)).then(r => r.json()) as { element?: string };
+    proof(/QuFirewall/.test(page) && manifest.element === 'sipa-panel', `the settings page and the panel's manifest are served at ${panel.origin}/`);
+    const status = await fetch(new URL('/api/v1/status', panel), { headers: { Authorization: `Bearer ${token}` } }).then(r => r.json()) as { enabled: boolean; portal: { bound: boolean } };
+    proof(status.enabled && status.portal.bound, 'its API reports enforcement on and the NAS bound to the portal');
     const audit = await daemon.sipaJson<Array<{ action: string; surface: string; actor: string; detail: string }>>('audit', '--limit', '12');
     line('\n   The audit log (newest first):');
     for (const a of audit.slice(0, 8)) line(`     ${a.surface}:${a.actor}  ${a.action}  ${a.detail}`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 
 describe('demo: npm start -- --once', function () {
   this.timeout(120_000);
-  it('walks the story (portal register, admin revoke, session, sign-out) and every proof holds', async () => {
+  it('walks the story (portal register, admin revoke, session, sign-out, the panel) and every proof holds', async () => {
     const demo = path.resolve(__dirname, '..', '..', 'scripts', 'demo.js');
     const { code, out } = await new Promise<{ code: number; out: string }>(resolve => {
       execFile(process.execPath, [demo, '--once'], { timeout: 110_000 }, (err, stdout, stderr) => {
@@ -15,6 +15,6 @@ describe('demo: npm start -- --once', function () {
     assert.equal(code, 0, out);
     assert.match(out, /Every proof held\./);
     assert.doesNotMatch(out, /FAILED/);
-    assert.equal((out.match(/PROOF:/g) ?? []).length, 16, out);
+    assert.equal((out.match(/PROOF:/g) ?? []).length, 18, out);
   });
 });
