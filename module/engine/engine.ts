@@ -116,8 +116,11 @@ export class Engine implements EngineApi {
       const revoked = toEnd.filter(t => !trust.trusted).map(t => t.device.id);
       if (expired.length) await store.endDevices(expired, 'expired', { at: now, by: SYSTEM, reason: toEnd[0].why });
       if (revoked.length) await store.endDevices(revoked, 'revoked', { at: now, by: SYSTEM, reason: toEnd[0].why });
-      if (this.enabled) await this.enforce();
-      else await this.deps.kernel.remove(this.plan).catch(err => log('warn', 'could not clear leftover rules', { error: String(err) }));
+      if (this.enabled) {
+        // A kernel that refuses now (a module not loaded yet at boot) must not keep the service down: status and
+        // doctor say it is not enforcing, and the reconciler tries again every few seconds.
+        await this.enforce().catch(err => log('error', 'cannot enforce yet; the reconciler retries', { error: (err as Error).message }));
+      } else await this.deps.kernel.remove(this.plan).catch(err => log('warn', 'could not clear leftover rules', { error: String(err) }));
       this.scheduleExpiry();
       log('info', 'engine started', { enabled: this.enabled, active: this.active.size, ended: toEnd.length, clockTrusted: trust.trusted });
     });
@@ -216,7 +219,7 @@ export class Engine implements EngineApi {
     return this.exclusive(async () => {
       if (!this.enabled || this.stopped) return [];
       const health = await this.deps.kernel.check(this.plan);
-      const problems = [...health.problems];
+      const problems = this.enforcing ? [...health.problems] : ['enforcement has not started yet', ...health.problems];
       if (health.ok) {
         const desired = { 4: 0, 6: 0 };
         for (const e of this.desiredEntries()) desired[e.family]++;

@@ -125,6 +125,21 @@ describe('engine (stub kernel, real store)', () => {
     assert.equal((await engine.status()).enabled, false);
   });
 
+  it('starts without enforcing when the kernel refuses at start, and enforces once the reconciler succeeds', async () => {
+    await engine.stop();
+    kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', 93, 'no'));
+    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, now: () => Date.now(), mono: () => performance.now() });
+    await engine.start();
+    let s = await engine.status();
+    assert.deepEqual([s.enabled, s.enforcing], [true, false]);
+    await assert.rejects(engine.reconcile(), /ip_set/);
+    kernel.install.resolves();
+    kernel.check.resolves({ ok: false, problems: ['set sipa4_allow is missing'], allowed: { 4: 0, 6: 0 } });
+    assert.deepEqual(await engine.reconcile(), ['enforcement has not started yet', 'set sipa4_allow is missing']);
+    s = await engine.status();
+    assert.deepEqual([s.enabled, s.enforcing], [true, true]);
+  });
+
   it('a kernel refusal of one entry keeps the registration and says the reconciler retries', async () => {
     kernel.allow.returns([{ index: 0, entry: {} as never, code: 4352, reason: 'the set is full (maxelem reached)' }]);
     await assert.rejects(
