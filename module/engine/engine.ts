@@ -101,16 +101,17 @@ export class Engine implements EngineApi {
       }
       if (recovered) await this.recoverFromKernel(recovered, inKernel);
       this.enabled = (await store.getSetting<boolean>('enabled')) === true;
-      const devices = await store.activeDevices();
       const toEnd: Array<{ device: Device; why: string }> = [];
       const now = this.now();
-      for (const device of devices) {
-        const kernelLeft = inKernel.get(device.address) ?? 0;
-        // A live kernel entry is the truth: its timeout runs on the monotonic clock, across our restarts.
-        // Without one (after a reboot) only a trusted wall clock can tell what is left.
-        const remaining = kernelLeft > 0 ? kernelLeft * 1000 : remainingAfterRestore(device, now, trust.trusted);
-        if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, net: networkOf(device) });
-        else toEnd.push({ device, why: trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}` });
+      for await (const page of store.activeDevicesInPages()) {
+        for (const device of page) {
+          const kernelLeft = inKernel.get(device.address) ?? 0;
+          // A live kernel entry is the truth: its timeout runs on the monotonic clock, across our restarts.
+          // Without one (after a reboot) only a trusted wall clock can tell what is left.
+          const remaining = kernelLeft > 0 ? kernelLeft * 1000 : remainingAfterRestore(device, now, trust.trusted);
+          if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, net: networkOf(device) });
+          else toEnd.push({ device, why: trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}` });
+        }
       }
       const expired = toEnd.filter(t => trust.trusted).map(t => t.device.id);
       const revoked = toEnd.filter(t => !trust.trusted).map(t => t.device.id);

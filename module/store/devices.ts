@@ -68,6 +68,15 @@ export async function listDevices(q: Query, all: boolean): Promise<Device[]> {
   return rows.map(deviceFromRow);
 }
 
+/** Active devices with an id above `afterId`, at most `limit` of them, by id. */
+export async function activeDevicesPage(q: Query, afterId: number, limit: number): Promise<Device[]> {
+  const rows = await q.all<DeviceRow>(
+    `SELECT ${COLUMNS} FROM devices WHERE state = 'active' AND id > ? ORDER BY id LIMIT ?`,
+    [afterId, limit],
+  );
+  return rows.map(deviceFromRow);
+}
+
 export async function activeDevicesOfSession(q: Query, sessionId: string): Promise<Device[]> {
   const rows = await q.all<DeviceRow>(
     `SELECT ${COLUMNS} FROM devices WHERE session_id = ? AND state = 'active' ORDER BY id`,

@@ -71,6 +71,19 @@ export class Store {
     return this.db.read((q) => devices.listDevices(q, false));
   }
 
+  /**
+   * The active devices a page at a time, by id. A restart reads 10,000 of them: in pages, neither SQLite's
+   * worker thread nor the JS heap has to hold them all at once (and keep that memory afterwards).
+   */
+  async *activeDevicesInPages(pageSize = 500): AsyncGenerator<Device[]> {
+    for (let after = 0; ;) {
+      const page = await this.db.read((q) => devices.activeDevicesPage(q, after, pageSize));
+      if (page.length === 0) return;
+      yield page;
+      after = page[page.length - 1].id;
+    }
+  }
+
   /** Active devices, or with `all` every stored one (ended ones until the pruner removes them), by id. */
   listDevices(opts: { all?: boolean } = {}): Promise<Device[]> {
     return this.db.read((q) => devices.listDevices(q, opts.all === true));
