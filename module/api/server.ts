@@ -316,7 +316,15 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
   const unixServer = http.createServer((req, res) => void handleUnix(req, res));
   await new Promise<void>((resolve, reject) => {
     unixServer.once('error', reject);
-    unixServer.listen(socketPath, () => resolve());
+    // bind() creates the node with the umask's mode; under a permissive umask others could connect before the
+    // chmod below, and such a connection outlives it. The bind happens inside listen(), so a narrow umask
+    // around the call is enough.
+    const umask = process.umask(0o177);
+    try {
+      unixServer.listen(socketPath, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
   });
   fs.chmodSync(socketPath, 0o660);
 

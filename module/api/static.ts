@@ -31,8 +31,9 @@ export function panelFile(dir: string, urlPath: string): string | null {
   if (rel === '/' || rel === '') rel = '/index.html';
   const parts = rel.split('/').filter(Boolean);
   if (parts.some(p => p.startsWith('.'))) return null;
-  const file = path.join(dir, ...parts);
-  if (!file.startsWith(path.resolve(dir) + path.sep)) return null;
+  const root = path.resolve(dir);
+  const file = path.join(root, ...parts);
+  if (!file.startsWith(root + path.sep)) return null;
   try {
     return fs.statSync(file).isFile() ? file : null;
   } catch {

@@ -1,0 +1,70 @@
+// Small hardening checks of the API listeners: the socket's mode from its first moment, a relative panelDir.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sinon from 'sinon';
+import { startApi, ApiHandle } from '../../module/api';
+import type { ApiConfig } from '../../module/engine/config';
+import { call, stubEngine } from './helpers';
+
+describe('api: listener hardening', () => {
+  let dir: string;
+  let api: ApiHandle | null = null;
+
+  function config(over: Partial<ApiConfig> = {}): ApiConfig {
+    return {
+      http: { enabled: true, host: '127.0.0.1', port: 0 },
+      token: 'dev-token-0123456789abcdef',
+      qtsAuthUrl: 'http://127.0.0.1:9/cgi-bin/authLogin.cgi',
+      allowedHosts: ['127.0.0.1', 'localhost'],
+      panelDir: path.join(dir, 'panel'),
+      ...over,
+    };
+  }
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-api-hard-'));
+    fs.mkdirSync(path.join(dir, 'panel'));
+    fs.writeFileSync(path.join(dir, 'panel', 'index.html'), '<!doctype html><title>panel</title>');
+  });
+  afterEach(async () => {
+    sinon.restore();
+    if (api) await api.stop();
+    api = null;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the unix socket is never connectable by others, even for a moment under a permissive umask', async () => {
+    const modes: number[] = [];
+    const chmod = fs.chmodSync;
+    sinon.stub(fs, 'chmodSync').callsFake((p: fs.PathLike, mode: fs.Mode) => {
+      modes.push(fs.statSync(p).mode & 0o777);
+      chmod(p, mode);
+    });
+    const old = process.umask(0);
+    try {
+      api = await startApi({ engine: stubEngine(), config: config({ http: { enabled: false, host: '127.0.0.1', port: 0 } }), runDir: path.join(dir, 'run') });
+    } finally {
+      process.umask(old);
+    }
+    assert.ok(modes.length > 0);
+    for (const m of modes) assert.equal(m & 0o007, 0, `socket was created with mode ${m.toString(8)}`);
+    assert.equal(fs.statSync(api.socketPath).mode & 0o777, 0o660);
+    assert.equal(process.umask(), old);
+  });
+
+  it('serves the panel from a relative panelDir', async () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      api = await startApi({ engine: stubEngine(), config: config({ panelDir: 'panel' }), runDir: path.join(dir, 'run') });
+      const r = await call({ base: api.httpUrl as string, path: '/' });
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.text, /<title>panel<\/title>/);
+      assert.equal((await call({ base: api.httpUrl as string, path: '/../secret.txt' })).status, 404);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
