@@ -64,6 +64,8 @@ export class Engine implements EngineApi {
   private storeRecovered: string | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private serial: Promise<unknown> = Promise.resolve();
+  /** Ended devices whose kernel entry could not be deleted: the reconciler removes them and cuts their flows. */
+  private pendingCuts: KernelAddress[] = [];
   private stopped = false;
 
   constructor(private deps: EngineDeps) {
@@ -221,6 +223,7 @@ export class Engine implements EngineApi {
       if (!this.enabled || this.stopped) return [];
       const health = await this.deps.kernel.check(this.plan);
       const problems = this.enforcing ? [...health.problems] : ['enforcement has not started yet', ...health.problems];
+      if (this.pendingCuts.length) problems.push(`${this.pendingCuts.length} ended entries still to take out of the kernel`);
       if (health.ok) {
         const desired = { 4: 0, 6: 0 };
         for (const e of this.desiredEntries()) desired[e.family]++;
@@ -230,6 +233,11 @@ export class Engine implements EngineApi {
       }
       if (problems.length === 0) return [];
       await this.enforce();
+      if (this.pendingCuts.length) {
+        // The replace above left them out; their established flows are still open.
+        const { failed } = this.deps.kernel.disallow(this.pendingCuts);
+        this.pendingCuts = failed.map(f => this.pendingCuts[f.index]);
+      }
       const what = problems.join('; ');
       this.deps.log('warn', 'repaired enforcement', { problems });
       await this.deps.store.appendAudit({ actor: SYSTEM, action: 'repaired', detail: what.slice(0, 500) });
@@ -327,8 +335,19 @@ export class Engine implements EngineApi {
     const nets = ended.map(d => this.active.get(d.id)?.net ?? networkOf(d));
     for (const d of ended) this.active.delete(d.id);
     if (this.enabled) {
-      const cut = this.deps.kernel.disallow(nets);
-      this.deps.log('info', `${to} devices`, { ids: ended.map(d => d.id), flowsCut: cut, by: `${by.surface}:${by.name}` });
+      // The store already says ended (durable); whatever the kernel does now, the events go out and what it
+      // would not take out is retried by the reconciler.
+      try {
+        const { cut, failed } = this.deps.kernel.disallow(nets);
+        this.pendingCuts.push(...failed.map(f => nets[f.index]));
+        this.deps.log(failed.length ? 'error' : 'info', `${to} devices`, {
+          ids: ended.map(d => d.id), flowsCut: cut, by: `${by.surface}:${by.name}`,
+          ...(failed.length ? { kernelRefused: failed.map(f => f.reason) } : {}),
+        });
+      } catch (err) {
+        this.pendingCuts.push(...nets);
+        this.deps.log('error', 'kernel delete failed; the reconciler retries', { ids: ended.map(d => d.id), error: String(err) });
+      }
     }
     this.scheduleExpiry();
     for (const device of ended) this.events.emit(to, { device });
@@ -345,7 +364,7 @@ export class Engine implements EngineApi {
 
   endSession(sessionId: string, by: Actor, reason = 'signed out'): Promise<Device[]> {
     return this.exclusive(async () => {
-      const devices = await this.deps.store.devicesOfSession(sessionId);
+      const devices = await this.deps.store.devicesOfSession(sessionId, sessionScope(by));
       return this.end(devices, 'revoked', by, checkReason(reason));
     });
   }
@@ -355,13 +374,14 @@ export class Engine implements EngineApi {
       const expiry = checkExpiry({ policy: 'session', sessionId, leaseSeconds }, this.deps.config.policy);
       const now = this.now();
       const expiresAt = expiresAtFor(expiry, now);
-      const devices = await this.deps.store.extendSession(sessionId, expiresAt, { actor: by, action: 'lease', detail: `${leaseSeconds}s` });
+      const devices = await this.deps.store.extendSession(sessionId, expiresAt, { actor: by, action: 'lease', detail: `${leaseSeconds}s` }, sessionScope(by));
       const deadline = this.mono() + (expiresAt - now);
       const nets = devices.map(d => this.active.get(d.id)?.net ?? networkOf(d));
       devices.forEach((device, i) => this.active.set(device.id, { device, deadline, net: nets[i] }));
       if (this.enabled && devices.length) {
         const timeout = kernelTimeoutSeconds(expiresAt - now)!;
-        this.deps.kernel.allow(nets.map(n => ({ ...n, timeout })));
+        const failed = this.deps.kernel.allow(nets.map(n => ({ ...n, timeout })));
+        if (failed.length) this.deps.log('error', 'kernel refused a lease renewal; the reconciler retries', { sessionId, reasons: failed.map(f => f.reason) });
       }
       this.scheduleExpiry();
       return devices;
@@ -417,6 +437,11 @@ export class Engine implements EngineApi {
   audit(opts: { limit?: number } = {}): Promise<AuditEntry[]> {
     return this.deps.store.listAudit({ limit: opts.limit ?? 100 });
   }
+}
+
+/** The portal may end or renew only the sessions' devices it registered itself; the admin, any of them. */
+function sessionScope(by: Actor): 'portal' | null {
+  return by.surface === 'portal' ? 'portal' : null;
 }
 
 function checkLabel(label: unknown): string | undefined {

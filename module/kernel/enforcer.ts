@@ -27,8 +27,11 @@ export interface Enforcement {
   remove(plan: FirewallPlan): Promise<void>;
   /** Adds (or renews) entries; returns the ones the kernel refused, by index into `entries`. */
   allow(entries: readonly AllowEntry[]): BatchFailure[];
-  /** Deletes entries and cuts their open flows; returns how many flows were cut. */
-  disallow(entries: ReadonlyArray<Omit<AllowEntry, 'timeout'>>): number;
+  /**
+   * Deletes entries and cuts the open flows of those it deleted. Entries the kernel would not delete are
+   * returned (their flows are left: a device could reconnect while its entry stays).
+   */
+  disallow(entries: ReadonlyArray<Omit<AllowEntry, 'timeout'>>): { cut: number; failed: BatchFailure[] };
   /** Replaces both allow sets atomically with exactly these entries. */
   replaceAllowed(entries: readonly AllowEntry[], maxEntries: number): BatchFailure[];
   /** Replaces the LAN sets (plus the link-local networks, always exempt). */
@@ -124,17 +127,20 @@ export class Enforcer implements Enforcement {
     return failures;
   }
 
-  disallow(entries: ReadonlyArray<Omit<AllowEntry, 'timeout'>>): number {
+  disallow(entries: ReadonlyArray<Omit<AllowEntry, 'timeout'>>): { cut: number; failed: BatchFailure[] } {
     let cut = 0;
+    const failed: BatchFailure[] = [];
     for (const [family, items] of this.byFamily(entries)) {
       if (!items.length) continue;
-      this.sets.apply(this.names.allow[family], items.map(({ entry }) => ({ op: 'del', ...entry, timeout: 0 })));
-      for (const { entry } of items) {
+      const result = this.sets.apply(this.names.allow[family], items.map(({ entry }) => ({ op: 'del', ...entry, timeout: 0 })));
+      const refused = new Set(result.failed.map(f => f.index));
+      for (const f of result.failed) failed.push({ ...f, index: items[f.index].index });
+      items.forEach(({ entry }, i) => {
         // conntrack matches exact sources; a prefix entry's flows end when their packets next meet the chain.
-        if (entry.prefix === (family === 4 ? 32 : 128)) cut += this.flows.cut(family, entry.bytes);
-      }
+        if (!refused.has(i) && entry.prefix === (family === 4 ? 32 : 128)) cut += this.flows.cut(family, entry.bytes);
+      });
     }
-    return cut;
+    return { cut, failed };
   }
 
   replaceAllowed(entries: readonly AllowEntry[], maxEntries: number): BatchFailure[] {

@@ -1,4 +1,4 @@
-import type { Actor, Device, DeviceState } from '../engine/contract';
+import type { Actor, Device, DeviceSource, DeviceState } from '../engine/contract';
 import type { Query, Tx } from './database';
 import { StoreError } from './errors';
 import { inputId, inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowText, rowTextOrNull } from './validate';
@@ -77,10 +77,11 @@ export async function activeDevicesPage(q: Query, afterId: number, limit: number
   return rows.map(deviceFromRow);
 }
 
-export async function activeDevicesOfSession(q: Query, sessionId: string): Promise<Device[]> {
+/** The session's active devices; with `source`, only those registered from there. */
+export async function activeDevicesOfSession(q: Query, sessionId: string, source: DeviceSource | null = null): Promise<Device[]> {
   const rows = await q.all<DeviceRow>(
-    `SELECT ${COLUMNS} FROM devices WHERE session_id = ? AND state = 'active' ORDER BY id`,
-    [sessionId],
+    `SELECT ${COLUMNS} FROM devices WHERE session_id = ? AND state = 'active' AND (? IS NULL OR source = ?) ORDER BY id`,
+    [sessionId, source, source],
   );
   return rows.map(deviceFromRow);
 }
@@ -128,14 +129,14 @@ export async function endActiveDevices(tx: Tx, ids: readonly number[], to: Ended
 }
 
 /** Moves the lease of every active device of the session; unchanged ones are not rewritten. */
-export async function extendSession(tx: Tx, sessionId: string, expiresAt: number): Promise<Device[]> {
+export async function extendSession(tx: Tx, sessionId: string, expiresAt: number, source: DeviceSource | null = null): Promise<Device[]> {
   inputNonEmpty('session id', sessionId);
   inputTime('expiry', expiresAt);
   await tx.run(
-    `UPDATE devices SET expires_at = ? WHERE session_id = ? AND state = 'active' AND expires_at <> ?`,
-    [expiresAt, sessionId, expiresAt],
+    `UPDATE devices SET expires_at = ? WHERE session_id = ? AND state = 'active' AND expires_at <> ? AND (? IS NULL OR source = ?)`,
+    [expiresAt, sessionId, expiresAt, source, source],
   );
-  return activeDevicesOfSession(tx, sessionId);
+  return activeDevicesOfSession(tx, sessionId, source);
 }
 
 export async function deleteEndedBefore(tx: Tx, before: number): Promise<number> {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { AuditEntry, Device } from '../engine/contract';
+import type { AuditEntry, Device, DeviceSource } from '../engine/contract';
 import { Database, type Recovered, type Tx } from './database';
 import * as audit from './audit';
 import * as devices from './devices';
@@ -97,8 +97,8 @@ export class Store {
     return this.db.read((q) => devices.findActiveByAddress(q, address));
   }
 
-  devicesOfSession(sessionId: string): Promise<Device[]> {
-    return this.db.read((q) => devices.activeDevicesOfSession(q, sessionId));
+  devicesOfSession(sessionId: string, source: DeviceSource | null = null): Promise<Device[]> {
+    return this.db.read((q) => devices.activeDevicesOfSession(q, sessionId, source));
   }
 
   /**
@@ -130,10 +130,10 @@ export class Store {
    * Moves the lease of the session's active devices to `expiresAt`. One audit row per renewal, not per device:
    * renewals are frequent and the log lives on flash. Writes nothing if no device's expiry changes.
    */
-  extendSession(sessionId: string, expiresAt: number, note: audit.AuditNote): Promise<Device[]> {
+  extendSession(sessionId: string, expiresAt: number, note: audit.AuditNote, source: DeviceSource | null = null): Promise<Device[]> {
     return this.write(async (tx, at) => {
-      const before = await devices.activeDevicesOfSession(tx, sessionId);
-      const after = await devices.extendSession(tx, sessionId, expiresAt);
+      const before = await devices.activeDevicesOfSession(tx, sessionId, source);
+      const after = await devices.extendSession(tx, sessionId, expiresAt, source);
       if (before.some((d) => d.expiresAt !== expiresAt)) {
         await audit.insertAudit(tx, {
           ...note, at, detail: note.detail ?? `session ${sessionId}: ${after.length} device(s) until ${new Date(expiresAt).toISOString()}`,

@@ -20,7 +20,7 @@ function stubKernel(): sinon.SinonStubbedInstance<Enforcement> & Enforcement {
     install: sinon.stub().resolves(),
     remove: sinon.stub().resolves(),
     allow: sinon.stub().returns([]),
-    disallow: sinon.stub().returns(1),
+    disallow: sinon.stub().returns({ cut: 1, failed: [] }),
     replaceAllowed: sinon.stub().returns([]),
     setLan: sinon.stub(),
     listAllowed: sinon.stub().returns([]),
@@ -159,6 +159,35 @@ describe('engine (stub kernel, real store)', () => {
     assert.equal(repaired.length, 1);
     kernel.check.resolves({ ok: true, problems: [], allowed: { 4: 1, 6: 0 } });
     assert.deepEqual(await engine.reconcile(), []);
+  });
+
+  it('a revoke the kernel fails still ends the device and tells listeners; the reconciler takes it out and cuts it', async () => {
+    const d = await engine.register({ address: '203.0.113.16', source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
+    const revoked: number[] = [];
+    engine.on('revoked', ({ device }) => revoked.push(device.id));
+    kernel.disallow.onFirstCall().throws(new KernelError('batch on set sipa4_allow: netlink buffer overrun', 105, 'no'));
+    const ended = await engine.revoke(d.id, admin);
+    assert.equal(ended.state, 'revoked');
+    assert.deepEqual(revoked, [d.id], 'the panel and the portal hear of it');
+    kernel.check.resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } });
+    const problems = await engine.reconcile();
+    assert.match(problems.join(), /1 ended entries still to take out/);
+    const retry = kernel.disallow.lastCall.args[0];
+    assert.deepEqual(retry.map(n => Array.from(n.bytes)), [[203, 0, 113, 16]], 'the flows are cut on the retry');
+    assert.deepEqual(await engine.reconcile(), []);
+  });
+
+  it('the portal ends and renews only the devices it registered; a local device with the same session id stays', async () => {
+    const portal = { surface: 'portal' as const, name: 'owner@example.com' };
+    const s = { policy: 'session' as const, sessionId: 'shared', leaseSeconds: 300 };
+    await engine.register({ address: '203.0.113.17', source: 'portal', expiry: s }, portal);
+    const local = await engine.register({ address: '203.0.113.18', source: 'local', expiry: s }, admin);
+    const renewed = await engine.renewSession('shared', 600, portal);
+    assert.deepEqual(renewed.map(d => d.address), ['203.0.113.17']);
+    const ended = await engine.endSession('shared', portal);
+    assert.deepEqual(ended.map(d => d.address), ['203.0.113.17']);
+    assert.equal((await store.getDevice(local.id))?.state, 'active');
+    assert.equal((await store.getDevice(local.id))?.expiresAt, local.expiresAt, 'not renewed by the portal');
   });
 
   it('a throwing listener does not stop the others', async () => {
