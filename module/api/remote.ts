@@ -14,13 +14,16 @@ export function isLoopback(addr: string): boolean {
   return addr === '::1' || (net.isIPv4(addr) && addr.startsWith('127.'));
 }
 
+/** The client's address; null when it cannot be told (then it is neither LAN nor registered). */
 export function remoteAddressOf(req: IncomingMessage): string | null {
   const peer = req.socket.remoteAddress ? unmap(req.socket.remoteAddress) : null;
   if (!peer || !isLoopback(peer)) return peer;
   const header = req.headers['x-forwarded-for'];
   const list = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map(s => s.trim()).filter(Boolean);
-  const last = list.length ? unmap(list[list.length - 1]) : null;
-  return last && net.isIP(last) ? last : peer;
+  if (list.length === 0) return peer;
+  // A header our proxy wrote but that names no address: unknown, never "loopback" (that would count as LAN).
+  const last = unmap(list[list.length - 1]);
+  return net.isIP(last) ? last : null;
 }
 
 function host(addr: string): IpNetwork | null {

@@ -229,7 +229,10 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     }
     if (p === '/api/v1/events') {
       only('GET');
-      return streams.serve(req, res, SECURITY_HEADERS);
+      if (!streams.serve(req, res, SECURITY_HEADERS)) {
+        throw new ApiError(503, 'too_many_streams', 'too many event streams are open; close other panel tabs and reload');
+      }
+      return;
     }
     if (p === '/api/v1/portal' || p === '/api/v1/portal/bind' || p === '/api/v1/portal/unbind') {
       if (!deps.portal) throw new ApiError(404, 'no_portal', 'this daemon runs without a portal link');
@@ -249,8 +252,8 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       only('GET');
       const status = await engine.status();
       const remoteAddress = remoteAddressOf(req);
-      const remoteLan = remoteAddress === null || isLanAddress(remoteAddress, status.lanNetworks);
-      const registered = remoteLan || remoteAddress === null ? true : await remoteRegistered(remoteAddress);
+      const remoteLan = remoteAddress !== null && isLanAddress(remoteAddress, status.lanNetworks);
+      const registered = remoteLan ? true : remoteAddress === null ? false : await remoteRegistered(remoteAddress);
       return sendJson(res, 200, {
         user: caller.actor.name,
         csrfToken: csrfFor(caller.sessionKey as string),

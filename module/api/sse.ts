@@ -5,13 +5,18 @@ import type { EngineApi, EngineEvents } from '../engine/contract';
 
 export const EVENT_NAMES: ReadonlyArray<keyof EngineEvents> = ['registered', 'revoked', 'expired', 'repaired', 'enabled', 'disabled'];
 export const KEEPALIVE_MS = 15_000;
+/** Open streams at most (a few admins with a few tabs each), and how much a slow client may leave unread. */
+export const MAX_STREAMS = 32;
+export const MAX_UNREAD_BYTES = 1 << 20;
 
 export class EventStreams {
   private readonly open = new Set<() => void>();
 
   constructor(private readonly engine: EngineApi, private readonly keepAliveMs = KEEPALIVE_MS) {}
 
-  serve(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+  /** False when the stream was refused (too many open); the caller answers then. */
+  serve(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): boolean {
+    if (this.open.size >= MAX_STREAMS) return false;
     res.writeHead(200, {
       ...headers,
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -19,10 +24,13 @@ export class EventStreams {
       'X-Accel-Buffering': 'no',
     });
     res.write('retry: 3000\n: connected\n\n');
-    const offs = EVENT_NAMES.map(name => this.engine.on(name, payload => {
-      res.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
-    }));
-    const timer = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), this.keepAliveMs);
+    const send = (text: string) => {
+      // A client that stops reading is dropped rather than buffered for without end; it reconnects (retry).
+      if (res.writableLength > MAX_UNREAD_BYTES) close();
+      else res.write(text);
+    };
+    const offs = EVENT_NAMES.map(name => this.engine.on(name, payload => send(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)));
+    const timer = setInterval(() => send(`: keep-alive ${Date.now()}\n\n`), this.keepAliveMs);
     timer.unref();
     let closed = false;
     const close = () => {
@@ -36,6 +44,7 @@ export class EventStreams {
     this.open.add(close);
     req.on('close', close);
     res.on('close', close);
+    return true;
   }
 
   get count(): number {

@@ -346,6 +346,12 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       const inLan = await web({ path: '/api/v1/session', headers: { Cookie: ADMIN, 'X-Forwarded-For': '192.168.1.20' } });
       assert.equal(inLan.json.remoteLan, true);
       assert.equal(inLan.json.remoteRegistered, true);
+
+      // A forwarded address that does not parse is unknown: the panel must warn, not take it for loopback (LAN).
+      const odd = await web({ path: '/api/v1/session', headers: { Cookie: ADMIN, 'X-Forwarded-For': '203.0.113.5:5555' } });
+      assert.equal(odd.json.remoteAddress, null);
+      assert.equal(odd.json.remoteLan, false);
+      assert.equal(odd.json.remoteRegistered, false);
     });
 
     it('without a remoteRegistered dep, an active device covering the address counts as registered', async () => {
