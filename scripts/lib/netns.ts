@@ -47,7 +47,9 @@ export function removeAllNamespaces(): void {
 // Whatever happens to the test run, the namespaces it made do not outlive it.
 process.once('exit', removeAllNamespaces);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    // A program with its own handler (the demo) shuts down in order; the 'exit' hook above still cleans up.
+    if (process.listenerCount(sig) > 1) return;
     removeAllNamespaces();
     process.exit(130);
   });
