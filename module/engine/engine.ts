@@ -1,7 +1,7 @@
 // The use cases: enable, disable, register, revoke, session end and renewal, expiry booking, restore at start,
 // and the repair the reconciler asks for. Store first (durable), then the kernel; the kernel's own timeouts
 // end access even when this process is gone, the engine only books what happened.
-import { parseDeviceAddress, parseNetwork, formatAddress, AddressError, IpNetwork } from '../domain/address';
+import { parseDeviceAddress, parseNetwork, formatAddress, IpNetwork } from '../domain/address';
 import { checkExpiry, expiresAtFor, kernelTimeoutSeconds } from '../domain/policy';
 import { clockTrust, remainingAfterRestore } from '../domain/clock';
 import { Store } from '../store';
@@ -472,4 +472,3 @@ function describeExpiry(e: ReturnType<typeof checkExpiry>): string {
   return e.policy === 'fixed' ? `fixed ${e.seconds}s` : `session ${e.sessionId} lease ${e.leaseSeconds}s`;
 }
 
-export { AddressError };
