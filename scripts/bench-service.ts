@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { addNamespace, removeNamespace } from './lib/netns';
 import { makeDaemon } from './lib/daemon';
+import { sleep } from './lib/wait';
 import { loadNative } from '../module/kernel/native';
 import { commandRunner } from '../module/kernel/command';
 import { Enforcer } from '../module/kernel/enforcer';
@@ -26,7 +27,6 @@ const record = (name: string, n: number, value: number, unit: string) => {
   process.stdout.write(`${JSON.stringify(f)}\n`);
 };
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const v6 = (i: number) => `2001:db8:b::${(i + 1).toString(16)}`;
 const bytesOf6 = (i: number) => { const b = new Uint8Array(16); b.set([0x20, 0x01, 0x0d, 0xb8, 0, 0x0b]); b[14] = ((i + 1) >> 8) & 255; b[15] = (i + 1) & 255; return b; };
 

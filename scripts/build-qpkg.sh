@@ -21,16 +21,7 @@ SIPA_STEP=qpkg
 
 started=$(date +%s)
 OUT=${SIPA_OUT:-$REPO/build/qpkg}
-mkdir -p "$REPO/build/work"
-WORK=$(mktemp -d "$REPO/build/work/qpkg.XXXXXX")
-cleanup() { rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ensure_debs binutils gcc g++ make python3 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf \
-  g++-arm-linux-gnueabihf libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libc6-armhf-cross \
-  libstdc++6-armhf-cross libgcc-s1-armhf-cross
-sipa_source_date_epoch
+start_build qpkg
 
 VERSION=${SIPA_VERSION:-$(node -p "require('$REPO/package.json').version")}
 [ ${#VERSION} -le 10 ] || die "version '$VERSION' is longer than QPKG_VER's 10 characters"

@@ -6,6 +6,7 @@ import { buildStage, OWNER, Stage } from './lib/stage';
 import { startPortalDevice } from './lib/device';
 import { holdConnection, tryConnect } from './lib/netns';
 import { loadNative } from '../module/kernel/native';
+import { sleep, until } from './lib/wait';
 
 const once = process.argv.includes('--once');
 const WEB = 8080;
@@ -17,15 +18,10 @@ function proof(ok: boolean, what: string): void {
   line(`    ${ok ? 'PROOF' : 'FAILED'}: ${what}`);
   if (!ok) failures++;
 }
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
-
+/** How long until fn holds (polled every 5 ms), or null when it does not within ms. */
 async function untilTrue(fn: () => boolean | Promise<boolean>, ms: number): Promise<number | null> {
   const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (await fn()) return Date.now() - t0;
-    await sleep(5);
-  }
-  return null;
+  return until('', fn, ms, 5).then(() => Date.now() - t0, () => null);
 }
 
 async function story(stage: Stage): Promise<void> {

@@ -46,8 +46,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
 
+/** A stored device's address as the kernel takes it (the stored text is canonical: "a.b.c.d" or "net/len"). */
 function networkOf(device: Device): KernelAddress {
-  const n = parseNetwork(device.prefix === (device.family === 4 ? 32 : 128) ? device.address : `${device.address.split('/')[0]}/${device.prefix}`);
+  const n = parseNetwork(device.address);
   return { family: n.family, bytes: n.bytes, prefix: n.prefix };
 }
 
@@ -152,7 +153,7 @@ export class Engine implements EngineApi {
       if (timeout <= 0) continue;
       const net = parseNetwork(address);
       await store.registerDevice(
-        { address: net.text.replace(/\/(32|128)$/, ''), family: net.family, prefix: net.prefix, label: 'recovered from the firewall',
+        { address: net.text, family: net.family, prefix: net.prefix, label: 'recovered from the firewall',
           qnapId: null, source: 'local', policy: 'fixed', sessionId: null, expiresAt: this.now() + timeout * 1000 },
         { actor: SYSTEM, action: 'recover', detail: `kernel entry, ${timeout}s left` });
       restored++;
@@ -287,14 +288,14 @@ export class Engine implements EngineApi {
       const expiry = checkExpiry(req.expiry, config.policy);
       const label = checkLabel(req.label);
       const qnapId = checkQnapId(req.qnapId);
-      const existing = await store.findActiveByAddress(net.text.replace(/\/(32|128)$/, ''));
+      const existing = await store.findActiveByAddress(net.text);
       if (!existing && this.active.size >= config.limits.maxEntries) {
         throw new EngineError('capacity', `the trusted list is full (${config.limits.maxEntries} entries, limits.maxEntries); revoke a device first`);
       }
       const now = this.now();
       const expiresAt = expiresAtFor(expiry, now);
       const device = await store.registerDevice(
-        { address: net.text.replace(/\/(32|128)$/, ''), family: net.family, prefix: net.prefix, label: label ?? existing?.label ?? '',
+        { address: net.text, family: net.family, prefix: net.prefix, label: label ?? existing?.label ?? '',
           qnapId: qnapId !== undefined ? qnapId : existing?.qnapId ?? null, source: req.source, policy: expiry.policy,
           sessionId: expiry.policy === 'session' ? expiry.sessionId : null, expiresAt },
         { actor: by, action: existing ? 'renew' : 'register', detail: describeExpiry(expiry) });
@@ -321,7 +322,7 @@ export class Engine implements EngineApi {
       if (!device) throw new EngineError('not_found', `no device ${text} (see sipa list)`, 'id');
     } else {
       const net = parseDeviceAddress(text, { allowPrefixes: true, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6 });
-      device = await store.findActiveByAddress(net.text.replace(/\/(32|128)$/, ''));
+      device = await store.findActiveByAddress(net.text);
       if (!device) throw new EngineError('not_found', `no active device with address ${net.text} (see sipa list)`, 'address');
     }
     if (device.state !== 'active') throw new EngineError('conflict', `device ${device.id} (${device.address}) is already ${device.state}`, 'id');

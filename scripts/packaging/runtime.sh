@@ -2,7 +2,20 @@
 # Builds the self-contained runtime tree of one CPU (x86_64 | aarch64 | armhf):
 #   bin/node bin/sipa   lib/<loader + C libraries>   app/{package.json,dist/module,dist/panel,node_modules,native}
 #   web/ (index.html + panel -> ../app/dist/panel)
-# Sourced after targets.sh and lib.sh; expects $REPO, $WORK (this build's scratch dir) and SOURCE_DATE_EPOCH.
+# Sourced after targets.sh and lib.sh; expects $REPO; start_build (below) sets $WORK and SOURCE_DATE_EPOCH.
+
+# What every build starts with: a scratch dir WORK under build/work that goes on exit, the Debian packages the
+# cross builds need, and SOURCE_DATE_EPOCH. $1 names the build (the scratch dir's prefix).
+start_build() {
+  mkdir -p "$REPO/build/work"
+  WORK=$(mktemp -d "$REPO/build/work/$1.XXXXXX")
+  trap 'rm -rf "$WORK"' EXIT
+  trap 'exit 130' INT TERM
+  ensure_debs binutils gcc g++ make python3 gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf \
+    g++-arm-linux-gnueabihf libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libc6-armhf-cross \
+    libstdc++6-armhf-cross libgcc-s1-armhf-cross
+  sipa_source_date_epoch
+}
 
 # The compiled module (dist/module without tests) and the production node_modules, shared by all CPUs.
 prepare_common() {

@@ -17,20 +17,7 @@ export function portalConfig(over: Partial<PortalConfig> = {}): PortalConfig {
 
 export const quietLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls until fn() is truthy (or throws the last failure after timeoutMs). */
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+export { sleep, until } from '../../scripts/lib/wait';
 
 export const VECTORS = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'test', 'cloud', 'vectors.json'), 'utf8')) as {
   portal: { privateKey: string; publicKey: string };

@@ -5,7 +5,7 @@ import { PortalLink } from '../../module/cloud';
 import { Store } from '../../module/store';
 import { DevPortalClient, startDevPortal, type DevPortal } from '../../scripts/dev-portal';
 import { FakeEngine } from './fake-engine';
-import { portalConfig, quietLog, tempDir, until } from './helpers';
+import { portalConfig, quietLog, sleep, tempDir, until } from './helpers';
 
 const ACCOUNT = { qnapId: 'owner@example.com', password: 'correct horse' };
 
@@ -119,7 +119,7 @@ describe('cloud/link against the dev portal (127.0.0.1)', function () {
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'portal.json'), 'utf8')) as { nases: Array<{ devices: Array<{ ref: string; state: string }> }> };
     state.nases[0].devices.find((d) => d.ref === drop.device.ref)!.state = 'revoked';
     fs.writeFileSync(path.join(dir, 'portal.json'), JSON.stringify(state));
-    await sleepMs(300);
+    await sleep(300);
     portal = await startDevPortal({ host: '127.0.0.1', port, accounts: [ACCOUNT], stateFile: path.join(dir, 'portal.json'), allowAddressOverride: true });
     client = new DevPortalClient(portal.url);
     await until('reconnected', () => link.status().connected && portal.connected(nasId), 5000);
@@ -191,7 +191,3 @@ describe('cloud/link against the dev portal (127.0.0.1)', function () {
     await until('still working', () => engine.active().length === 1);
   });
 });
-
-function sleepMs(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

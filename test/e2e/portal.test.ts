@@ -13,30 +13,16 @@ import type { PortalDevice as PortalRecord } from '../../scripts/dev-portal/stat
 import type { AuditEntry, Device, Status } from '../../module/engine/contract';
 import { portalRequestFrom } from './browser';
 import { startDownload, startDownloadServer } from './download';
+import { sleep, until } from '../../scripts/lib/wait';
 
 const WEB_UI = 8080; // the QTS web UI stand-in the stage runs in the NAS namespace
 const ECHO = 8081; // a long-lived service (echo) for held connections
 const DOWNLOAD = 8082; // a service that streams to the device (a download)
 const LEASE = 6; // the portal's session lease (s); it renews every LEASE / 3 s
 const GRACE = 2; // portal.leaseGraceSeconds on the NAS
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 
 type Registered = { device: PortalRecord; sent: boolean };
 
-async function until<T>(what: string, fn: () => Promise<T | false | null | undefined> | T | false | null | undefined, ms: number, paceMs = 100): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await sleep(paceMs);
-  }
-}
 
 function v4bytes(addr: string): Uint8Array {
   return Uint8Array.from(addr.split('.').map(Number));

@@ -7,7 +7,7 @@ import { IpsetManager, hashsizeFor } from '../../module/kernel/ipset';
 const v4 = (a: string) => Uint8Array.from(a.split('.').map(Number));
 const v6doc = (last: number) => { const b = new Uint8Array(16); b.set([0x20, 0x01, 0x0d, 0xb8]); b[15] = last; return b; };
 const add4 = (a: string, timeout: number, prefix = 32): KernelEntry => ({ op: 'add', family: 4, bytes: v4(a), prefix, timeout });
-const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+import { sleep } from '../../scripts/lib/wait';
 
 describe('kernel: ipset through the native helper', function () {
   this.timeout(20000);

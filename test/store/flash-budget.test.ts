@@ -6,7 +6,7 @@ import * as audit from '../../module/store/audit';
 import { Database } from '../../module/store/database';
 import * as devices from '../../module/store/devices';
 import { migrate } from '../../module/store/migrations';
-import { admin, fixedDevice, makeTempDir, portalUser, removeDir, sessionDevice, sleep, snapshotDir, writtenBytes } from './helpers';
+import { admin, fixedDevice, makeTempDir, portalUser, removeDir, sessionDevice, sleep, snapshotDir, storageBytes, writtenBytes } from './helpers';
 
 const MIB = 1024 * 1024;
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
@@ -119,9 +119,9 @@ describe('store/flash: size budget, bytes per change, idle', function () {
     pruner.start(); // its timer is armed for the night, and must not write while idle
     try {
       const files = snapshotDir(dir);
-      const bytes = writtenBytes();
+      const bytes = storageBytes();
       await sleep(3000);
-      const idleBytes = writtenBytes() - bytes;
+      const idleBytes = storageBytes() - bytes;
       console.log(`      idle 3 s with the store open: ${idleBytes} bytes written; files ${JSON.stringify(files)}`);
       assert.deepEqual(snapshotDir(dir), files);
       assert.equal(idleBytes, 0);

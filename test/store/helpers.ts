@@ -44,6 +44,16 @@ export function snapshotDir(dir: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Bytes this process has sent towards storage so far (write_bytes: file pages it dirtied), unlike wchar not
+ * counting the runtime's own wake-up writes to eventfds and pipes, which come and go with garbage collection.
+ */
+export function storageBytes(): number {
+  const m = /^write_bytes:\s*(\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'));
+  if (!m) throw new Error('no write_bytes in /proc/self/io');
+  return Number(m[1]);
+}
+
 /** Bytes this process has passed to write(2) so far (sqlite3's worker threads included). */
 export function writtenBytes(): number {
   const m = /^wchar:\s*(\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'));
@@ -51,6 +61,4 @@ export function writtenBytes(): number {
   return Number(m[1]);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from '../../scripts/lib/wait';
