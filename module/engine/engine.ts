@@ -104,7 +104,7 @@ export class Engine implements EngineApi {
       }
       if (recovered) await this.recoverFromKernel(recovered, inKernel);
       this.enabled = (await store.getSetting<boolean>('enabled')) === true;
-      const toEnd: Array<{ device: Device; why: string }> = [];
+      const toEnd: number[] = [];
       const now = this.now();
       for await (const page of store.activeDevicesInPages()) {
         for (const device of page) {
@@ -113,13 +113,14 @@ export class Engine implements EngineApi {
           // Without one (after a reboot) only a trusted wall clock can tell what is left.
           const remaining = kernelLeft > 0 ? kernelLeft * 1000 : remainingAfterRestore(device, now, trust.trusted);
           if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, net: networkOf(device) });
-          else toEnd.push({ device, why: trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}` });
+          else toEnd.push(device.id);
         }
       }
-      const expired = toEnd.filter(t => trust.trusted).map(t => t.device.id);
-      const revoked = toEnd.filter(t => !trust.trusted).map(t => t.device.id);
-      if (expired.length) await store.endDevices(expired, 'expired', { at: now, by: SYSTEM, reason: toEnd[0].why });
-      if (revoked.length) await store.endDevices(revoked, 'revoked', { at: now, by: SYSTEM, reason: toEnd[0].why });
+      if (toEnd.length) {
+        await store.endDevices(toEnd, trust.trusted ? 'expired' : 'revoked', {
+          at: now, by: SYSTEM, reason: trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}`,
+        });
+      }
       if (this.enabled) {
         // A kernel that refuses now (a module not loaded yet at boot) must not keep the service down: status and
         // doctor say it is not enforcing, and the reconciler tries again every few seconds.
