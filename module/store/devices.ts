@@ -68,13 +68,46 @@ export async function listDevices(q: Query, all: boolean): Promise<Device[]> {
   return rows.map(deviceFromRow);
 }
 
-/** Active devices with an id above `afterId`, at most `limit` of them, by id. */
-export async function activeDevicesPage(q: Query, afterId: number, limit: number): Promise<Device[]> {
+/** A stored row that does not read back as a device: its id, why, and the row as stored. */
+export interface UnreadableRow {
+  rowId: number;
+  reason: string;
+  row: Record<string, unknown>;
+}
+
+/**
+ * Rows with an id above `afterId` that are active or unreadable (a row whose state cannot be read could be an
+ * active one), at most `limit` of them, by id; each either read as a device or set aside as unreadable.
+ */
+export async function activeDevicesPage(q: Query, afterId: number, limit: number): Promise<{ devices: Device[]; unreadable: UnreadableRow[]; lastId: number | null }> {
   const rows = await q.all<DeviceRow>(
-    `SELECT ${COLUMNS} FROM devices WHERE state = 'active' AND id > ? ORDER BY id LIMIT ?`,
+    `SELECT ${COLUMNS} FROM devices WHERE state NOT IN ('expired', 'revoked') AND id > ? ORDER BY id LIMIT ?`,
     [afterId, limit],
   );
-  return rows.map(deviceFromRow);
+  const page = { devices: [] as Device[], unreadable: [] as UnreadableRow[], lastId: null as number | null };
+  for (const row of rows) {
+    page.lastId = Number(row.id);
+    try {
+      page.devices.push(deviceFromRow(row));
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.code !== 'store_row_invalid') throw err;
+      page.unreadable.push({ rowId: Number(row.id), reason: err.message, row: { ...row } as Record<string, unknown> });
+    }
+  }
+  return page;
+}
+
+/** Moves unreadable rows out of `devices` into `quarantine`, as they were. */
+export async function quarantineRows(tx: Tx, rows: readonly UnreadableRow[], at: number): Promise<void> {
+  for (const r of rows) {
+    await tx.run('INSERT INTO quarantine (at, from_table, row_id, reason, row_json) VALUES (?, ?, ?, ?, ?)', [at, 'devices', r.rowId, r.reason, JSON.stringify(r.row)]);
+    await tx.run('DELETE FROM devices WHERE id = ?', [r.rowId]);
+  }
+}
+
+export async function listQuarantine(q: Query): Promise<Array<{ at: number; rowId: number | null; reason: string; row: string }>> {
+  const rows = await q.all<{ at: number; row_id: number | null; reason: string; row_json: string }>('SELECT at, row_id, reason, row_json FROM quarantine ORDER BY id');
+  return rows.map((r) => ({ at: r.at, rowId: r.row_id, reason: r.reason, row: r.row_json }));
 }
 
 /** The session's active devices; with `source`, only those registered from there. */

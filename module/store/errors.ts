@@ -2,6 +2,7 @@ export type StoreErrorCode =
   | 'store_open_failed'
   | 'store_read_failed'
   | 'store_write_failed'
+  | 'store_full'
   | 'store_row_invalid'
   | 'store_closed'
   | 'invalid_input'
@@ -27,6 +28,9 @@ export function storeErrorFrom(err: unknown, code: StoreErrorCode, what: string)
   const e = err as { code?: unknown; message?: unknown };
   const reason = typeof e?.code === 'string' ? e.code : null;
   const detail = typeof e?.message === 'string' ? e.message : String(err);
+  if (reason === 'SQLITE_FULL' || reason === 'ENOSPC' || reason === 'EDQUOT') {
+    return new StoreError('store_full', `${what}: the data partition is full (${reason}); free space on it (sipa doctor shows where)`, reason, { cause: err });
+  }
   return new StoreError(code, `${what}: ${detail}`, reason, { cause: err });
 }
 

@@ -53,6 +53,21 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Rows that could not be read back (a hand edit, damage integrity_check cannot see) are moved here at
+      -- start, as they were, so the rest is enforced and the admin can see what was set aside (sipa doctor).
+      CREATE TABLE quarantine (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at         INTEGER NOT NULL,
+        from_table TEXT    NOT NULL,
+        row_id     INTEGER,
+        reason     TEXT    NOT NULL,
+        row_json   TEXT    NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -4,6 +4,8 @@ import { Database, type Recovered, type Tx } from './database';
 import * as audit from './audit';
 import * as devices from './devices';
 import { migrate } from './migrations';
+import { SpaceReserve } from './reserve';
+import { isNoSpace } from './switch';
 import * as portal from './portal-state';
 import * as settings from './settings';
 import { inputTime } from './validate';
@@ -11,7 +13,7 @@ import * as wallClock from './wall-clock';
 
 export type { Recovered } from './database';
 export type { AuditNote } from './audit';
-export type { DeviceFields, DeviceEnd, EndedState } from './devices';
+export type { DeviceFields, DeviceEnd, EndedState, UnreadableRow } from './devices';
 export type { JsonValue } from './settings';
 
 export interface StoreOptions {
@@ -42,9 +44,13 @@ export interface PruneLimits {
 
 /** The service's durable state: devices, audit log, settings, portal sequence numbers. */
 export class Store {
+  /** When a write last found the partition full (cleared by the next write that succeeds), else null. */
+  private fullSince: number | null = null;
+
   private constructor(
     private readonly db: Database,
     private readonly now: () => number,
+    readonly reserve: SpaceReserve,
   ) {}
 
   static async open(opts: StoreOptions): Promise<{ store: Store; recovered: Recovered | null }> {
@@ -56,7 +62,14 @@ export class Store {
       await db.close().catch(() => undefined);
       throw err;
     }
-    return { store: new Store(db, now), recovered };
+    const reserve = new SpaceReserve(opts.dataDir);
+    reserve.ensure();
+    return { store: new Store(db, now, reserve), recovered };
+  }
+
+  /** Since when writes find the data partition full, or null when the last write went through. */
+  storageFullSince(): number | null {
+    return this.fullSince;
   }
 
   get file(): string {
@@ -75,13 +88,25 @@ export class Store {
    * The active devices a page at a time, by id. A restart reads 10,000 of them: in pages, neither SQLite's
    * worker thread nor the JS heap has to hold them all at once (and keep that memory afterwards).
    */
-  async *activeDevicesInPages(pageSize = 500): AsyncGenerator<Device[]> {
+  async *activeDevicesInPages(pageSize = 500): AsyncGenerator<{ devices: Device[]; unreadable: devices.UnreadableRow[] }> {
     for (let after = 0; ;) {
       const page = await this.db.read((q) => devices.activeDevicesPage(q, after, pageSize));
-      if (page.length === 0) return;
+      if (page.lastId === null) return;
       yield page;
-      after = page[page.length - 1].id;
+      after = page.lastId;
     }
+  }
+
+  /** Sets unreadable device rows aside in the quarantine table, with one audit row each. */
+  quarantineDevices(rows: readonly devices.UnreadableRow[], note: audit.AuditNote): Promise<void> {
+    return this.write(async (tx, at) => {
+      await devices.quarantineRows(tx, rows, at);
+      for (const r of rows) await audit.insertAudit(tx, { ...note, at, deviceId: r.rowId, detail: r.reason.slice(0, 500) });
+    });
+  }
+
+  listQuarantine(): ReturnType<typeof devices.listQuarantine> {
+    return this.db.read((q) => devices.listQuarantine(q));
   }
 
   /** Active devices, or with `all` every stored one (ended ones until the pruner removes them), by id. */
@@ -113,7 +138,10 @@ export class Store {
     });
   }
 
-  /** Ends those of `ids` still active (one audit row each) and returns them; others are left alone. */
+  /**
+   * Ends those of `ids` still active (one audit row each) and returns them; others are left alone. Ending
+   * access may use the space reserve: it must be recorded when nothing else can be.
+   */
   endDevices(ids: readonly number[], to: devices.EndedState, end: devices.DeviceEnd): Promise<Device[]> {
     return this.write(async (tx, at) => {
       const ended = await devices.endActiveDevices(tx, ids, to, end);
@@ -123,7 +151,7 @@ export class Store {
         });
       }
       return ended;
-    });
+    }, { mayUseReserve: true });
   }
 
   /**
@@ -143,8 +171,9 @@ export class Store {
     });
   }
 
-  appendAudit(entry: AuditAppend): Promise<AuditEntry> {
-    return this.write((tx, at) => audit.insertAudit(tx, { ...entry, at }));
+  /** `mayUseReserve`: the note records something that already happened to enforcement and must not be lost. */
+  appendAudit(entry: AuditAppend, opts: { mayUseReserve?: boolean } = {}): Promise<AuditEntry> {
+    return this.write((tx, at) => audit.insertAudit(tx, { ...entry, at }), opts);
   }
 
   /** Newest first. */
@@ -177,6 +206,18 @@ export class Store {
   /** The newest wall-clock time this store has recorded, or null for an empty store. */
   lastSeenWallClock(): Promise<number | null> {
     return this.db.read((q) => wallClock.lastSeenWallClock(q));
+  }
+
+  /**
+   * Makes `now` the clock reference, with an audit row. The stamp is written after the audit row: the write
+   * path stamps each transaction with max(stamp, now), which a reset must overrule.
+   */
+  resetWallClock(now: number, note: audit.AuditNote): Promise<void> {
+    inputTime('clock reference', now);
+    return this.db.write(async (tx) => {
+      await audit.insertAudit(tx, { ...note, at: now });
+      await wallClock.resetWallClock(tx, now);
+    });
   }
 
   /** Deletes old ended devices and audit rows in one transaction; writes nothing when nothing matches. */
@@ -218,15 +259,33 @@ export class Store {
     return { db, wal, total: db + wal };
   }
 
-  /** A write transaction whose rows carry the time it ran (not the time it was queued). */
-  private write<T>(fn: (tx: Tx, at: number) => Promise<T>): Promise<T> {
-    let at = 0;
-    return this.db.write(
-      (tx) => {
-        at = this.now();
-        return fn(tx, at);
-      },
-      (tx) => wallClock.stampWallClock(tx, at),
-    );
+  /**
+   * A write transaction whose rows carry the time it ran (not the time it was queued). With `mayUseReserve`,
+   * a transaction that finds the partition full gives up the space reserve and is tried once more.
+   */
+  private async write<T>(fn: (tx: Tx, at: number) => Promise<T>, opts: { mayUseReserve?: boolean } = {}): Promise<T> {
+    const attempt = (): Promise<T> => {
+      let at = 0;
+      return this.db.write(
+        (tx) => {
+          at = this.now();
+          return fn(tx, at);
+        },
+        (tx) => wallClock.stampWallClock(tx, at),
+      );
+    };
+    try {
+      const result = await attempt().catch((err: unknown) => {
+        if (opts.mayUseReserve && isNoSpace(err) && this.reserve.release()) return attempt();
+        throw err;
+      });
+      this.fullSince = null;
+      // Given up earlier (here or by the switch file): made again as soon as there is room.
+      this.reserve.ensure();
+      return result;
+    } catch (err) {
+      if (isNoSpace(err)) this.fullSince ??= this.now();
+      throw err;
+    }
   }
 }

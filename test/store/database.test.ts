@@ -107,7 +107,7 @@ describe('store/database: open, pragmas, write queue, faults', () => {
   });
 
   for (const failing of [/^\s*INSERT INTO audit/, /^COMMIT$/]) {
-    it(`a disk-full failure at ${failing.source} rejects with store_write_failed naming file and reason, and keeps what was stored`, async () => {
+    it(`a disk-full failure at ${failing.source} rejects with store_full naming the file, the reason and what to do, and keeps what was stored`, async () => {
       store = (await Store.open({ dataDir: dir })).store;
       const s = store;
       const kept = await s.registerDevice(fixedDevice('203.0.113.10'), { actor: admin, action: 'register' });
@@ -124,9 +124,9 @@ describe('store/database: open, pragmas, write queue, faults', () => {
         s.registerDevice(fixedDevice('203.0.113.11'), { actor: admin, action: 'register' }),
         (err: unknown) => {
           assert.ok(err instanceof StoreError);
-          assert.equal(err.code, 'store_write_failed');
+          assert.equal(err.code, 'store_full');
           assert.equal(err.reason, 'SQLITE_FULL');
-          assert.match(err.message, new RegExp(`${path.join(dir, 'sipa.db').replace(/[.]/g, '\\.')}.*disk is full`));
+          assert.match(err.message, new RegExp(`${path.join(dir, 'sipa.db').replace(/[.]/g, '\\.')}.*partition is full.*free space`));
           return true;
         },
       );
