@@ -13,7 +13,7 @@ import { Enforcer } from '../module/kernel/enforcer';
 import { Engine } from '../module/engine/engine';
 import { checkConfig, kernelNames } from '../module/engine/config';
 import { silentLogger } from '../module/engine/log';
-import { Store } from '../module/store';
+import { Store, SwitchFile } from '../module/store';
 import { Database } from '../module/store/database';
 import { migrate } from '../module/store/migrations';
 import * as devices from '../module/store/devices';
@@ -42,7 +42,7 @@ async function engineLatency(): Promise<void> {
   const nl = lib.open(`/run/netns/${ns}`);
   const config = checkConfig({ dataDir: dir, netns: ns, firewall: { lan: [] } });
   const { store } = await Store.open({ dataDir: dir });
-  const engine = new Engine({ store, kernel: new Enforcer(nl, lib.strerror, commandRunner(ns), kernelNames(config)), config, log: silentLogger, version: 'bench', buildTimeMs: 0 });
+  const engine = new Engine({ store, kernel: new Enforcer(nl, lib.strerror, commandRunner(ns), kernelNames(config)), config, log: silentLogger, version: 'bench', buildTimeMs: 0, switch: new SwitchFile(dir) });
   try {
     await engine.start();
     await engine.enable({ surface: 'system', name: 'bench' });

@@ -40,6 +40,9 @@ const ENGINE_CODES: Record<string, { status: number; field?: string }> = {
   kernel_unsupported: { status: 503 },
   kernel_failed: { status: 503 },
   capacity: { status: 409 },
+  // 507 Insufficient Storage: the data partition is full (the message says what still works and what to do)
+  storage_full: { status: 507 },
+  store_full: { status: 507 },
   bad_qnap_id: { status: 400, field: 'qnapId' },
   // the portal link (module/cloud)
   bad_code: { status: 400, field: 'code' },

@@ -2,7 +2,9 @@
 // watcher, pruner, API. SIGTERM stops it cleanly (enforcement stays unless disabled); SIGHUP reloads the config.
 import fs from 'node:fs';
 import net from 'node:net';
-import { Store, Pruner } from '../store';
+import path from 'node:path';
+import { Store, Pruner, SwitchFile } from '../store';
+import type { Recovered } from '../store';
 import { loadNative } from '../kernel/native';
 import { commandRunner } from '../kernel/command';
 import { Enforcer } from '../kernel/enforcer';
@@ -11,6 +13,7 @@ import { Engine } from '../engine/engine';
 import { Reconciler } from '../engine/reconciler';
 import { Config, kernelNames, loadConfig } from '../engine/config';
 import { jsonLogger, levelMethods, Logger } from '../engine/log';
+import { systemLog } from '../engine/system-log';
 import { startApi } from '../api';
 import { PortalLink } from '../cloud';
 import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
@@ -33,6 +36,24 @@ async function claimRunDir(runDir: string): Promise<void> {
   fs.writeFileSync(pidPath(runDir), `${process.pid}\n`);
 }
 
+/**
+ * The store on the flash partition; if it cannot be opened at all (the partition is full or read-only, the file
+ * is still damaged after being moved aside), a temporary one in the run dir, so that the daemon enforces anyway.
+ */
+async function openStore(config: Config, log: Logger): Promise<{ store: Store; recovered: Recovered | null; unavailable: string | null }> {
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+    return { ...(await Store.open({ dataDir: config.dataDir })), unavailable: null };
+  } catch (err) {
+    const reason = (err as Error).message;
+    log('error', 'cannot open the store; running on a temporary one', { error: reason });
+    const dataDir = path.join(config.runDir, 'volatile-store');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    return { ...(await Store.open({ dataDir })), unavailable: reason };
+  }
+}
+
 export async function runDaemon(config: Config, configFile: string): Promise<number> {
   let log: Logger = jsonLogger(config.log.level);
   try {
@@ -41,8 +62,8 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     process.stderr.write(`sipa: ${(e as Error).message}\n`);
     return 1;
   }
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
-  const { store, recovered } = await Store.open({ dataDir: config.dataDir });
+  const sysLog = systemLog(() => log);
+  const { store, recovered, unavailable } = await openStore(config, log);
   const nsPath = config.netns ? `/run/netns/${config.netns}` : null;
   const lib = loadNative();
   const nl = lib.open(nsPath);
@@ -55,6 +76,7 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
   let link: PortalLink | null = null;
   const engine = new Engine({
     store, kernel, config, log: (...a) => log(...a), version: packageVersion(), buildTimeMs: buildTimeMs(),
+    switch: new SwitchFile(config.dataDir, store.reserve), systemLog: sysLog, storeUnavailable: unavailable,
     learnedLan: () => lan.current(),
     portalStatus: () => {
       const s = link?.status();

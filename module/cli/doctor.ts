@@ -8,6 +8,7 @@ import { Enforcer } from '../kernel/enforcer';
 import { Config, kernelNames } from '../engine/config';
 import type { Status } from '../engine/contract';
 import { apiRequest } from './client';
+import { SwitchFile, SpaceReserve } from '../store';
 
 interface Finding {
   check: string;
@@ -27,11 +28,19 @@ export async function doctor(config: Config, sock: string, json: boolean): Promi
   try {
     status = await apiRequest<Status>(sock, 'GET', '/api/v1/status', undefined, 5000);
     add('daemon', true, `running, ${status.activeDevices} active devices`);
-    add('clock', status.clockTrusted, status.clockTrusted ? 'trusted' : 'not trusted: timed entries were revoked at start; check NTP');
+    add('clock', status.clockTrusted, status.clockTrusted ? 'trusted' : `not trusted at start: ${status.clockNote ?? 'timed entries were revoked; check NTP'}`);
     add('store', status.storeRecovered === null, status.storeRecovered ?? 'integrity check passed at start');
+    add('unreadable rows', status.quarantinedRows === 0, status.quarantinedRows === 0 ? 'none'
+      : `${status.quarantinedRows} device row(s) could not be read at start and were set aside (not enforced); they are kept in the quarantine table of sipa.db, and \`sipa audit\` shows why (action quarantine)`);
+    if (status.enabled && !status.enforcing) add('enforcing', false, 'enabled but the kernel refused the rules; the daemon retries every few seconds (see its log)');
+    if (status.unrecordedEnds) add('pending records', false, `${status.unrecordedEnds} ended device(s) are cut off but not yet recorded in the store; retried`);
   } catch (e) {
     add('daemon', false, (e as Error).message);
   }
+  const sw = new SwitchFile(config.dataDir).read();
+  add('on/off record', sw.state !== 'damaged', sw.state === 'damaged' ? `${sw.reason}: the daemon enforces until an admin disables`
+    : sw.state === 'absent' ? 'none yet (never enabled)' : `${sw.state} since ${new Date(sw.at).toISOString()} by ${sw.by}`);
+  add('storage', status?.storageFull == null, status?.storageFull ?? storageDetail(config.dataDir));
   try {
     const lib = loadNative();
     const nl = lib.open(config.netns ? `/run/netns/${config.netns}` : null);
@@ -53,6 +62,16 @@ export async function doctor(config: Config, sock: string, json: boolean): Promi
   if (json) process.stdout.write(`${JSON.stringify({ ok, findings }, null, 2)}\n`);
   else for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'} ${f.check}: ${f.detail}\n`);
   return ok ? 0 : 1;
+}
+
+function storageDetail(dataDir: string): string {
+  try {
+    const st = fs.statfsSync(dataDir);
+    const reserve = new SpaceReserve(dataDir).held() ? 'space reserve for revocations in place' : 'space reserve for revocations not in place (made again when there is room)';
+    return `${Math.round((st.bavail * st.bsize) / 1024)} KiB free in ${dataDir}; ${reserve}`;
+  } catch (e) {
+    return `cannot read ${dataDir}: ${(e as Error).message}`;
+  }
 }
 
 /** Folders uninstall-cleanup will never remove, whatever a config says. */

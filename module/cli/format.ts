@@ -37,8 +37,11 @@ export function statusText(s: Status): string {
     `  enabled:        ${s.enabled ? 'yes' : 'no'}${s.enabled && !s.enforcing ? ' (NOT enforcing: see sipa doctor)' : ''}`,
     `  active devices: ${s.activeDevices}`,
     `  LAN (exempt):   ${s.lanNetworks.join(', ') || '-'}`,
-    `  clock trusted:  ${s.clockTrusted ? 'yes' : 'no (timed entries were revoked at start)'}`,
+    `  clock trusted:  ${s.clockTrusted ? 'yes' : `no: ${s.clockNote ?? 'timed entries were revoked at start'}`}`,
     `  portal:         ${!s.portal.configured ? 'none configured (standalone: local registrations only)' : `${s.portal.bound ? 'bound' : 'not bound (sipa bind)'}, ${s.portal.connected ? 'connected' : 'not connected'}`}`,
     ...(s.storeRecovered ? [`  STORE RECOVERED: ${s.storeRecovered}`] : []),
+    ...(s.storageFull ? [`  STORAGE FULL: ${s.storageFull}`] : []),
+    ...(s.quarantinedRows ? [`  QUARANTINED: ${s.quarantinedRows} unreadable device row(s) set aside at start (sipa doctor lists them)`] : []),
+    ...(s.unrecordedEnds ? [`  NOT YET RECORDED: ${s.unrecordedEnds} ended device(s) (access has ended; the store write is retried)`] : []),
   ].join('\n');
 }

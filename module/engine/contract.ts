@@ -30,7 +30,16 @@ export interface Status {
   activeDevices: number;
   lanNetworks: string[];
   clockTrusted: boolean;
+  /** Why the clock was not trusted at start and what happens next, or null. */
+  clockNote: string | null;
+  /** The store was damaged (or could not be opened) at start: what was done about it. */
   storeRecovered: string | null;
+  /** The data partition is full: since when and what still works, or null. */
+  storageFull: string | null;
+  /** Device rows set aside at start because they could not be read (sipa doctor lists them). */
+  quarantinedRows: number;
+  /** Ended devices whose end is not recorded in the store yet (retried). */
+  unrecordedEnds: number;
   portal: { configured: boolean; bound: boolean; connected: boolean };
   version: string;
 }

@@ -1,11 +1,17 @@
 // The use cases: enable, disable, register, revoke, session end and renewal, expiry booking, restore at start,
 // and the repair the reconciler asks for. Store first (durable), then the kernel; the kernel's own timeouts
 // end access even when this process is gone, the engine only books what happened.
+//
+// THE RULE: while Secure IP Access is on, only `disable` (and uninstall, which runs without us) ends
+// enforcement. Nothing else may: not a damaged store or an unreadable row, not a full partition, not a kernel
+// error, not a bad config, not a restart. Whatever fails, fail towards enforcing: the on/off state has its own
+// file (store/switch.ts) read before anything else; when that cannot be read, enforce; start enforces before it
+// books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
 import { parseDeviceAddress, parseNetwork, formatAddress, IpNetwork } from '../domain/address';
 import { checkExpiry, expiresAtFor, kernelTimeoutSeconds } from '../domain/policy';
 import { clockTrust, remainingAfterRestore } from '../domain/clock';
 import { Store } from '../store';
-import type { Recovered } from '../store';
+import type { Recovered, SwitchReading, UnreadableRow } from '../store';
 import { Enforcement, AllowEntry, explainKernelFailure } from '../kernel/enforcer';
 import { FirewallPlan } from '../kernel/firewall';
 import { LanNetwork } from '../kernel/lan';
@@ -13,8 +19,9 @@ import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, St
 import { Config, kernelNames } from './config';
 import { EventBus } from './events';
 import { Logger } from './log';
+import { SystemLog } from './system-log';
 
-export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed';
+export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed' | 'storage_full';
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';
@@ -25,8 +32,19 @@ export class EngineError extends Error {
 
 export const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
 
+/** The on/off record that outlives the store (store/switch.ts). */
+export interface EnforcementSwitch {
+  read(): SwitchReading;
+  write(enforce: boolean, by: string, at: number): void;
+}
+
 export interface EngineDeps {
   store: Store;
+  switch: EnforcementSwitch;
+  /** The NAS's event log (QuLog Center); defaults to the daemon's log. */
+  systemLog?: SystemLog;
+  /** Why the real store could not be opened, when the daemon runs on a temporary one instead. */
+  storeUnavailable?: string | null;
   kernel: Enforcement;
   config: Config;
   log: Logger;
@@ -42,6 +60,8 @@ export interface EngineDeps {
 }
 
 const LABEL_MAX = 64;
+const BOOKING_RETRY_FIRST_MS = 1000;
+const BOOKING_RETRY_MAX_MS = 60_000;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
@@ -62,15 +82,25 @@ export class Engine implements EngineApi {
   private enabled = false;
   private enforcing = false;
   private clockTrusted = true;
+  private clockNote: string | null = null;
   private storeRecovered: string | null = null;
+  /** Device rows set aside at start because they could not be read. */
+  private quarantined = 0;
+  /** Ends the store could not record yet: retried on a timer that backs off, never in a tight loop. */
+  private unbooked: Array<{ ids: number[]; to: 'revoked' | 'expired'; reason: string; by: Actor; at: number }> = [];
+  private bookingTimer: NodeJS.Timeout | null = null;
+  private bookingDelayMs = BOOKING_RETRY_FIRST_MS;
   private expiryTimer: NodeJS.Timeout | null = null;
   private serial: Promise<unknown> = Promise.resolve();
   /** Ended devices whose kernel entry could not be deleted: the reconciler removes them and cuts their flows. */
   private pendingCuts: KernelAddress[] = [];
   private stopped = false;
 
+  private readonly systemLog: SystemLog;
+
   constructor(private deps: EngineDeps) {
     this.events = new EventBus(deps.log);
+    this.systemLog = deps.systemLog ?? ((level, message) => deps.log(level, message, { systemLog: true }));
     this.now = deps.now ?? Date.now;
     this.mono = deps.mono ?? (() => performance.now());
     this.plan = { names: kernelNames(deps.config), protect: deps.config.firewall.protect, action: deps.config.firewall.action };
@@ -89,11 +119,17 @@ export class Engine implements EngineApi {
 
   // ---- start and stop ----
 
-  /** Loads state and brings the kernel in line with it. `recovered`: the store was damaged and replaced. */
+  /**
+   * Loads state and brings the kernel in line with it. `recovered`: the store was damaged and replaced.
+   * Enforcement comes first; what has to be written (expiries booked while stopped, quarantined rows, recovered
+   * entries) comes after it, and a write that fails is retried later instead of failing the start.
+   */
   start(recovered: Recovered | null = null): Promise<void> {
     return this.exclusive(async () => {
       const { store, log } = this.deps;
-      const trust = clockTrust({ nowMs: this.now(), lastSeenMs: await store.lastSeenWallClock(), buildTimeMs: this.deps.buildTimeMs });
+      const now = this.now();
+      const lastSeen = await store.lastSeenWallClock().catch(() => null);
+      const trust = clockTrust({ nowMs: now, lastSeenMs: lastSeen, buildTimeMs: this.deps.buildTimeMs });
       this.clockTrusted = trust.trusted;
       if (!trust.trusted) log('warn', 'wall clock not trusted', { reason: trust.reason });
       let inKernel: Map<string, number>;
@@ -102,12 +138,17 @@ export class Engine implements EngineApi {
       } catch {
         inKernel = new Map();
       }
+      this.enabled = await this.decideEnabled(recovered);
       if (recovered) await this.recoverFromKernel(recovered, inKernel);
-      this.enabled = (await store.getSetting<boolean>('enabled')) === true;
+      if (this.deps.storeUnavailable) {
+        this.storeRecovered = `the store could not be opened (${this.deps.storeUnavailable}); running on a temporary store in RAM, so changes are lost at the next restart`;
+        this.systemLog('error', this.storeRecovered);
+      }
       const toEnd: number[] = [];
-      const now = this.now();
+      const unreadable: UnreadableRow[] = [];
       for await (const page of store.activeDevicesInPages()) {
-        for (const device of page) {
+        unreadable.push(...page.unreadable);
+        for (const device of page.devices) {
           const kernelLeft = inKernel.get(device.address) ?? 0;
           // A live kernel entry is the truth: its timeout runs on the monotonic clock, across our restarts.
           // Without one (after a reboot) only a trusted wall clock can tell what is left.
@@ -116,19 +157,93 @@ export class Engine implements EngineApi {
           else toEnd.push(device.id);
         }
       }
-      if (toEnd.length) {
-        await store.endDevices(toEnd, trust.trusted ? 'expired' : 'revoked', {
-          at: now, by: SYSTEM, reason: trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}`,
-        });
-      }
       if (this.enabled) {
         // A kernel that refuses now (a module not loaded yet at boot) must not keep the service down: status and
         // doctor say it is not enforcing, and the reconciler tries again every few seconds.
-        await this.enforce().catch(err => log('error', 'cannot enforce yet; the reconciler retries', { error: (err as Error).message }));
+        await this.enforce().catch(err => {
+          log('error', 'cannot enforce yet; the reconciler retries', { error: (err as Error).message });
+          this.systemLog('error', `cannot enforce yet (${(err as Error).message}); retrying`);
+        });
       } else await this.deps.kernel.remove(this.plan).catch(err => log('warn', 'could not clear leftover rules', { error: String(err) }));
+      if (unreadable.length) await this.quarantine(unreadable);
+      if (toEnd.length) {
+        this.book(toEnd, trust.trusted ? 'expired' : 'revoked', SYSTEM,
+          trust.trusted ? 'expired while the service was stopped' : `revoked at start: ${trust.reason}`, now);
+      }
+      if (!trust.trusted) await this.resetClockTrust(trust.reason ?? 'not trusted', now);
       this.scheduleExpiry();
-      log('info', 'engine started', { enabled: this.enabled, active: this.active.size, ended: toEnd.length, clockTrusted: trust.trusted });
+      log('info', 'engine started', { enabled: this.enabled, active: this.active.size, ended: toEnd.length, quarantined: unreadable.length, clockTrusted: trust.trusted });
     });
+  }
+
+  /**
+   * On or off at start. The switch file decides; a damaged one, or none beside a store that was damaged, is a
+   * doubt, and a doubt enforces. A store from before the switch file existed hands over its setting once.
+   */
+  private async decideEnabled(recovered: Recovered | null): Promise<boolean> {
+    const { store, log } = this.deps;
+    const reading = this.deps.switch.read();
+    if (reading.state === 'on' || reading.state === 'off') return reading.state === 'on';
+    let doubt: string | null = null;
+    if (reading.state === 'damaged') doubt = reading.reason;
+    else if (recovered || this.deps.storeUnavailable) doubt = 'the on/off record is missing and the store was damaged';
+    else if (this.kernelWitness()) doubt = 'the on/off record is missing but the kernel still holds the rules';
+    if (doubt) {
+      log('error', 'on/off state unknown; enforcing', { reason: doubt });
+      this.systemLog('error', `the on/off state could not be read (${doubt}); enforcing until an admin disables`);
+      this.writeSwitch(true, SYSTEM);
+      return true;
+    }
+    const legacy = (await store.getSetting<boolean>('enabled').catch(() => null)) === true;
+    this.writeSwitch(legacy, SYSTEM);
+    return legacy;
+  }
+
+  /** Our sets in the kernel: the NAS was enforcing before this start (a restart, not a reboot). */
+  private kernelWitness(): boolean {
+    try {
+      return this.deps.kernel.listAllowed().length > 0 || this.deps.kernel.installed();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes the switch file; a failure is logged (the state in memory stays and the next change retries). */
+  private writeSwitch(enforce: boolean, by: Actor): boolean {
+    try {
+      this.deps.switch.write(enforce, actorName(by), this.now());
+      return true;
+    } catch (err) {
+      this.deps.log('error', 'cannot write the on/off record', { error: (err as Error).message });
+      return false;
+    }
+  }
+
+  private async quarantine(rows: UnreadableRow[]): Promise<void> {
+    this.quarantined += rows.length;
+    const detail = `${rows.length} unreadable device row(s) set aside: ${rows.map(r => r.reason).join('; ')}`;
+    this.deps.log('error', 'unreadable device rows set aside', { rows: rows.map(r => ({ id: r.rowId, reason: r.reason })) });
+    this.systemLog('warn', detail.slice(0, 300));
+    await this.deps.store.quarantineDevices(rows, { actor: SYSTEM, action: 'quarantine' })
+      .catch(err => this.deps.log('error', 'could not move unreadable rows to quarantine; they stay where they are and are not enforced', { error: String(err) }));
+  }
+
+  /**
+   * After a start that could not trust the clock, every timed entry the kernel did not vouch for was ended:
+   * nothing is left that a wrong clock could extend. This clock becomes the new reference, so a clock that is
+   * right again is trusted at the next start instead of every start revoking everything for ever.
+   */
+  private async resetClockTrust(reason: string, now: number): Promise<void> {
+    if (now < this.deps.buildTimeMs) {
+      this.clockNote = `${reason}. Set the time (NTP) and restart the service; timed entries are revoked at each start until then.`;
+      return;
+    }
+    try {
+      await this.deps.store.resetWallClock(now, { actor: SYSTEM, action: 'clock-reset', detail: `clock not trusted at start (${reason}); timed entries ended; this clock is the reference from now on` });
+      this.clockNote = `${reason}. Timed entries were ended at this start; the clock is the reference from now on, so the next start trusts it. If it is wrong, fix NTP and restart.`;
+    } catch (err) {
+      this.clockNote = `${reason}. The new reference could not be recorded (${(err as Error).message}).`;
+    }
   }
 
   /** Stops timers. Enforcement stays in the kernel: the daemon's absence must not open the NAS. */
@@ -136,6 +251,8 @@ export class Engine implements EngineApi {
     this.stopped = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
+    if (this.bookingTimer) clearTimeout(this.bookingTimer);
+    this.bookingTimer = null;
     await this.serial;
   }
 
@@ -150,19 +267,24 @@ export class Engine implements EngineApi {
   private async recoverFromKernel(recovered: Recovered, inKernel: Map<string, number>): Promise<void> {
     const { store, log } = this.deps;
     let restored = 0;
-    for (const [address, timeout] of inKernel) {
-      if (timeout <= 0) continue;
-      const net = parseNetwork(address);
-      await store.registerDevice(
-        { address: net.text, family: net.family, prefix: net.prefix, label: 'recovered from the firewall',
-          qnapId: null, source: 'local', policy: 'fixed', sessionId: null, expiresAt: this.now() + timeout * 1000 },
-        { actor: SYSTEM, action: 'recover', detail: `kernel entry, ${timeout}s left` });
-      restored++;
+    try {
+      for (const [address, timeout] of inKernel) {
+        if (timeout <= 0) continue;
+        const net = parseNetwork(address);
+        await store.registerDevice(
+          { address: net.text, family: net.family, prefix: net.prefix, label: 'recovered from the firewall',
+            qnapId: null, source: 'local', policy: 'fixed', sessionId: null, expiresAt: this.now() + timeout * 1000 },
+          { actor: SYSTEM, action: 'recover', detail: `kernel entry, ${timeout}s left` });
+        restored++;
+      }
+    } catch (err) {
+      log('error', 'could not record the entries recovered from the kernel', { error: String(err) });
     }
-    if (inKernel.size > 0) await store.setSetting('enabled', true);
-    this.storeRecovered = `the store was damaged (${recovered.reason}); it was moved to ${recovered.movedTo} and ${restored} active entries were recovered from the kernel`;
-    await store.appendAudit({ actor: SYSTEM, action: 'store-recovered', detail: this.storeRecovered });
+    this.storeRecovered = `the store was damaged (${recovered.reason}); it was moved to ${recovered.movedTo} and ${restored} active entries were recovered from the kernel`
+      + (this.enabled ? '; enforcement stays on' : '');
+    await store.appendAudit({ actor: SYSTEM, action: 'store-recovered', detail: this.storeRecovered }).catch(() => undefined);
     log('error', 'store recovered', { movedTo: recovered.movedTo, reason: recovered.reason, restored });
+    this.systemLog('error', this.storeRecovered);
   }
 
   // ---- kernel state ----
@@ -257,25 +379,58 @@ export class Engine implements EngineApi {
 
   // ---- use cases ----
 
+  /**
+   * The on/off record first (durable), then the kernel. If the record cannot be written nothing changes; if the
+   * kernel refuses, the record goes back to off and what was installed is taken out: the NAS is as it was.
+   */
   enable(by: Actor): Promise<void> {
     return this.exclusive(async () => {
       if (this.enabled) return;
-      await this.enforce();
+      this.switchTo(true, by);
+      try {
+        await this.enforce();
+      } catch (err) {
+        this.writeSwitch(false, SYSTEM);
+        this.enforcing = false;
+        await this.deps.kernel.remove(this.plan).catch(() => undefined);
+        throw err;
+      }
       this.enabled = true;
-      await this.deps.store.setSetting('enabled', true, { actor: by, action: 'enable' });
+      await this.auditQuietly({ actor: by, action: 'enable' });
+      this.systemLog('info', `enabled by ${actorName(by)}`);
       this.events.emit('enabled', { by });
     });
   }
 
+  /** The record first: a disable that cannot be recorded changes nothing, so a restart cannot undo it. */
   disable(by: Actor): Promise<void> {
     return this.exclusive(async () => {
-      await this.deps.kernel.remove(this.plan);
-      this.enforcing = false;
       const wasEnabled = this.enabled;
+      this.switchTo(false, by);
       this.enabled = false;
-      await this.deps.store.setSetting('enabled', false, { actor: by, action: 'disable' });
-      if (wasEnabled) this.events.emit('disabled', { by });
+      this.enforcing = false;
+      await this.deps.kernel.remove(this.plan);
+      if (!wasEnabled) return;
+      await this.auditQuietly({ actor: by, action: 'disable' });
+      this.systemLog('warn', `disabled by ${actorName(by)}: the NAS accepts connections from any address`);
+      this.events.emit('disabled', { by });
     });
+  }
+
+  private switchTo(enforce: boolean, by: Actor): void {
+    try {
+      this.deps.switch.write(enforce, actorName(by), this.now());
+    } catch (err) {
+      const full = (err as { code?: string }).code === 'store_full';
+      throw new EngineError(full ? 'storage_full' : 'conflict',
+        `cannot ${enforce ? 'enable' : 'disable'}: ${(err as Error).message}; nothing was changed`);
+    }
+  }
+
+  /** An audit row about something already done: a full partition must not turn it into a failure. */
+  private async auditQuietly(entry: Parameters<Store['appendAudit']>[0]): Promise<void> {
+    await this.deps.store.appendAudit(entry, { mayUseReserve: true })
+      .catch(err => this.deps.log('error', 'could not write an audit row', { action: entry.action, error: String(err) }));
   }
 
   register(req: RegisterRequest, by: Actor): Promise<Device> {
@@ -330,10 +485,22 @@ export class Engine implements EngineApi {
     return device;
   }
 
-  /** Ends devices in the store (durable), then in the kernel with their flows; books and announces them. */
+  /**
+   * Ends devices in the store (durable), then in the kernel with their flows; books and announces them. When
+   * the store cannot record it (full, failing), access still ends now and the booking is retried later.
+   */
   private async end(devices: Device[], to: 'revoked' | 'expired', by: Actor, reason: string): Promise<Device[]> {
     if (devices.length === 0) return [];
-    const ended = await this.deps.store.endDevices(devices.map(d => d.id), to, { at: this.now(), by, reason });
+    const at = this.now();
+    let ended: Device[];
+    let unrecorded: Error | null = null;
+    try {
+      ended = await this.deps.store.endDevices(devices.map(d => d.id), to, { at, by, reason });
+    } catch (err) {
+      unrecorded = err as Error;
+      ended = devices.map(d => ({ ...d, state: to, endedAt: at, endedBy: actorName(by), endReason: reason }));
+      this.queueBooking(ended.map(d => d.id), to, by, reason, at, unrecorded);
+    }
     const nets = ended.map(d => this.active.get(d.id)?.net ?? networkOf(d));
     for (const d of ended) this.active.delete(d.id);
     if (this.enabled) {
@@ -353,7 +520,53 @@ export class Engine implements EngineApi {
     }
     this.scheduleExpiry();
     for (const device of ended) this.events.emit(to, { device });
+    if (unrecorded && to === 'revoked' && by.surface !== 'system') {
+      const full = (unrecorded as { code?: string }).code === 'store_full';
+      throw new EngineError(full ? 'storage_full' : 'kernel_failed',
+        `${ended.map(d => `device ${d.id} (${d.address})`).join(', ')}: access ended now, but the revocation could not be recorded `
+        + `(${unrecorded.message}); it is retried, and until it is recorded a restart could restore the device`);
+    }
     return ended;
+  }
+
+  /** Records ends later, after a failed write; the kernel side was already done. */
+  private queueBooking(ids: number[], to: 'revoked' | 'expired', by: Actor, reason: string, at: number, err: Error): void {
+    if (this.unbooked.length === 0) {
+      this.deps.log('error', 'cannot record ended devices; retrying with back-off', { ids, to, error: err.message });
+      this.systemLog('error', `ended devices could not be recorded (${err.message}); retrying`);
+    }
+    this.unbooked.push({ ids, to, reason, by, at });
+    this.scheduleBooking();
+  }
+
+  /** Books ends found at start; a failure queues them for later instead of failing the start. */
+  private book(ids: number[], to: 'revoked' | 'expired', by: Actor, reason: string, at: number): void {
+    this.deps.store.endDevices(ids, to, { at, by, reason }).catch(err => this.queueBooking(ids, to, by, reason, at, err as Error));
+  }
+
+  private scheduleBooking(): void {
+    if (this.bookingTimer || this.stopped) return;
+    this.bookingTimer = setTimeout(() => {
+      this.bookingTimer = null;
+      void this.exclusive(() => this.retryBookings());
+    }, this.bookingDelayMs);
+    this.bookingTimer.unref?.();
+  }
+
+  private async retryBookings(): Promise<void> {
+    while (this.unbooked.length) {
+      const next = this.unbooked[0];
+      try {
+        await this.deps.store.endDevices(next.ids, next.to, { at: next.at, by: next.by, reason: next.reason });
+      } catch {
+        this.bookingDelayMs = Math.min(this.bookingDelayMs * 2, BOOKING_RETRY_MAX_MS);
+        this.scheduleBooking();
+        return;
+      }
+      this.unbooked.shift();
+    }
+    this.bookingDelayMs = BOOKING_RETRY_FIRST_MS;
+    this.deps.log('info', 'ended devices recorded after all');
   }
 
   revoke(idOrAddress: number | string, by: Actor, reason = 'revoked by an admin'): Promise<Device> {
@@ -412,6 +625,8 @@ export class Engine implements EngineApi {
         await this.end(due, 'expired', SYSTEM, 'expired').catch(err => {
           this.deps.log('error', 'could not book expiries', { error: String(err) });
         });
+        // Whatever happened above, these are past their deadline: never look at them again in a tight loop.
+        for (const d of due) this.active.delete(d.id);
       }
       this.scheduleExpiry();
     });
@@ -426,10 +641,21 @@ export class Engine implements EngineApi {
       activeDevices: this.active.size,
       lanNetworks: this.lanNetworks().map(n => n.text),
       clockTrusted: this.clockTrusted,
+      clockNote: this.clockNote,
       storeRecovered: this.storeRecovered,
+      storageFull: this.storageFullNote(),
+      quarantinedRows: this.quarantined,
+      unrecordedEnds: this.unbooked.reduce((n, u) => n + u.ids.length, 0),
       portal: this.deps.portalStatus?.() ?? { configured: this.deps.config.portal.url !== null, bound: false, connected: false },
       version: this.deps.version,
     };
+  }
+
+  private storageFullNote(): string | null {
+    const since = this.deps.store.storageFullSince();
+    if (since === null) return null;
+    return `the data partition (${this.deps.config.dataDir}) has been full since ${new Date(since).toISOString()}: `
+      + 'registrations fail until space is freed; revocations and disable still work';
   }
 
   list(opts: { all?: boolean } = {}): Promise<Device[]> {
@@ -439,6 +665,10 @@ export class Engine implements EngineApi {
   audit(opts: { limit?: number } = {}): Promise<AuditEntry[]> {
     return this.deps.store.listAudit({ limit: opts.limit ?? 100 });
   }
+}
+
+function actorName(by: Actor): string {
+  return `${by.surface}:${by.name}`;
 }
 
 /** The portal may end or renew only the sessions' devices it registered itself; the admin, any of them. */

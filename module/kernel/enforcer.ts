@@ -37,6 +37,8 @@ export interface Enforcement {
   /** Replaces the LAN sets (plus the link-local networks, always exempt). */
   setLan(networks: readonly LanNetwork[]): void;
   listAllowed(): Array<{ family: Family; bytes: Uint8Array; prefix: number; timeout: number }>;
+  /** Whether our sets are in the kernel: it was enforcing before this process started (a restart, not a reboot). */
+  installed(): boolean;
   check(plan: FirewallPlan): Promise<Health>;
 }
 
@@ -164,6 +166,10 @@ export class Enforcer implements Enforcement {
 
   listAllowed() {
     return FAMILIES.flatMap(f => (this.sets.exists(this.names.allow[f]) ? this.sets.list(this.names.allow[f]) : []));
+  }
+
+  installed(): boolean {
+    return FAMILIES.some(f => this.sets.exists(this.names.allow[f]) || this.sets.exists(this.names.lan[f]));
   }
 
   async check(plan: FirewallPlan): Promise<Health> {

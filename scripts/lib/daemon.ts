@@ -34,8 +34,11 @@ export function cli(configPath: string, args: string[]): Promise<CliResult> {
   });
 }
 
-/** `launch`: Node flags and environment for the daemon process (the QPKG launcher's, for the bench). */
-export function makeDaemon(netns: string, overrides: Record<string, unknown> = {}, launch: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): TestDaemon {
+/**
+ * `launch`: Node flags and environment for the daemon process (the QPKG launcher's, for the bench), and a
+ * command prefix to run it under (e.g. nsenter into a mount namespace with a small flash partition).
+ */
+export function makeDaemon(netns: string, overrides: Record<string, unknown> = {}, launch: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; wrap?: string[] } = {}): TestDaemon {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-daemon-'));
   const config = {
     dataDir: path.join(dir, 'data'),
@@ -61,7 +64,8 @@ export function makeDaemon(netns: string, overrides: Record<string, unknown> = {
       return JSON.parse(r.stdout) as T;
     },
     async start() {
-      const child = spawn(process.execPath, [...(launch.nodeArgs ?? []), MAIN, 'daemon', '--config', configPath], {
+      const argv = [...(launch.wrap ?? []), process.execPath, ...(launch.nodeArgs ?? []), MAIN, 'daemon', '--config', configPath];
+      const child = spawn(argv[0], argv.slice(1), {
         stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launch.env },
       });
       d.process = child;

@@ -31,7 +31,7 @@ export class FakeEngine implements EngineApi {
 
   async status(): Promise<Status> {
     this.calls.push({ method: 'status', args: [] });
-    return { enabled: true, enforcing: true, activeDevices: this.active().length, lanNetworks: [], clockTrusted: true, storeRecovered: null, portal: { configured: true, bound: true, connected: true }, version: 'test' };
+    return { enabled: true, enforcing: true, activeDevices: this.active().length, lanNetworks: [], clockTrusted: true, clockNote: null, storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: 'test' };
   }
 
   async enable(): Promise<void> {}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
 import { checkConfig } from '../../module/engine/config';
-import { Store } from '../../module/store';
+import { Store, SwitchFile } from '../../module/store';
 import { Enforcement } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
@@ -24,6 +24,7 @@ function stubKernel(): sinon.SinonStubbedInstance<Enforcement> & Enforcement {
     replaceAllowed: sinon.stub().returns([]),
     setLan: sinon.stub(),
     listAllowed: sinon.stub().returns([]),
+    installed: sinon.stub().returns(false),
     check: sinon.stub().resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } }),
   } as unknown as sinon.SinonStubbedInstance<Enforcement> & Enforcement;
 }
@@ -41,7 +42,7 @@ describe('engine (stub kernel, real store)', () => {
     ({ store } = await Store.open({ dataDir: dir }));
     kernel = stubKernel();
     clock = sinon.useFakeTimers({ now: Date.parse('2026-11-25T12:00:00Z'), toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, now: () => Date.now(), mono: () => performance.now() });
+    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), now: () => Date.now(), mono: () => performance.now() });
     await engine.start();
     await engine.enable(admin);
   });
@@ -128,7 +129,7 @@ describe('engine (stub kernel, real store)', () => {
   it('starts without enforcing when the kernel refuses at start, and enforces once the reconciler succeeds', async () => {
     await engine.stop();
     kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', 93, 'no'));
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, now: () => Date.now(), mono: () => performance.now() });
+    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), now: () => Date.now(), mono: () => performance.now() });
     await engine.start();
     let s = await engine.status();
     assert.deepEqual([s.enabled, s.enforcing], [true, false]);

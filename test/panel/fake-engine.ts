@@ -38,7 +38,7 @@ export class FakeEngine implements EngineApi {
   async status(): Promise<Status> {
     return {
       enabled: this.enabled, enforcing: this.enabled, activeDevices: this.devices.filter(d => d.state === 'active').length,
-      lanNetworks: this.lanNetworks, clockTrusted: true, storeRecovered: null, portal: this.portal, version: '0.1.0-fake',
+      lanNetworks: this.lanNetworks, clockTrusted: true, clockNote: null, storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: this.portal, version: '0.1.0-fake',
     };
   }
 
