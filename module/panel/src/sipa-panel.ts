@@ -338,7 +338,9 @@ export class SipaPanel extends HTMLElement {
     const notes: HTMLElement[] = [];
     if (enabled && !s.enforcing) notes.push(h('p', { class: 'notice warn', text: 'Secure IP Access is on but the firewall rules are not in place yet; the service is repairing them.' }));
     if (!s.clockTrusted) notes.push(h('p', { class: 'notice warn', text: 'The NAS clock is not trusted yet (no time sync). Expiry times shown may be off; access still ends on time.' }));
-    if (s.storeRecovered) notes.push(h('p', { class: 'notice warn', text: `The settings file was damaged and recovered: ${s.storeRecovered}` }));
+    if (s.storeRecovered) notes.push(h('p', { class: 'notice warn', role: 'alert', text: `The settings file was damaged and recovered: ${s.storeRecovered}` }));
+    if (s.storageFull) notes.push(h('p', { class: 'notice warn', role: 'alert', text: `Storage full: ${s.storageFull}.` }));
+    if (s.quarantinedRows) notes.push(h('p', { class: 'notice warn', text: `${s.quarantinedRows} unreadable device record(s) were set aside at start and are not trusted (sipa doctor lists them).` }));
     if (s.portal.configured && !s.portal.bound) notes.push(h('p', { class: 'notice', text: 'Link the NAS to a QNAP ID in myQNAPcloud so devices can register themselves.' }));
     this.notices.replaceChildren(...notes);
   }
