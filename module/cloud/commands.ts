@@ -195,7 +195,8 @@ export class CommandReceiver {
       } else {
         const addr = canonicalAddress(b.address as string);
         if (addr === null) return { ...base, address: b.address, code: 'bad_address', message: `${JSON.stringify(b.address)} is not a valid address` };
-        device = active.find((d) => d.address === addr);
+        // The portal revokes its own registration of the address; a local one beside it is the admin's.
+        device = active.find((d) => d.address === addr && d.source === 'portal') ?? active.find((d) => d.address === addr);
       }
       const what = b.deviceId !== undefined ? `device ${b.deviceId}` : `address ${b.address}`;
       if (!device) return { ...base, ...(b.address ? { address: b.address } : { deviceId: b.deviceId }), code: 'not_found', message: `no active ${what}` };

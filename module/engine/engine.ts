@@ -298,15 +298,30 @@ export class Engine implements EngineApi {
     return [...(fw.lan === 'auto' ? this.deps.learnedLan?.() ?? [] : []), ...configured];
   }
 
+  /** One kernel entry per address: a local and a portal registration of it share the longer deadline. */
   private desiredEntries(): AllowEntry[] {
     const mono = this.mono();
+    const longest = new Map<string, { deadline: number; net: KernelAddress }>();
+    for (const a of this.active.values()) {
+      const seen = longest.get(a.device.address);
+      if (!seen || a.deadline > seen.deadline) longest.set(a.device.address, a);
+    }
     const entries: AllowEntry[] = [];
-    for (const { deadline, net } of this.active.values()) {
+    for (const { deadline, net } of longest.values()) {
       const timeout = kernelTimeoutSeconds(deadline - mono);
       if (timeout === null) continue;
       entries.push({ ...net, timeout });
     }
     return entries;
+  }
+
+  /** The latest deadline among the other active registrations of an address (local beside portal), if any. */
+  private otherDeadline(address: string, exceptIds: ReadonlySet<number>): number | null {
+    let latest: number | null = null;
+    for (const [id, a] of this.active) {
+      if (a.device.address === address && !exceptIds.has(id) && (latest === null || a.deadline > latest)) latest = a.deadline;
+    }
+    return latest;
   }
 
   /** Installs sets and rules and loads the LAN and every active device in one replace per family. */
@@ -444,7 +459,7 @@ export class Engine implements EngineApi {
       const expiry = checkExpiry(req.expiry, config.policy);
       const label = checkLabel(req.label);
       const qnapId = checkQnapId(req.qnapId);
-      const existing = await store.findActiveByAddress(net.text);
+      const existing = await store.findActiveByAddress(net.text, req.source);
       if (!existing && this.active.size >= config.limits.maxEntries) {
         throw new EngineError('capacity', `the trusted list is full (${config.limits.maxEntries} entries, limits.maxEntries); revoke a device first`);
       }
@@ -459,7 +474,9 @@ export class Engine implements EngineApi {
       this.active.set(device.id, { device, deadline, net: { family: net.family, bytes: net.bytes, prefix: net.prefix } });
       this.scheduleExpiry();
       if (this.enabled) {
-        const failed = kernel.allow([{ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout: kernelTimeoutSeconds(expiresAt - now)! }]);
+        const other = this.otherDeadline(net.text, new Set([device.id]));
+        const timeout = kernelTimeoutSeconds(Math.max(deadline, other ?? 0) - this.mono())!;
+        const failed = kernel.allow([{ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout }]);
         if (failed.length) {
           throw new EngineError('kernel_failed', `device ${device.id} is registered but the kernel refused its entry (${failed[0].reason}); the reconciler will retry`);
         }
@@ -469,20 +486,20 @@ export class Engine implements EngineApi {
     });
   }
 
-  private async findForRevoke(idOrAddress: number | string): Promise<Device> {
+  /** By id: that registration. By address: every active registration of it (local and portal alike). */
+  private async findForRevoke(idOrAddress: number | string): Promise<Device[]> {
     const { store, config } = this.deps;
     const text = String(idOrAddress).trim();
-    let device: Device | null;
     if (/^\d{1,15}$/.test(text)) {
-      device = await store.getDevice(Number(text));
+      const device = await store.getDevice(Number(text));
       if (!device) throw new EngineError('not_found', `no device ${text} (see sipa list)`, 'id');
-    } else {
-      const net = parseDeviceAddress(text, { allowPrefixes: true, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6 });
-      device = await store.findActiveByAddress(net.text);
-      if (!device) throw new EngineError('not_found', `no active device with address ${net.text} (see sipa list)`, 'address');
+      if (device.state !== 'active') throw new EngineError('conflict', `device ${device.id} (${device.address}) is already ${device.state}`, 'id');
+      return [device];
     }
-    if (device.state !== 'active') throw new EngineError('conflict', `device ${device.id} (${device.address}) is already ${device.state}`, 'id');
-    return device;
+    const net = parseDeviceAddress(text, { allowPrefixes: true, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6 });
+    const devices = await store.activeRowsOfAddress(net.text);
+    if (!devices.length) throw new EngineError('not_found', `no active device with address ${net.text} (see sipa list)`, 'address');
+    return devices;
   }
 
   /**
@@ -501,9 +518,25 @@ export class Engine implements EngineApi {
       ended = devices.map(d => ({ ...d, state: to, endedAt: at, endedBy: actorName(by), endReason: reason }));
       this.queueBooking(ended.map(d => d.id), to, by, reason, at, unrecorded);
     }
-    const nets = ended.map(d => this.active.get(d.id)?.net ?? networkOf(d));
+    const endedIds = new Set(ended.map(d => d.id));
+    // An address that another active registration still holds (a local one beside a portal one) stays allowed,
+    // until that one's deadline; only addresses nobody holds any more leave the kernel and have their flows cut.
+    const kept: AllowEntry[] = [];
+    const gone: KernelAddress[] = [];
+    for (const d of ended) {
+      const net = this.active.get(d.id)?.net ?? networkOf(d);
+      const other = this.otherDeadline(d.address, endedIds);
+      const timeout = other === null ? null : kernelTimeoutSeconds(other - this.mono());
+      if (timeout !== null) kept.push({ ...net, timeout });
+      else if (!gone.some(g => formatAddress(g.family, g.bytes, g.prefix) === d.address)) gone.push(net);
+    }
+    const nets = gone;
     for (const d of ended) this.active.delete(d.id);
-    if (this.enabled) {
+    if (this.enabled && kept.length) {
+      const failed = this.deps.kernel.allow(kept);
+      if (failed.length) this.deps.log('error', 'kernel refused to shorten a shared entry; the reconciler retries', { reasons: failed.map(f => f.reason) });
+    }
+    if (this.enabled && nets.length) {
       // The store already says ended (durable); whatever the kernel does now, the events go out and what it
       // would not take out is retried by the reconciler.
       try {
@@ -571,8 +604,8 @@ export class Engine implements EngineApi {
 
   revoke(idOrAddress: number | string, by: Actor, reason = 'revoked by an admin'): Promise<Device> {
     return this.exclusive(async () => {
-      const device = await this.findForRevoke(idOrAddress);
-      const [ended] = await this.end([device], 'revoked', by, checkReason(reason));
+      const devices = await this.findForRevoke(idOrAddress);
+      const [ended] = await this.end(devices, 'revoked', by, checkReason(reason));
       return ended;
     });
   }
@@ -594,8 +627,11 @@ export class Engine implements EngineApi {
       const nets = devices.map(d => this.active.get(d.id)?.net ?? networkOf(d));
       devices.forEach((device, i) => this.active.set(device.id, { device, deadline, net: nets[i] }));
       if (this.enabled && devices.length) {
-        const timeout = kernelTimeoutSeconds(expiresAt - now)!;
-        const failed = this.deps.kernel.allow(nets.map(n => ({ ...n, timeout })));
+        const ids = new Set(devices.map(d => d.id));
+        const failed = this.deps.kernel.allow(nets.map((n, i) => {
+          const other = this.otherDeadline(devices[i].address, ids);
+          return { ...n, timeout: kernelTimeoutSeconds(Math.max(deadline, other ?? 0) - this.mono())! };
+        }));
         if (failed.length) this.deps.log('error', 'kernel refused a lease renewal; the reconciler retries', { sessionId, reasons: failed.map(f => f.reason) });
       }
       this.scheduleExpiry();

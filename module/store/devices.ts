@@ -57,9 +57,15 @@ export async function getDevice(q: Query, id: number): Promise<Device | null> {
   return row ? deviceFromRow(row) : null;
 }
 
-export async function findActiveByAddress(q: Query, address: string): Promise<Device | null> {
-  const row = await q.get<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE address = ? AND state = 'active'`, [address]);
+/** The active row of an address registered from `source`; without `source`, every active row of it. */
+export async function findActiveByAddress(q: Query, address: string, source: DeviceSource): Promise<Device | null> {
+  const row = await q.get<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE address = ? AND source = ? AND state = 'active'`, [address, source]);
   return row ? deviceFromRow(row) : null;
+}
+
+export async function activeRowsOfAddress(q: Query, address: string): Promise<Device[]> {
+  const rows = await q.all<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE address = ? AND state = 'active' ORDER BY id`, [address]);
+  return rows.map(deviceFromRow);
 }
 
 export async function listDevices(q: Query, all: boolean): Promise<Device[]> {
@@ -119,10 +125,13 @@ export async function activeDevicesOfSession(q: Query, sessionId: string, source
   return rows.map(deviceFromRow);
 }
 
-/** Inserts, or renews the active row of the same address in place (same id, one entry per address). */
+/**
+ * Inserts, or renews the active row of the same address and source in place (same id). A local and a portal
+ * registration of one address are two rows: neither surface changes the other's.
+ */
 export async function registerDevice(tx: Tx, f: DeviceFields, now: number): Promise<{ device: Device; renewed: boolean }> {
   checkFields(f);
-  const existing = await findActiveByAddress(tx, f.address);
+  const existing = await findActiveByAddress(tx, f.address, f.source);
   let id: number;
   if (existing) {
     id = existing.id;

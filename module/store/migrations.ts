@@ -68,6 +68,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- A portal registration of an address an admin registered locally is a row of its own beside the local
+      -- one: the portal can neither change nor end what the admin gave. One active row per address and source.
+      DROP INDEX devices_one_active_per_address;
+      CREATE UNIQUE INDEX devices_one_active_per_address_source ON devices (address, source) WHERE state = 'active';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -118,8 +118,14 @@ export class Store {
     return this.db.read((q) => devices.getDevice(q, id));
   }
 
-  findActiveByAddress(address: string): Promise<Device | null> {
-    return this.db.read((q) => devices.findActiveByAddress(q, address));
+  /** The active registration of an address from one source (local or portal). */
+  findActiveByAddress(address: string, source: DeviceSource): Promise<Device | null> {
+    return this.db.read((q) => devices.findActiveByAddress(q, address, source));
+  }
+
+  /** Every active registration of an address: at most one local and one portal. */
+  activeRowsOfAddress(address: string): Promise<Device[]> {
+    return this.db.read((q) => devices.activeRowsOfAddress(q, address));
   }
 
   devicesOfSession(sessionId: string, source: DeviceSource | null = null): Promise<Device[]> {

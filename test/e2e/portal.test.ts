@@ -239,6 +239,27 @@ describe('e2e: portal ↔ daemon ↔ kernel (issue 4)', function () {
     for (const ref of [ra.device.ref, rb.device.ref]) assert.equal(portalSide.find(d => d.ref === ref)?.state, 'ended');
   });
 
+  it('the portal cannot take what the admin gave: a portal sign-out leaves the admin\'s registration of the address allowed', async () => {
+    const addr = extra.second;
+    const local = await stage.daemon.sipa('register', addr, '--for', '1h', '--label', 'registered by the admin');
+    assert.equal(local.code, 0, local.stderr);
+    const phone = device();
+    const session = await phone.call<{ token: string }>({ op: 'signin', ...OWNER });
+    await registerFrom(addr, session.token, 'session', 'the same address through the portal');
+    const rows = await until('both registrations listed', async () => {
+      const active = (await list()).filter(d => d.address === addr);
+      return active.length === 2 ? active : null;
+    }, 5000, 50);
+    assert.deepEqual(rows.map(d => d.source).sort(), ['local', 'portal']);
+    await phone.call({ op: 'signout' });
+    await until('the portal registration ended', async () => !(await list()).some(d => d.address === addr && d.source === 'portal'), 5000, 50);
+    const after = (await list()).filter(d => d.address === addr);
+    assert.deepEqual(after.map(d => [d.source, d.label]), [['local', 'registered by the admin']]);
+    assert.equal(await reach(WEB_UI, addr), 'connected', 'the admin\'s registration still lets it in');
+    assert.ok((await kernelTimeout(addr) ?? 0) > 3000, 'with the admin\'s expiry, not the lease');
+    assert.equal((await stage.daemon.sipa('revoke', addr)).code, 0);
+  });
+
   it('local revoke (`sipa revoke`): the portal\'s device list shows it ended', async () => {
     const phone = device();
     await phone.call({ op: 'signin', ...OWNER });

@@ -62,12 +62,32 @@ describe('engine (stub kernel, real store)', () => {
     assert.deepEqual(Array.from(entries[0].bytes), [203, 0, 113, 7]);
   });
 
-  it('a renewal of an active address keeps one device and replaces its expiry', async () => {
+  it('a renewal of an active address from the same surface keeps one device and replaces its expiry', async () => {
     const a = await engine.register({ address: '203.0.113.7', source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
-    const b = await engine.register({ address: '203.0.113.7', source: 'portal', expiry: { policy: 'fixed', seconds: 120 } }, admin);
+    const b = await engine.register({ address: '203.0.113.7', source: 'local', expiry: { policy: 'fixed', seconds: 120 } }, admin);
     assert.equal(b.id, a.id);
     assert.equal((await engine.list()).length, 1);
     assert.equal(kernel.allow.lastCall.args[0][0].timeout, 120);
+  });
+
+  it('the portal cannot take what the admin gave: its registration is a row of its own, and ending it leaves the local one allowed', async () => {
+    const portalUser: Actor = { surface: 'portal', name: 'owner@example.com' };
+    const local = await engine.register({ address: '203.0.113.7', source: 'local', expiry: { policy: 'fixed', seconds: 3600 } }, admin);
+    const portal = await engine.register({ address: '203.0.113.7', source: 'portal', expiry: { policy: 'session', sessionId: 's-1', leaseSeconds: 180 } }, portalUser);
+    assert.notEqual(portal.id, local.id);
+    assert.deepEqual((await engine.list()).map(d => [d.id, d.source]), [[local.id, 'local'], [portal.id, 'portal']]);
+    assert.equal(kernel.allow.lastCall.args[0][0].timeout, 3600, 'the kernel entry keeps the longer of the two');
+    kernel.disallow.resetHistory();
+    const ended = await engine.endSession('s-1', portalUser);
+    assert.deepEqual(ended.map(d => d.id), [portal.id]);
+    assert.equal(kernel.disallow.called, false, 'the address is still the admin\'s: no delete, no cut');
+    assert.equal((await store.getDevice(local.id))?.state, 'active');
+    assert.equal((await store.getDevice(local.id))?.expiresAt, local.expiresAt);
+    // the admin revoking the address ends every registration of it
+    await engine.register({ address: '203.0.113.7', source: 'portal', expiry: { policy: 'fixed', seconds: 60 } }, portalUser);
+    await engine.revoke('203.0.113.7', admin);
+    assert.deepEqual(await engine.list(), []);
+    assert.equal(kernel.disallow.callCount, 1);
   });
 
   it('books an expiry when the monotonic deadline passes, and removes the entry with its flows', async () => {

@@ -30,14 +30,15 @@ describe('store/devices', () => {
       endedAt: null, endedBy: null, endReason: null,
     });
     assert.deepEqual(await store.getDevice(1), d);
-    assert.deepEqual(await store.findActiveByAddress('2001:db8::7'), d);
+    assert.deepEqual(await store.findActiveByAddress('2001:db8::7', 'portal'), d);
+    assert.equal(await store.findActiveByAddress('2001:db8::7', 'local'), null);
     assert.deepEqual(await store.listAudit(), [
       { id: 1, at: clock, surface: 'portal', actor: 'owner@example.com', action: 'register', deviceId: 1, address: '2001:db8::7', detail: 'fixed 10m' },
     ]);
   });
 
-  it('renewing an active address keeps one entry and the same id and updates expiry, label, owner, session, source', async () => {
-    const first = await store.registerDevice(fixedDevice('203.0.113.7', { expiresAt: clock + 60_000 }), { actor: admin, action: 'register' });
+  it('renewing an active address from the same source keeps one entry and the same id and updates expiry, label, owner, session', async () => {
+    const first = await store.registerDevice(sessionDevice('203.0.113.7', 'sess-0', { expiresAt: clock + 60_000 }), { actor: portalUser, action: 'register' });
     clock += 5_000;
     const renewed = await store.registerDevice(sessionDevice('203.0.113.7', 'sess-1', { label: 'tablet', expiresAt: clock + 900_000 }), {
       actor: portalUser, action: 'renew',
@@ -52,6 +53,14 @@ describe('store/devices', () => {
     assert.deepEqual((await store.listAudit()).map((a) => [a.action, a.deviceId]), [['renew', first.id], ['register', first.id]]);
   });
 
+  it('a portal registration of an address the admin registered locally is a row of its own; the local row is untouched', async () => {
+    const local = await store.registerDevice(fixedDevice('203.0.113.7', { expiresAt: clock + 3_600_000 }), { actor: admin, action: 'register' });
+    const portal = await store.registerDevice(sessionDevice('203.0.113.7', 'sess-1', { expiresAt: clock + 900_000 }), { actor: portalUser, action: 'register' });
+    assert.notEqual(portal.id, local.id);
+    assert.deepEqual(await store.getDevice(local.id), local);
+    assert.deepEqual((await store.activeRowsOfAddress('203.0.113.7')).map((d) => [d.id, d.source]), [[local.id, 'local'], [portal.id, 'portal']]);
+  });
+
   it('revokes only active devices, records who, when and why, and a new registration gets a new id', async () => {
     const a = await store.registerDevice(fixedDevice('203.0.113.1'), { actor: admin, action: 'register' });
     const b = await store.registerDevice(fixedDevice('203.0.113.2'), { actor: admin, action: 'register' });
@@ -61,7 +70,7 @@ describe('store/devices', () => {
     assert.deepEqual(await store.endDevices([a.id], 'expired', { at: clock, by: admin, reason: 'again' }), []);
     assert.deepEqual(await store.activeDevices(), [b]);
     assert.equal((await store.listDevices({ all: true })).length, 2);
-    assert.equal(await store.findActiveByAddress('203.0.113.1'), null);
+    assert.equal(await store.findActiveByAddress('203.0.113.1', 'local'), null);
     const again = await store.registerDevice(fixedDevice('203.0.113.1'), { actor: admin, action: 'register' });
     assert.notEqual(again.id, a.id);
     const audit = await store.listAudit();
