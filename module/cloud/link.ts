@@ -80,6 +80,8 @@ export class PortalLink {
   private readonly outbox: { acks: Ack[]; reports: Report[] } = { acks: [], reports: [] };
   private flushing = false;
   private commands: Promise<void> = Promise.resolve();
+  /** Binding changes one at a time: a bind issued while an unbind is in flight waits for it. */
+  private bindingChange: Promise<unknown> = Promise.resolve();
   private unsubscribe: Array<() => void> = [];
 
   constructor(private readonly deps: PortalLinkDeps) {
@@ -139,7 +141,17 @@ export class PortalLink {
    * Binds this NAS to the portal with a pairing code the portal showed its owner (`sipa bind`). Makes the
    * NAS key, pins the portal's key, stores the binding and starts connecting (if started).
    */
-  async bind(opts: { portalUrl?: string | null; code: string; nasName?: string }, by: Actor = SYSTEM): Promise<PortalStatus> {
+  bind(opts: { portalUrl?: string | null; code: string; nasName?: string }, by: Actor = SYSTEM): Promise<PortalStatus> {
+    return this.oneBindingChange(() => this.bindNow(opts, by));
+  }
+
+  private oneBindingChange<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.bindingChange.then(fn, fn);
+    this.bindingChange = run.catch(() => undefined);
+    return run;
+  }
+
+  private async bindNow(opts: { portalUrl?: string | null; code: string; nasName?: string }, by: Actor): Promise<PortalStatus> {
     if (this.binding) {
       throw new PortalLinkError('already_bound', `bind: this NAS is already bound to ${this.binding.portalUrl} (NAS ${this.binding.nasId}, QNAP ID ${this.binding.qnapId}); run sipa unbind first`);
     }
@@ -180,7 +192,11 @@ export class PortalLink {
    * Ends the binding (`sipa unbind`): tells the portal (best effort), stops the link, revokes the active
    * portal-sourced devices (the portal could no longer end them) and deletes the binding and its key.
    */
-  async unbind(by: Actor = SYSTEM): Promise<{ status: PortalStatus; portalNotified: boolean; revoked: number }> {
+  unbind(by: Actor = SYSTEM): Promise<{ status: PortalStatus; portalNotified: boolean; revoked: number }> {
+    return this.oneBindingChange(() => this.unbindNow(by));
+  }
+
+  private async unbindNow(by: Actor): Promise<{ status: PortalStatus; portalNotified: boolean; revoked: number }> {
     const b = this.binding;
     if (!b) throw new PortalLinkError('not_bound', 'unbind: this NAS is not bound to a portal');
     let portalNotified = false;
@@ -206,10 +222,14 @@ export class PortalLink {
         this.log.warn(`portal: unbind: could not revoke device ${d.id}: ${(e as Error).message}`);
       }
     }
-    await this.deps.store.setSetting(BINDING_SETTING, null, {
-      actor: by, action: 'unbind',
-      detail: `unbound from ${b.portalUrl} (NAS ${b.nasId}); portal ${portalNotified ? 'told' : 'not reachable'}; ${revoked} portal device(s) revoked`,
-    });
+    // Only the binding being removed is cleared: one stored since (by anything) is not this unbind's to lose.
+    const stored = await loadBinding(this.deps.store).catch(() => null);
+    if (stored === null || stored.nasId === b.nasId) {
+      await this.deps.store.setSetting(BINDING_SETTING, null, {
+        actor: by, action: 'unbind',
+        detail: `unbound from ${b.portalUrl} (NAS ${b.nasId}); portal ${portalNotified ? 'told' : 'not reachable'}; ${revoked} portal device(s) revoked`,
+      });
+    }
     this.outbox.acks = [];
     this.outbox.reports = [];
     this.lastContactAt = null;

@@ -167,6 +167,30 @@ describe('cloud/link against the dev portal (127.0.0.1)', function () {
     assert.equal(await store.getSetting('portal.binding'), null);
     assert.deepEqual(await client.nases(), []);
   });
+  it('a bind issued while an unbind is in flight waits for it, and the new binding survives a restart', async () => {
+    const oldNasId = await bound();
+    await client.register(oldNasId, { expiry: 600, address: '203.0.113.31' });
+    await until('registered', () => engine.active().length === 1);
+    const { code } = await client.pairingCode();
+    // the unbind's revocations take a while: the bind below lands in the middle of them
+    const revoke = engine.revoke.bind(engine);
+    engine.revoke = async (...args: Parameters<FakeEngine['revoke']>) => {
+      await sleep(400);
+      return revoke(...args);
+    };
+    const unbinding = link.unbind({ surface: 'cli', name: 'admin' });
+    await until('unbind under way', () => !link.status().bound);
+    const binding = link.bind({ portalUrl: portal.url, code });
+    const [unbound, rebound] = await Promise.all([unbinding, binding]);
+    assert.equal(unbound.revoked, 1);
+    assert.equal(rebound.bound, true);
+    assert.notEqual(rebound.nasId, oldNasId);
+    await link.stop();
+    link = newLink();
+    await link.start();
+    assert.equal(link.status().nasId, rebound.nasId, 'the new binding is the stored one');
+  });
+
   it('the web page registers the address the portal sees; the NAS refuses loopback and the portal shows why', async () => {
     const nasId = await bound();
     const signin = await fetch(`${portal.url}/signin`, { method: 'POST', body: new URLSearchParams(ACCOUNT), redirect: 'manual' });
