@@ -4,16 +4,19 @@ import { ApiError } from './errors';
 
 export const MAX_BODY = 16 * 1024;
 
-const tooLarge = () => new ApiError(413, 'too_large', `the request body is larger than ${MAX_BODY / 1024} KiB`);
+/** A batch of 65,536 devices (sipa register --from FILE) as JSON. */
+export const MAX_BATCH_BODY = 16 * 1024 * 1024;
 
-export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+const tooLarge = (max: number) => new ApiError(413, 'too_large', `the request body is larger than ${max >= 1024 * 1024 ? `${max / 1024 / 1024} MiB` : `${max / 1024} KiB`}`);
+
+export async function readJsonBody(req: IncomingMessage, max = MAX_BODY): Promise<unknown> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > MAX_BODY) throw tooLarge();
+  if (declared !== undefined && Number(declared) > max) throw tooLarge(max);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw tooLarge();
+    if (size > max) throw tooLarge(max);
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};

@@ -3,7 +3,7 @@
 // detail goes to the log, never to the client).
 
 export interface ErrorBody {
-  error: { code: string; message: string; field: string | null };
+  error: { code: string; message: string; field: string | null; items?: unknown[] };
 }
 
 export class ApiError extends Error {
@@ -15,12 +15,14 @@ export class ApiError extends Error {
     readonly field: string | null = null,
     /** Extra response headers (e.g. Allow on 405). */
     readonly headers: Record<string, string> = {},
+    /** For a refused batch: every bad item, by position. */
+    readonly items: unknown[] = [],
   ) {
     super(message);
   }
 
   body(): ErrorBody {
-    return { error: { code: this.code, message: this.message, field: this.field } };
+    return { error: { code: this.code, message: this.message, field: this.field, ...(this.items.length ? { items: this.items } : {}) } };
   }
 }
 
@@ -40,6 +42,7 @@ const ENGINE_CODES: Record<string, { status: number; field?: string }> = {
   kernel_unsupported: { status: 503 },
   kernel_failed: { status: 503 },
   capacity: { status: 409 },
+  bad_batch: { status: 400, field: 'devices' },
   // 507 Insufficient Storage: the data partition is full (the message says what still works and what to do)
   storage_full: { status: 507 },
   store_full: { status: 507 },
@@ -65,7 +68,8 @@ export function fromEngineError(err: unknown): { error: ApiError; unexpected: bo
   if (code && known) {
     const message = typeof e?.message === 'string' && e.message ? e.message : code;
     const field = typeof e?.field === 'string' ? e.field : known.field ?? null;
-    return { error: new ApiError(known.status, code, message, field), unexpected: false };
+    const items = Array.isArray((e as { items?: unknown })?.items) ? (e as { items: unknown[] }).items : [];
+    return { error: new ApiError(known.status, code, message, field, {}, items), unexpected: false };
   }
   return {
     error: new ApiError(500, 'internal', 'the service failed to do this; details are in the service log (sipa doctor may help)'),

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Actor, EngineApi, RegisterRequest } from '../engine/contract';
 import type { ApiConfig } from '../engine/config';
-import { readJsonBody } from './body';
+import { MAX_BATCH_BODY, readJsonBody } from './body';
+import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
 import { QtsSessionChecker, QtsUnavailableError } from './qts-auth';
 import { coveredByActiveDevice, isLanAddress, remoteAddressOf } from './remote';
@@ -190,9 +191,9 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
         throw new ApiError(405, 'bad_method', `${p} accepts ${methods.join(', ')} only`, null, { Allow: methods.join(', ') });
       }
     };
-    const post = async <T>(schema: Parameters<typeof checkBody>[0]): Promise<T> => {
+    const post = async <T>(schema: Parameters<typeof checkBody>[0], maxBody?: number): Promise<T> => {
       if (caller.transport === 'http') checkCsrf(req, caller);
-      return checkBody<T>(schema, await readJsonBody(req));
+      return checkBody<T>(schema, await readJsonBody(req, maxBody));
     };
 
     if (p === '/api/v1/status') {
@@ -210,11 +211,23 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       only('GET', 'POST');
       if (m === 'GET') {
         const all = url.searchParams.get('all');
-        return sendJson(res, 200, { devices: await engine.list({ all: all === '1' || all === 'true' }) });
+        return sendDeviceList(res, engine.listPages({ all: all === '1' || all === 'true' }), SECURITY_HEADERS);
       }
       const body = await post<Omit<RegisterRequest, 'source' | 'qnapId'>>('api-register');
       const device = await engine.register({ ...body, source: 'local', qnapId: null }, caller.actor);
       return sendJson(res, 201, { device });
+    }
+    if (p === '/api/v1/devices/batch') {
+      only('POST');
+      const body = await post<{ devices: Array<Omit<RegisterRequest, 'source' | 'qnapId'>> }>('api-register-batch', MAX_BATCH_BODY);
+      const result = await engine.registerMany(body.devices.map(d => ({ ...d, source: 'local', qnapId: null })), caller.actor);
+      return sendJson(res, 201, { registered: result.devices.length, renewed: result.renewed, ids: result.devices.map(d => d.id) });
+    }
+    if (p === '/api/v1/devices/batch-revoke') {
+      only('POST');
+      const body = await post<{ devices: Array<number | string>; reason?: string }>('api-revoke-batch', MAX_BATCH_BODY);
+      const result = await engine.revokeMany(body.devices, caller.actor, body.reason);
+      return sendJson(res, 200, { revoked: result.revoked.length, ids: result.revoked.map(d => d.id), notFound: result.notFound });
     }
     const revoke = /^\/api\/v1\/devices\/([^/]+)\/revoke$/.exec(p);
     if (revoke) {

@@ -8,7 +8,7 @@ export class DaemonUnreachable extends Error {
 
 export class ApiFailure extends Error {
   override readonly name = 'ApiFailure';
-  constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null, readonly items: unknown[] = []) {
     super(message);
   }
 }
@@ -46,8 +46,8 @@ export function apiRequest<T>(socket: string, method: 'GET' | 'POST', path: stri
             return;
           }
           if ((res.statusCode ?? 500) >= 400) {
-            const e = (json as { error?: { code?: string; message?: string; field?: string } } | null)?.error ?? {};
-            reject(new ApiFailure(res.statusCode ?? 500, e.code ?? 'error', e.message ?? `the daemon answered ${res.statusCode}`, e.field ?? null));
+            const e = (json as { error?: { code?: string; message?: string; field?: string; items?: unknown[] } } | null)?.error ?? {};
+            reject(new ApiFailure(res.statusCode ?? 500, e.code ?? 'error', e.message ?? `the daemon answered ${res.statusCode}`, e.field ?? null, e.items ?? []));
           } else resolve(json as T);
         });
       },

@@ -8,6 +8,7 @@ import type { AuditEntry, Device, Status } from '../engine/contract';
 import { apiRequest, ApiFailure, DaemonUnreachable } from './client';
 import { auditTable, devicesTable, statusText } from './format';
 import { defaultConfigPath, socketPath } from './paths';
+import { BatchFileError, itemsAsLines, readRegisterFile, readRevokeFile } from './batch-file';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -22,8 +23,14 @@ Usage: sipa COMMAND [options]            (every command takes --config FILE; rea
   list [--all]                 trusted devices (--all: also expired and revoked ones)
   register ADDRESS (--for DURATION | --session ID [--lease DURATION]) [--label TEXT]
                                trust an address; DURATION as 90, 90s, 15m, 2h or 1h30m
+  register --from FILE [--for DURATION]
+                               trust many at once, all or nothing: one device per line, as
+                               JSON ({"address":…,"for":"2h","label":…}) or CSV (address,for,label);
+                               FILE - reads standard input
   revoke ID|ADDRESS [--reason TEXT]
                                end a device's access now and cut its open connections
+  revoke --from FILE [--reason TEXT]
+                               revoke many (one ID or ADDRESS per line)
   audit [--limit N]            who did what, newest first (default 50)
   bind --portal URL --code CODE
                                link the NAS to a QNAP ID with the code the portal shows
@@ -53,12 +60,13 @@ const OPTIONS = {
   limit: { type: 'string' },
   portal: { type: 'string' },
   code: { type: 'string' },
+  from: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<string, string[]> = {
-  status: ['json'], enable: [], disable: [], list: ['all', 'json'], register: ['for', 'session', 'lease', 'label', 'json'],
-  revoke: ['reason', 'json'], audit: ['limit', 'json'], bind: ['portal', 'code', 'json'], unbind: ['json'], doctor: ['json'],
+  status: ['json'], enable: [], disable: [], list: ['all', 'json'], register: ['for', 'session', 'lease', 'label', 'from', 'json'],
+  revoke: ['reason', 'from', 'json'], audit: ['limit', 'json'], bind: ['portal', 'code', 'json'], unbind: ['json'], doctor: ['json'],
   selftest: ['json'], daemon: [], 'uninstall-cleanup': [],
 };
 
@@ -83,7 +91,11 @@ export function parseCommandLine(argv: string[]): Parsed {
       throw new UsageError(`${command} does not take --${key} (see sipa --help)`);
     }
   }
-  const wantPositionals = command === 'register' || command === 'revoke' ? 1 : 0;
+  const fromFile = values.from !== undefined;
+  if (fromFile && (values.session !== undefined || values.lease !== undefined || values.label !== undefined)) {
+    throw new UsageError('--from FILE takes the label and duration from each line (and --for as the default duration)');
+  }
+  const wantPositionals = (command === 'register' || command === 'revoke') && !fromFile ? 1 : 0;
   if (positionals.length !== wantPositionals) {
     throw new UsageError(wantPositionals
       ? `${command} needs exactly one ${command === 'register' ? 'ADDRESS' : 'ID or ADDRESS'}, got ${positionals.length ? positionals.map(p => `"${p}"`).join(' ') : 'none'}`
@@ -158,11 +170,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'register': {
+        if (p.values.from !== undefined) return await registerFromFile(p, sock);
         const r = await apiRequest<{ device: Device }>(sock, 'POST', '/api/v1/devices', registerBody(p));
         print(p, r.device, () => `registered device ${r.device.id}: ${r.device.address} until ${new Date(r.device.expiresAt).toISOString()}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
         return 0;
       }
       case 'revoke': {
+        if (p.values.from !== undefined) return await revokeFromFile(p, sock);
         const body = p.values.reason !== undefined ? { reason: p.values.reason } : {};
         const r = await apiRequest<{ device: Device }>(sock, 'POST', `/api/v1/devices/${encodeURIComponent(p.positionals[0])}/revoke`, body);
         print(p, r.device, () => `revoked device ${r.device.id} (${r.device.address}); its open connections were cut`);
@@ -196,9 +210,29 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+async function registerFromFile(p: Parsed, sock: string): Promise<number> {
+  const lines = readRegisterFile(p.values.from as string, p.values.for as string | undefined);
+  try {
+    const r = await apiRequest<{ registered: number; renewed: number; ids: number[] }>(sock, 'POST', '/api/v1/devices/batch', { devices: lines.map(l => l.item) }, 120_000);
+    print(p, r, () => `registered ${r.registered} devices (${r.renewed} of them renewed) from ${p.values.from}`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ApiFailure && e.items.length) throw new ApiFailure(e.status, e.code, `${e.message}\n${itemsAsLines(e.items, lines)}`, e.field);
+    throw e;
+  }
+}
+
+async function revokeFromFile(p: Parsed, sock: string): Promise<number> {
+  const lines = readRevokeFile(p.values.from as string);
+  const body = { devices: lines.map(l => l.item), ...(p.values.reason !== undefined ? { reason: p.values.reason } : {}) };
+  const r = await apiRequest<{ revoked: number; ids: number[]; notFound: Array<string | number> }>(sock, 'POST', '/api/v1/devices/batch-revoke', body, 120_000);
+  print(p, r, () => `revoked ${r.revoked} devices; their open connections were cut${r.notFound.length ? `\nno active device for: ${r.notFound.slice(0, 20).join(', ')}${r.notFound.length > 20 ? ', …' : ''}` : ''}`);
+  return 0;
+}
+
 function report(e: unknown): number {
   const say = (msg: string) => process.stderr.write(`sipa: ${msg}\n`);
-  if (e instanceof UsageError || e instanceof ConfigError) {
+  if (e instanceof UsageError || e instanceof ConfigError || e instanceof BatchFileError) {
     say(e.message);
     return 2;
   }

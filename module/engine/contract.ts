@@ -52,6 +52,8 @@ export interface EngineEvents {
   repaired: { what: string };
   enabled: { by: Actor };
   disabled: { by: Actor };
+  /** Many devices changed at once (a batch): listeners reload instead of taking one event per device. */
+  batch: { registered: number; revoked: number };
 }
 
 export interface EngineApi {
@@ -59,8 +61,14 @@ export interface EngineApi {
   enable(by: Actor): Promise<void>;
   disable(by: Actor): Promise<void>;
   list(opts?: { all?: boolean }): Promise<Device[]>;
+  /** The same list a page at a time, for answers that must not hold it all in memory. */
+  listPages(opts?: { all?: boolean }): AsyncIterable<Device[]>;
   register(req: RegisterRequest, by: Actor): Promise<Device>;
   revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device>;
+  /** A batch, all or nothing: one bad item refuses it (EngineError 'bad_batch' naming each bad item). */
+  registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }>;
+  /** A batch of ids or addresses; those that name no active device come back in `notFound`. */
+  revokeMany(idsOrAddresses: ReadonlyArray<number | string>, by: Actor, reason?: string): Promise<{ revoked: Device[]; notFound: Array<number | string> }>;
   /** Every active device of the session is revoked (sign-out). Returns what was revoked. */
   endSession(sessionId: string, by: Actor, reason?: string): Promise<Device[]>;
   /** Extends the lease of every active device of the session to `untilSeconds` from now. */

@@ -21,14 +21,24 @@ import { EventBus } from './events';
 import { Logger } from './log';
 import { SystemLog } from './system-log';
 
-export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed' | 'storage_full';
+export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed' | 'storage_full' | 'bad_batch';
+
+/** One refused item of a batch: its position, the field at fault and why. */
+export interface BatchItemError {
+  item: number;
+  field: string | null;
+  message: string;
+}
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';
-  constructor(readonly code: EngineErrorCode, message: string, readonly field: string | null = null) {
+  constructor(readonly code: EngineErrorCode, message: string, readonly field: string | null = null, readonly items: BatchItemError[] = []) {
     super(message);
   }
 }
+
+/** A batch is refused whole when one item is bad; the message names the first few. */
+export const BATCH_MAX = 65_536;
 
 export const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
 
@@ -317,9 +327,16 @@ export class Engine implements EngineApi {
 
   /** The latest deadline among the other active registrations of an address (local beside portal), if any. */
   private otherDeadline(address: string, exceptIds: ReadonlySet<number>): number | null {
-    let latest: number | null = null;
+    return this.latestDeadlines(new Set([address]), exceptIds).get(address) ?? null;
+  }
+
+  /** For each of `addresses`, the latest deadline among active registrations not in `exceptIds`; one pass. */
+  private latestDeadlines(addresses: ReadonlySet<string>, exceptIds: ReadonlySet<number>): Map<string, number> {
+    const latest = new Map<string, number>();
     for (const [id, a] of this.active) {
-      if (a.device.address === address && !exceptIds.has(id) && (latest === null || a.deadline > latest)) latest = a.deadline;
+      if (exceptIds.has(id) || !addresses.has(a.device.address)) continue;
+      const seen = latest.get(a.device.address);
+      if (seen === undefined || a.deadline > seen) latest.set(a.device.address, a.deadline);
     }
     return latest;
   }
@@ -486,6 +503,113 @@ export class Engine implements EngineApi {
     });
   }
 
+  /**
+   * Registers a batch (`sipa register --from FILE`): every item is checked first and one bad item refuses the
+   * whole batch, naming each bad item; then one store transaction and one kernel batch.
+   */
+  registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }> {
+    return this.exclusive(async () => {
+      const { config, store, kernel } = this.deps;
+      if (reqs.length === 0 || reqs.length > BATCH_MAX) {
+        throw new EngineError('bad_batch', `a batch holds 1 to ${BATCH_MAX} devices, not ${reqs.length}`, 'devices');
+      }
+      const now = this.now();
+      const errors: BatchItemError[] = [];
+      const fields: Array<Parameters<Store['registerDevices']>[0][number]> = [];
+      const nets: KernelAddress[] = [];
+      const seen = new Set<string>();
+      reqs.forEach((req, item) => {
+        try {
+          const net = parseDeviceAddress(String(req.address ?? ''), {
+            allowPrefixes: config.policy.allowPrefixes, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6,
+          });
+          const expiry = checkExpiry(req.expiry, config.policy);
+          const label = checkLabel(req.label) ?? '';
+          const qnapId = checkQnapId(req.qnapId) ?? null;
+          const key = `${net.text}|${req.source}`;
+          if (seen.has(key)) throw new EngineError('bad_batch', `${net.text} is in the batch twice`, 'address');
+          seen.add(key);
+          fields.push({ address: net.text, family: net.family, prefix: net.prefix, label, qnapId, source: req.source, policy: expiry.policy,
+            sessionId: expiry.policy === 'session' ? expiry.sessionId : null, expiresAt: expiresAtFor(expiry, now) });
+          nets.push({ family: net.family, bytes: net.bytes, prefix: net.prefix });
+        } catch (err) {
+          const e = err as { field?: unknown; message?: unknown };
+          errors.push({ item, field: typeof e.field === 'string' ? e.field : null, message: String(e.message ?? err) });
+        }
+      });
+      if (errors.length) {
+        const first = errors.slice(0, 5).map(e => `item ${e.item + 1}${e.field ? ` (${e.field})` : ''}: ${e.message}`).join('; ');
+        throw new EngineError('bad_batch', `${errors.length} of ${reqs.length} items are not valid, so nothing was registered: ${first}${errors.length > 5 ? '; …' : ''}`, 'devices', errors);
+      }
+      const held = new Set<string>();
+      for (const a of this.active.values()) held.add(`${a.device.address}|${a.device.source}`);
+      const added = [...seen].filter(k => !held.has(k)).length;
+      if (this.active.size + added > config.limits.maxEntries) {
+        throw new EngineError('capacity', `the batch would make ${this.active.size + added} active devices, more than limits.maxEntries (${config.limits.maxEntries}); nothing was registered`);
+      }
+      const { devices, renewed } = await store.registerDevices(fields, {
+        actor: by, action: 'register-batch', detail: `${devices0(fields.length)} registered (${fields.length} in the batch)`,
+      });
+      const mono = this.mono();
+      devices.forEach((device, i) => this.active.set(device.id, { device, deadline: mono + (device.expiresAt - now), net: nets[i] }));
+      this.scheduleExpiry();
+      if (this.enabled) {
+        const ids = new Set(devices.map(d => d.id));
+        const others = this.latestDeadlines(new Set(devices.map(d => d.address)), ids);
+        const entries = devices.map((d, i) => ({ ...nets[i], timeout: kernelTimeoutSeconds(Math.max(mono + (d.expiresAt - now), others.get(d.address) ?? 0) - mono)! }));
+        const failed = kernel.allow(entries);
+        if (failed.length) {
+          throw new EngineError('kernel_failed', `${devices.length} devices are registered but the kernel refused ${failed.length} entries (first: ${failed[0].reason}); the reconciler will retry`);
+        }
+      }
+      this.events.emit('batch', { registered: devices.length, revoked: 0 });
+      return { devices, renewed };
+    });
+  }
+
+  /**
+   * Revokes a batch of ids or addresses in one store transaction and one kernel batch. Items that name no active
+   * device are returned in `notFound`; the rest are revoked.
+   */
+  revokeMany(idsOrAddresses: ReadonlyArray<number | string>, by: Actor, reason = 'revoked by an admin'): Promise<{ revoked: Device[]; notFound: Array<number | string> }> {
+    return this.exclusive(async () => {
+      if (idsOrAddresses.length === 0 || idsOrAddresses.length > BATCH_MAX) {
+        throw new EngineError('bad_batch', `a batch holds 1 to ${BATCH_MAX} devices, not ${idsOrAddresses.length}`, 'devices');
+      }
+      const why = checkReason(reason);
+      const { config } = this.deps;
+      const byAddress = new Map<string, Device[]>();
+      for (const a of this.active.values()) byAddress.set(a.device.address, [...(byAddress.get(a.device.address) ?? []), a.device]);
+      const chosen = new Map<number, Device>();
+      const notFound: Array<number | string> = [];
+      const errors: BatchItemError[] = [];
+      idsOrAddresses.forEach((x, item) => {
+        const text = String(x).trim();
+        if (/^\d{1,15}$/.test(text)) {
+          const a = this.active.get(Number(text));
+          if (a) chosen.set(a.device.id, a.device);
+          else notFound.push(x);
+          return;
+        }
+        try {
+          const net = parseDeviceAddress(text, { allowPrefixes: true, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6 });
+          const rows = byAddress.get(net.text);
+          if (rows) for (const d of rows) chosen.set(d.id, d);
+          else notFound.push(x);
+        } catch (err) {
+          errors.push({ item, field: 'address', message: (err as Error).message });
+        }
+      });
+      if (errors.length) {
+        const first = errors.slice(0, 5).map(e => `item ${e.item + 1}: ${e.message}`).join('; ');
+        throw new EngineError('bad_batch', `${errors.length} of ${idsOrAddresses.length} items are not valid, so nothing was revoked: ${first}`, 'devices', errors);
+      }
+      const revoked = await this.end([...chosen.values()], 'revoked', by, why, chosen.size <= 100);
+      if (revoked.length) this.events.emit('batch', { registered: 0, revoked: revoked.length });
+      return { revoked, notFound };
+    });
+  }
+
   /** By id: that registration. By address: every active registration of it (local and portal alike). */
   private async findForRevoke(idOrAddress: number | string): Promise<Device[]> {
     const { store, config } = this.deps;
@@ -506,7 +630,7 @@ export class Engine implements EngineApi {
    * Ends devices in the store (durable), then in the kernel with their flows; books and announces them. When
    * the store cannot record it (full, failing), access still ends now and the booking is retried later.
    */
-  private async end(devices: Device[], to: 'revoked' | 'expired', by: Actor, reason: string): Promise<Device[]> {
+  private async end(devices: Device[], to: 'revoked' | 'expired', by: Actor, reason: string, announceEach = true): Promise<Device[]> {
     if (devices.length === 0) return [];
     const at = this.now();
     let ended: Device[];
@@ -521,14 +645,19 @@ export class Engine implements EngineApi {
     const endedIds = new Set(ended.map(d => d.id));
     // An address that another active registration still holds (a local one beside a portal one) stays allowed,
     // until that one's deadline; only addresses nobody holds any more leave the kernel and have their flows cut.
+    const others = this.latestDeadlines(new Set(ended.map(d => d.address)), endedIds);
     const kept: AllowEntry[] = [];
     const gone: KernelAddress[] = [];
+    const goneAddresses = new Set<string>();
     for (const d of ended) {
       const net = this.active.get(d.id)?.net ?? networkOf(d);
-      const other = this.otherDeadline(d.address, endedIds);
-      const timeout = other === null ? null : kernelTimeoutSeconds(other - this.mono());
+      const other = others.get(d.address);
+      const timeout = other === undefined ? null : kernelTimeoutSeconds(other - this.mono());
       if (timeout !== null) kept.push({ ...net, timeout });
-      else if (!gone.some(g => formatAddress(g.family, g.bytes, g.prefix) === d.address)) gone.push(net);
+      else if (!goneAddresses.has(d.address)) {
+        goneAddresses.add(d.address);
+        gone.push(net);
+      }
     }
     const nets = gone;
     for (const d of ended) this.active.delete(d.id);
@@ -552,7 +681,7 @@ export class Engine implements EngineApi {
       }
     }
     this.scheduleExpiry();
-    for (const device of ended) this.events.emit(to, { device });
+    if (announceEach) for (const device of ended) this.events.emit(to, { device });
     if (unrecorded && to === 'revoked' && by.surface !== 'system') {
       const full = (unrecorded as { code?: string }).code === 'store_full';
       throw new EngineError(full ? 'storage_full' : 'kernel_failed',
@@ -694,6 +823,10 @@ export class Engine implements EngineApi {
       + 'registrations fail until space is freed; revocations and disable still work';
   }
 
+  listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
+    return this.deps.store.devicesInPages(opts);
+  }
+
   list(opts: { all?: boolean } = {}): Promise<Device[]> {
     return this.deps.store.listDevices(opts);
   }
@@ -701,6 +834,10 @@ export class Engine implements EngineApi {
   audit(opts: { limit?: number } = {}): Promise<AuditEntry[]> {
     return this.deps.store.listAudit({ limit: opts.limit ?? 100 });
   }
+}
+
+function devices0(n: number): string {
+  return n === 1 ? '1 device' : `${n} devices`;
 }
 
 function actorName(by: Actor): string {

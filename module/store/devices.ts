@@ -74,6 +74,15 @@ export async function listDevices(q: Query, all: boolean): Promise<Device[]> {
   return rows.map(deviceFromRow);
 }
 
+/** Devices (active, or all) with an id above `afterId`, at most `limit`, by id. */
+export async function devicesPage(q: Query, all: boolean, afterId: number, limit: number): Promise<Device[]> {
+  const rows = await q.all<DeviceRow>(
+    `SELECT ${COLUMNS} FROM devices WHERE id > ? ${all ? '' : "AND state = 'active'"} ORDER BY id LIMIT ?`,
+    [afterId, limit],
+  );
+  return rows.map(deviceFromRow);
+}
+
 /** A stored row that does not read back as a device: its id, why, and the row as stored. */
 export interface UnreadableRow {
   rowId: number;
@@ -152,22 +161,51 @@ export async function registerDevice(tx: Tx, f: DeviceFields, now: number): Prom
   return { device, renewed: existing !== null };
 }
 
-/** Ends those of `ids` that are still active; the others are left as they are and not returned. */
+/**
+ * Registers many in a few set-based statements (a batch of 65,536 would otherwise be 260,000 round trips to
+ * SQLite's thread): renews the active rows of the same address and source in place, inserts the rest, and
+ * returns every resulting row, in the order given. Addresses must be unique per source within the batch.
+ */
+export async function registerDevices(tx: Tx, fields: readonly DeviceFields[], now: number): Promise<{ devices: Device[]; renewed: number }> {
+  for (const f of fields) checkFields(f);
+  const json = JSON.stringify(fields.map((f) => [f.address, f.family, f.prefix, f.label, f.qnapId, f.source, f.policy, f.sessionId, f.expiresAt]));
+  const items = `SELECT value->>0 AS address, value->>1 AS family, value->>2 AS prefix, value->>3 AS label, value->>4 AS qnap_id,
+    value->>5 AS source, value->>6 AS policy, value->>7 AS session_id, value->>8 AS expires_at, key AS pos FROM json_each(?)`;
+  const renewed = await tx.run(
+    `UPDATE devices SET label = j.label, qnap_id = j.qnap_id, policy = j.policy, session_id = j.session_id, expires_at = j.expires_at
+     FROM (${items}) AS j WHERE devices.address = j.address AND devices.source = j.source AND devices.state = 'active'`,
+    [json],
+  );
+  await tx.run(
+    `INSERT INTO devices (address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state)
+     SELECT j.address, j.family, j.prefix, j.label, j.qnap_id, j.source, j.policy, j.session_id, ?, j.expires_at, 'active'
+     FROM (${items}) AS j
+     WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.address = j.address AND d.source = j.source AND d.state = 'active')
+     ORDER BY j.pos`,
+    [now, json],
+  );
+  const rows = await tx.all<DeviceRow>(
+    `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')} FROM (${items}) AS j
+     JOIN devices d ON d.address = j.address AND d.source = j.source AND d.state = 'active' ORDER BY j.pos`,
+    [json],
+  );
+  if (rows.length !== fields.length) throw new StoreError('invalid_input', `store: a batch must not name one address twice for one source (${fields.length} items, ${rows.length} rows)`);
+  return { devices: rows.map(deviceFromRow), renewed: renewed.changes };
+}
+
+/** Ends those of `ids` that are still active, in one statement; the others are left as they are and not returned. */
 export async function endActiveDevices(tx: Tx, ids: readonly number[], to: EndedState, end: DeviceEnd): Promise<Device[]> {
   if (to !== 'expired' && to !== 'revoked') throw new StoreError('invalid_input', `store: cannot end a device as ${JSON.stringify(to)}`);
   inputTime('end time', end.at);
-  const ended: Device[] = [];
-  for (const id of new Set(ids)) {
-    inputId('device id', id);
-    const r = await tx.run(
-      `UPDATE devices SET state = ?, ended_at = ?, ended_by = ?, end_reason = ? WHERE id = ? AND state = 'active'`,
-      [to, end.at, actorText(end.by), end.reason, id],
-    );
-    if (r.changes === 0) continue;
-    const device = await getDevice(tx, id);
-    if (device) ended.push(device);
-  }
-  return ended;
+  const unique = [...new Set(ids)];
+  for (const id of unique) inputId('device id', id);
+  const rows = await tx.all<DeviceRow>(
+    `UPDATE devices SET state = ?, ended_at = ?, ended_by = ?, end_reason = ?
+     WHERE id IN (SELECT value FROM json_each(?)) AND state = 'active' RETURNING ${COLUMNS}`,
+    [to, end.at, actorText(end.by), end.reason, JSON.stringify(unique)],
+  );
+  const order = new Map(unique.map((id, i) => [id, i]));
+  return rows.map(deviceFromRow).sort((a, b) => order.get(a.id)! - order.get(b.id)!);
 }
 
 /** Moves the lease of every active device of the session; unchanged ones are not rewritten. */

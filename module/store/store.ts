@@ -42,6 +42,9 @@ export interface PruneLimits {
   maxDbBytes?: number;
 }
 
+/** Ends of more devices than this at once are audited as one row, not one each. */
+const AUDIT_EACH_MAX = 100;
+
 /** The service's durable state: devices, audit log, settings, portal sequence numbers. */
 export class Store {
   /** When a write last found the partition full (cleared by the next write that succeeds), else null. */
@@ -97,6 +100,16 @@ export class Store {
     }
   }
 
+  /** Like listDevices, a page at a time (the API streams long lists). */
+  async *devicesInPages(opts: { all?: boolean } = {}, pageSize = 1000): AsyncGenerator<Device[]> {
+    for (let after = 0; ;) {
+      const page = await this.db.read((q) => devices.devicesPage(q, opts.all === true, after, pageSize));
+      if (page.length === 0) return;
+      yield page;
+      after = page[page.length - 1].id;
+    }
+  }
+
   /** Sets unreadable device rows aside in the quarantine table, with one audit row each. */
   quarantineDevices(rows: readonly devices.UnreadableRow[], note: audit.AuditNote): Promise<void> {
     return this.write(async (tx, at) => {
@@ -144,6 +157,15 @@ export class Store {
     });
   }
 
+  /** Registers (or renews) a batch in one transaction, with one audit row for the batch. */
+  registerDevices(fields: readonly devices.DeviceFields[], note: audit.AuditNote): Promise<{ devices: Device[]; renewed: number }> {
+    return this.write(async (tx, at) => {
+      const result = await devices.registerDevices(tx, fields, at);
+      await audit.insertAudit(tx, { ...note, at });
+      return result;
+    });
+  }
+
   /**
    * Ends those of `ids` still active (one audit row each) and returns them; others are left alone. Ending
    * access may use the space reserve: it must be recorded when nothing else can be.
@@ -151,10 +173,14 @@ export class Store {
   endDevices(ids: readonly number[], to: devices.EndedState, end: devices.DeviceEnd): Promise<Device[]> {
     return this.write(async (tx, at) => {
       const ended = await devices.endActiveDevices(tx, ids, to, end);
-      for (const d of ended) {
-        await audit.insertAudit(tx, {
-          at, actor: end.by, action: to === 'revoked' ? 'revoke' : 'expire', deviceId: d.id, address: d.address, detail: end.reason,
-        });
+      const action = to === 'revoked' ? 'revoke' : 'expire';
+      if (ended.length <= AUDIT_EACH_MAX) {
+        for (const d of ended) {
+          await audit.insertAudit(tx, { at, actor: end.by, action, deviceId: d.id, address: d.address, detail: end.reason });
+        }
+      } else {
+        // A batch of thousands is one line: the audit log lives on a flash partition of a few MiB.
+        await audit.insertAudit(tx, { at, actor: end.by, action, detail: `${ended.length} devices: ${end.reason}`.slice(0, 500) });
       }
       return ended;
     }, { mayUseReserve: true });

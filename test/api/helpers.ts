@@ -68,7 +68,7 @@ export interface StubEngine extends EngineApi {
   listenerCount(): number;
 }
 
-type Stubbed = { [K in 'status' | 'enable' | 'disable' | 'list' | 'register' | 'revoke' | 'endSession' | 'renewSession' | 'audit']: sinon.SinonStub };
+type Stubbed = { [K in 'status' | 'enable' | 'disable' | 'list' | 'register' | 'revoke' | 'registerMany' | 'revokeMany' | 'endSession' | 'renewSession' | 'audit']: sinon.SinonStub };
 
 /** Every method a sinon stub; `on` is a small working emitter so SSE can be tested. */
 export function stubEngine(): StubEngine & Stubbed {
@@ -80,6 +80,12 @@ export function stubEngine(): StubEngine & Stubbed {
     list: sinon.stub().resolves([]),
     register: sinon.stub().callsFake(async (req: { address: string }) => device({ address: req.address })),
     revoke: sinon.stub().resolves(device({ state: 'revoked' })),
+    registerMany: sinon.stub().callsFake(async (reqs: Array<{ address: string }>) => ({ devices: reqs.map((r, i) => device({ id: i + 1, address: r.address })), renewed: 0 })),
+    revokeMany: sinon.stub().resolves({ revoked: [], notFound: [] }),
+    // the list route streams pages; the stub's one page is what `list` gives
+    async *listPages(opts?: { all?: boolean }) {
+      yield await (engine.list as sinon.SinonStub)(opts);
+    },
     endSession: sinon.stub().resolves([]),
     renewSession: sinon.stub().resolves([]),
     audit: sinon.stub().resolves([]),

@@ -69,6 +69,22 @@ export class FakeEngine implements EngineApi {
     return { ...d };
   }
 
+  async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
+    yield await this.list(opts);
+  }
+
+  async registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }> {
+    const devices: Device[] = [];
+    for (const r of reqs) devices.push(await this.register(r, by));
+    return { devices, renewed: 0 };
+  }
+
+  async revokeMany(items: ReadonlyArray<number | string>, by: Actor, reason?: string): Promise<{ revoked: Device[]; notFound: Array<number | string> }> {
+    const revoked: Device[] = [];
+    for (const x of items) revoked.push(await this.revoke(x, by, reason));
+    return { revoked, notFound: [] };
+  }
+
   async revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device> {
     this.calls.push({ method: 'revoke', args: [idOrAddress, by, reason] });
     const d = this.active().find((x) => x.id === idOrAddress || x.address === idOrAddress);

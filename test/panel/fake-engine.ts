@@ -100,6 +100,22 @@ export class FakeEngine implements EngineApi {
     if (d) this.end(d, 'expired', { surface: 'system', name: 'sipa' }, 'time limit reached');
   }
 
+  async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
+    yield await this.list(opts);
+  }
+
+  async registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }> {
+    const devices: Device[] = [];
+    for (const r of reqs) devices.push(await this.register(r, by));
+    return { devices, renewed: 0 };
+  }
+
+  async revokeMany(items: ReadonlyArray<number | string>, by: Actor, reason?: string): Promise<{ revoked: Device[]; notFound: Array<number | string> }> {
+    const revoked: Device[] = [];
+    for (const x of items) revoked.push(await this.revoke(x, by, reason));
+    return { revoked, notFound: [] };
+  }
+
   async revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device> {
     const matches = this.devices.filter(d => (typeof idOrAddress === 'number' ? d.id === idOrAddress : d.address === idOrAddress));
     const d = matches.find(x => x.state === 'active') ?? matches[matches.length - 1];
