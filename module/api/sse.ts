@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EngineApi, EngineEvents } from '../engine/contract';
 
-export const EVENT_NAMES: ReadonlyArray<keyof EngineEvents> = ['registered', 'revoked', 'expired', 'repaired', 'enabled', 'disabled'];
+export const EVENT_NAMES: ReadonlyArray<keyof EngineEvents> = ['registered', 'revoked', 'expired', 'repaired', 'enabled', 'disabled', 'batch'];
 export const KEEPALIVE_MS = 15_000;
 /** Open streams at most (a few admins with a few tabs each), and how much a slow client may leave unread. */
 export const MAX_STREAMS = 32;

@@ -136,7 +136,11 @@ export class SipaPanel extends HTMLElement {
       this.renderDevices();
     }
     if (name === 'repaired') this.say(`The firewall was repaired: ${(data as EngineEvents['repaired']).what}.`);
-    this.scheduleRefresh(name === 'registered' && !this.session?.remoteRegistered);
+    if (name === 'batch') {
+      const b = data as EngineEvents['batch'];
+      this.say(b.registered ? `${b.registered} devices were registered.` : `${b.revoked} devices were revoked.`);
+    }
+    this.scheduleRefresh(name === 'batch' || (name === 'registered' && !this.session?.remoteRegistered));
   }
 
   /** Status counts and the audit log follow events; fetched once for a burst. */
