@@ -1,6 +1,7 @@
 // The service's figures (part of `npm run bench`): register → kernel entry through the engine and through the
 // CLI, start to enforcing with 10,000 stored devices, the daemon's idle RSS, bytes written to the data dir per
 // register, per revoke and per idle minute, and the store's size. One JSON line per figure, then a table.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -143,11 +144,53 @@ async function daemonFigures(): Promise<void> {
   }
 }
 
+const rssOf = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const v6wide = (i: number) => `2001:db8:c::${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`;
+
+/** limits.maxEntries devices: one batch in, the whole list out, a restart with all of them stored. */
+async function atCapacity(): Promise<void> {
+  const n = 65_536;
+  const ns = addNamespace(`sipa-bcap-${process.pid}`);
+  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 } });
+  try {
+    await d.start();
+    if ((await d.sipa('enable')).code !== 0) throw new Error('enable failed');
+    const file = path.join(d.dir, 'devices.csv');
+    fs.writeFileSync(file, Array.from({ length: n }, (_, i) => `${v6wide(i)},1h,device ${i}`).join('\n'));
+    const t0 = Date.now();
+    const r = await d.sipa('register', '--from', file);
+    if (r.code !== 0) throw new Error(r.stderr);
+    record('cli.register-batch', n, Date.now() - t0, 'ms');
+    const entries = Number(/Number of entries: (\d+)/.exec(execFileSync('ip', ['netns', 'exec', ns, 'ipset', 'list', 'sipa6_allow', '-t'], { encoding: 'utf8' }))![1]);
+    if (entries !== n) throw new Error(`${entries} kernel entries after the batch, not ${n}`);
+    record('store.file-at-capacity', n, fs.statSync(path.join(d.dir, 'data', 'sipa.db')).size / 1024, 'KiB');
+    await d.stop('SIGTERM');
+    const t2 = Date.now();
+    await d.start();
+    record('daemon.start-to-enforcing', n, Date.now() - t2, 'ms');
+    const pid = d.process!.pid!;
+    await sleep(3000);
+    const before = rssOf(pid);
+    record('daemon.rss-idle', n, before, 'MiB');
+    const t1 = Date.now();
+    const list = await d.sipaJson<unknown[]>('list');
+    record('cli.list-json', n, Date.now() - t1, 'ms');
+    if (list.length !== n) throw new Error(`listed ${list.length}`);
+    record('daemon.rss-growth-after-list', n, rssOf(pid) - before, 'MiB');
+  } finally {
+    await d.sipa('disable');
+    await d.destroy();
+    removeNamespace(ns);
+  }
+}
+
 async function main(): Promise<void> {
   process.stdout.write('# service: engine, daemon, store\n');
-  await engineLatency();
-  await daemonFigures();
-  await tunedRss();
+  const only = process.env.BENCH_ONLY;
+  if (!only || only === 'engine') await engineLatency();
+  if (!only || only === 'daemon') await daemonFigures();
+  if (!only || only === 'rss') await tunedRss();
+  if (!only || only === 'capacity') await atCapacity();
   process.stdout.write('\n| figure | n | value |\n|---|---|---|\n');
   for (const f of figures) process.stdout.write(`| ${f.name} | ${f.n} | ${f.value} ${f.unit} |\n`);
 }

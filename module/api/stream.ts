@@ -15,8 +15,8 @@ export async function sendDeviceList(res: ServerResponse, pages: AsyncIterable<D
   await write('{"devices":[');
   try {
     while (!next.done) {
-      for (const d of next.value) {
-        const w = write(`${first ? '' : ','}${JSON.stringify(d)}`);
+      if (next.value.length) {
+        const w = write(`${first ? '' : ','}${next.value.map(d => JSON.stringify(d)).join(',')}`);
         first = false;
         if (w) await w;
       }

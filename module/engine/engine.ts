@@ -156,14 +156,22 @@ export class Engine implements EngineApi {
       }
       const toEnd: number[] = [];
       const unreadable: UnreadableRow[] = [];
-      for await (const page of store.activeDevicesInPages()) {
+      for await (const page of store.activeDevicesInPages(2000)) {
         unreadable.push(...page.unreadable);
         for (const device of page.devices) {
+          let net: KernelAddress;
+          try {
+            net = networkOf(device);
+          } catch (err) {
+            // An address a hand edit made unreadable (or one that would open too much, like a /0) is not trusted.
+            unreadable.push({ rowId: device.id, reason: `store: devices row ${device.id}: ${(err as Error).message}`, row: { ...device } });
+            continue;
+          }
           const kernelLeft = inKernel.get(device.address) ?? 0;
           // A live kernel entry is the truth: its timeout runs on the monotonic clock, across our restarts.
           // Without one (after a reboot) only a trusted wall clock can tell what is left.
           const remaining = kernelLeft > 0 ? kernelLeft * 1000 : remainingAfterRestore(device, now, trust.trusted);
-          if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, net: networkOf(device) });
+          if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, net });
           else toEnd.push(device.id);
         }
       }

@@ -101,7 +101,7 @@ export class Store {
   }
 
   /** Like listDevices, a page at a time (the API streams long lists). */
-  async *devicesInPages(opts: { all?: boolean } = {}, pageSize = 1000): AsyncGenerator<Device[]> {
+  async *devicesInPages(opts: { all?: boolean } = {}, pageSize = 200): AsyncGenerator<Device[]> {
     for (let after = 0; ;) {
       const page = await this.db.read((q) => devices.devicesPage(q, opts.all === true, after, pageSize));
       if (page.length === 0) return;

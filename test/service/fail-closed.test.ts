@@ -101,23 +101,27 @@ describe('service: fails closed (damage, full flash, reboots, clock)', function 
     it('an unreadable device row is set aside (audited, shown in doctor) and the rest are enforced, also after a reboot', async () => {
       assert.equal((await d.sipa('register', net.remoteAddr[4], '--for', '10m')).code, 0);
       assert.equal((await d.sipa('register', SECOND_REMOTE, '--for', '10m')).code, 0);
+      assert.equal((await d.sipa('register', '203.0.113.12', '--for', '10m')).code, 0);
       await d.stop('SIGTERM');
       await sql(path.join(d.dir, 'data', 'sipa.db'), [
         'PRAGMA ignore_check_constraints = 1',
         `UPDATE devices SET family = 5 WHERE address = '${SECOND_REMOTE}'`,
+        // a hand edit that would let the whole internet in
+        "UPDATE devices SET address = '0.0.0.0/0', prefix = 0 WHERE address = '203.0.113.12'",
       ]);
       reboot(net.nas);
       await d.start();
       const s = await d.sipaJson<Status>('status');
       assert.equal(s.enforcing, true);
-      assert.equal(s.quarantinedRows, 1);
+      assert.equal(s.quarantinedRows, 2);
       assert.equal(await remote(), 'connected', 'the readable device is enforced as registered');
       assert.equal(await remote(SECOND_REMOTE), 'timeout', 'the unreadable one is not trusted');
       assert.deepEqual((await d.sipaJson<Device[]>('list')).map(x => x.address), [net.remoteAddr[4]]);
       const audit = await d.sipaJson<AuditEntry[]>('audit');
       assert.ok(audit.some(a => a.action === 'quarantine' && /unknown family 5/.test(a.detail)), JSON.stringify(audit.slice(0, 3)));
       const doctor = await d.sipa('doctor');
-      assert.match(doctor.stdout, /FAIL unreadable rows: 1 device row/);
+      assert.match(doctor.stdout, /FAIL unreadable rows: 2 device row/);
+      assert.ok(audit.some(a => a.action === 'quarantine' && /0\.0\.0\.0\/0/.test(a.detail)), 'the /0 row is set aside too');
       // set aside for good: the next start finds nothing to quarantine
       await d.stop('SIGTERM');
       await d.start();
