@@ -86,7 +86,7 @@ async function fillStore(dataDir: string, n: number): Promise<void> {
 /** Idle RSS with 10,000 devices when started as the QPKG launcher starts it (qpkg/sipa-launcher.sh). */
 async function tunedRss(): Promise<void> {
   const ns = addNamespace(`sipa-brss-${process.pid}`);
-  const d = makeDaemon(ns, { firewall: { lan: [] } }, { nodeArgs: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } });
+  const d = makeDaemon(ns, { firewall: { lan: [] }, policy: { ipv6Scope: 'address' } }, { nodeArgs: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } });
   try {
     await fillStore(path.join(d.dir, 'data'), 10_000);
     await d.start();
@@ -103,7 +103,7 @@ async function tunedRss(): Promise<void> {
 
 async function daemonFigures(): Promise<void> {
   const ns = addNamespace(`sipa-bdmn-${process.pid}`);
-  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 } });
+  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 }, policy: { ipv6Scope: 'address' } });
   try {
     await fillStore(path.join(d.dir, 'data'), 10_000);
     const t0 = Date.now();
@@ -151,7 +151,7 @@ const v6wide = (i: number) => `2001:db8:c::${(i >> 16).toString(16)}:${(i & 0xff
 async function atCapacity(): Promise<void> {
   const n = 65_536;
   const ns = addNamespace(`sipa-bcap-${process.pid}`);
-  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 } });
+  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 }, policy: { ipv6Scope: 'address' } });
   try {
     await d.start();
     if ((await d.sipa('enable')).code !== 0) throw new Error('enable failed');

@@ -229,6 +229,12 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       const result = await engine.revokeMany(body.devices, caller.actor, body.reason);
       return sendJson(res, 200, { revoked: result.revoked.length, ids: result.revoked.map(d => d.id), notFound: result.notFound });
     }
+    const addAddress = /^\/api\/v1\/devices\/(\d{1,15})\/addresses$/.exec(p);
+    if (addAddress) {
+      only('POST');
+      const body = await post<{ address: string }>('api-add-address');
+      return sendJson(res, 200, { device: await engine.addAddress(Number(addAddress[1]), body.address, caller.actor) });
+    }
     const revoke = /^\/api\/v1\/devices\/([^/]+)\/revoke$/.exec(p);
     if (revoke) {
       only('POST');

@@ -8,7 +8,7 @@ import { ApiError } from './errors';
 // Compiled files live in dist/module/api; the schemas stay in module/schemas (as for the config).
 const SCHEMA_DIR = path.resolve(__dirname, '..', '..', '..', 'module', 'schemas');
 
-export type BodySchema = 'api-register' | 'api-revoke' | 'api-empty' | 'api-portal-bind' | 'api-register-batch' | 'api-revoke-batch';
+export type BodySchema = 'api-register' | 'api-revoke' | 'api-empty' | 'api-portal-bind' | 'api-register-batch' | 'api-revoke-batch' | 'api-add-address';
 
 const compiled = new Map<BodySchema, ValidateFunction>();
 let ajv: Ajv | null = null;

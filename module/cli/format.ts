@@ -20,7 +20,7 @@ export function devicesTable(devices: Device[]): string {
   if (devices.length === 0) return 'no devices';
   return table(
     ['ID', 'ADDRESS', 'STATE', 'LEFT', 'POLICY', 'SOURCE', 'QNAP ID', 'LABEL', 'REGISTERED'],
-    devices.map(d => [String(d.id), d.address, d.state, remaining(d), d.policy === 'session' ? `session ${d.sessionId}` : 'fixed',
+    devices.map(d => [String(d.id), d.addresses.join(' '), d.state, remaining(d), d.policy === 'session' ? `session ${d.sessionId}` : 'fixed',
       d.source, d.qnapId ?? '-', d.label || '-', iso(d.registeredAt)]),
   );
 }

@@ -21,8 +21,9 @@ Usage: sipa COMMAND [options]            (every command takes --config FILE; rea
   status                       is it on, how many devices, LAN networks, portal link
   enable | disable             turn enforcement on (only registered addresses may connect) or off
   list [--all]                 trusted devices (--all: also expired and revoked ones)
-  register ADDRESS (--for DURATION | --session ID [--lease DURATION]) [--label TEXT]
-                               trust an address; DURATION as 90, 90s, 15m, 2h or 1h30m
+  register ADDRESS [ADDRESS…] (--for DURATION | --session ID [--lease DURATION]) [--label TEXT]
+                               trust a device by its addresses (one IPv4, a few IPv6), one expiry
+                               for all; DURATION as 90, 90s, 15m, 2h or 1h30m
   register --from FILE [--for DURATION]
                                trust many at once, all or nothing: one device per line, as
                                JSON ({"address":…,"for":"2h","label":…}) or CSV (address,for,label);
@@ -96,16 +97,17 @@ export function parseCommandLine(argv: string[]): Parsed {
     throw new UsageError('--from FILE takes the label and duration from each line (and --for as the default duration)');
   }
   const wantPositionals = (command === 'register' || command === 'revoke') && !fromFile ? 1 : 0;
-  if (positionals.length !== wantPositionals) {
+  const several = command === 'register' && !fromFile && positionals.length > 1;
+  if (positionals.length !== wantPositionals && !several) {
     throw new UsageError(wantPositionals
-      ? `${command} needs exactly one ${command === 'register' ? 'ADDRESS' : 'ID or ADDRESS'}, got ${positionals.length ? positionals.map(p => `"${p}"`).join(' ') : 'none'}`
+      ? `${command} needs ${command === 'register' ? 'one ADDRESS or more (or --from FILE)' : 'exactly one ID or ADDRESS'}, got ${positionals.length ? positionals.map(p => `"${p}"`).join(' ') : 'none'}`
       : `${command} takes no arguments, got ${positionals.map(p => `"${p}"`).join(' ')}`);
   }
   return { command, positionals, values };
 }
 
 /** The request body for `sipa register`, from the command line. */
-export function registerBody(p: Parsed): { address: string; label?: string; expiry: { policy: 'fixed'; seconds: number } | { policy: 'session'; sessionId: string; leaseSeconds: number } } {
+export function registerBody(p: Parsed): { address: string; moreAddresses?: string[]; label?: string; expiry: { policy: 'fixed'; seconds: number } | { policy: 'session'; sessionId: string; leaseSeconds: number } } {
   const forText = p.values.for as string | undefined;
   const session = p.values.session as string | undefined;
   if ((forText === undefined) === (session === undefined)) {
@@ -117,7 +119,8 @@ export function registerBody(p: Parsed): { address: string; label?: string; expi
     const expiry = forText !== undefined
       ? { policy: 'fixed' as const, seconds: parseDuration(forText, '--for') }
       : { policy: 'session' as const, sessionId: session!, leaseSeconds: parseDuration((p.values.lease as string | undefined) ?? '15m', '--lease') };
-    return { address: p.positionals[0], ...(label !== undefined ? { label } : {}), expiry };
+    const [address, ...more] = p.positionals;
+    return { address, ...(more.length ? { moreAddresses: more } : {}), ...(label !== undefined ? { label } : {}), expiry };
   } catch (e) {
     if (e instanceof DurationError) throw new UsageError(e.message);
     throw e;
@@ -172,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'register': {
         if (p.values.from !== undefined) return await registerFromFile(p, sock);
         const r = await apiRequest<{ device: Device }>(sock, 'POST', '/api/v1/devices', registerBody(p));
-        print(p, r.device, () => `registered device ${r.device.id}: ${r.device.address} until ${new Date(r.device.expiresAt).toISOString()}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
+        print(p, r.device, () => `registered device ${r.device.id}: ${r.device.addresses.join(' ')} until ${new Date(r.device.expiresAt).toISOString()}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
         return 0;
       }
       case 'revoke': {

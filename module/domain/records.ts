@@ -6,9 +6,12 @@ export type DeviceState = 'active' | 'expired' | 'revoked';
 
 export interface Device {
   id: number;
+  /** The first address it was registered with (its family and prefix below). */
   address: string;
   family: 4 | 6;
   prefix: number;
+  /** Every address of the device, `address` first: at most one IPv4 and a few IPv6, one expiry for all. */
+  addresses: string[];
   label: string;
   qnapId: string | null;
   source: DeviceSource;
@@ -28,6 +31,8 @@ export type ExpiryRequest =
 
 export interface RegisterRequest {
   address: string;
+  /** Further addresses of the same device (the other family, another IPv6 address). */
+  moreAddresses?: string[];
   label?: string;
   qnapId?: string | null;
   source: DeviceSource;

@@ -40,7 +40,12 @@ export interface Config {
   runDir: string;
   netns: string | null;
   firewall: FirewallConfig;
-  policy: { minSeconds: number; maxSeconds: number; allowPrefixes: boolean; maxPrefixWidthV4: number; maxPrefixWidthV6: number };
+  policy: {
+    minSeconds: number; maxSeconds: number; allowPrefixes: boolean; maxPrefixWidthV4: number; maxPrefixWidthV6: number;
+    /** 'network': an IPv6 registration allows its /64 (survives temporary-address rotation); 'address': the /128. */
+    ipv6Scope: 'address' | 'network';
+    maxIpv6PerDevice: number;
+  };
   limits: { maxEntries: number };
   reconcile: { intervalSeconds: number };
   prune: { schedule: string; endedDeviceDays: number; auditMaxDays: number; auditMaxRows: number };

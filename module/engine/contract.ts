@@ -30,6 +30,8 @@ export interface Status {
   activeDevices: number;
   lanNetworks: string[];
   clockTrusted: boolean;
+  /** What an IPv6 registration allows: the address itself, or its /64 ('network'). */
+  ipv6Scope: 'address' | 'network';
   /** Why the clock was not trusted at start and what happens next, or null. */
   clockNote: string | null;
   /** The store was damaged (or could not be opened) at start: what was done about it. */
@@ -65,6 +67,8 @@ export interface EngineApi {
   listPages(opts?: { all?: boolean }): AsyncIterable<Device[]>;
   register(req: RegisterRequest, by: Actor): Promise<Device>;
   revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device>;
+  /** Adds an address to an active device; its expiry stays. */
+  addAddress(deviceId: number, address: string, by: Actor): Promise<Device>;
   /** A batch, all or nothing: one bad item refuses it (EngineError 'bad_batch' naming each bad item). */
   registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }>;
   /** A batch of ids or addresses; those that name no active device come back in `notFound`. */

@@ -75,11 +75,26 @@ const BOOKING_RETRY_MAX_MS = 60_000;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
+/** A kernel allow entry and its text (the key under which devices that share it meet). */
+type KernelEntry = KernelAddress & { key: string };
 
-/** A stored device's address as the kernel takes it (the stored text is canonical: "a.b.c.d" or "net/len"). */
-function networkOf(device: Device): KernelAddress {
-  const n = parseNetwork(device.address);
-  return { family: n.family, bytes: n.bytes, prefix: n.prefix };
+/**
+ * The kernel entries of a device: one per address (stored canonical), an IPv6 host widened to its /64 when
+ * policy.ipv6Scope is 'network'. Throws on text that does not parse or would open too much (a /0).
+ */
+function entriesOf(addresses: readonly string[], ipv6Scope: 'address' | 'network'): KernelEntry[] {
+  const out = new Map<string, KernelEntry>();
+  for (const text of addresses) {
+    const n = parseNetwork(text);
+    let { bytes, prefix } = n;
+    if (n.family === 6 && ipv6Scope === 'network' && prefix > 64) {
+      bytes = Uint8Array.from(bytes, (b, i) => (i < 8 ? b : 0));
+      prefix = 64;
+    }
+    const key = formatAddress(n.family, bytes, prefix);
+    out.set(key, { family: n.family, bytes, prefix, key });
+  }
+  return [...out.values()];
 }
 
 export class Engine implements EngineApi {
@@ -87,8 +102,8 @@ export class Engine implements EngineApi {
   private readonly now: () => number;
   private readonly mono: () => number;
   private plan: FirewallPlan;
-  /** Active devices, the monotonic time each one's access ends, and its address as the kernel takes it. */
-  private readonly active = new Map<number, { device: Device; deadline: number; net: KernelAddress }>();
+  /** Active devices, the monotonic time each one's access ends, and its kernel entries. */
+  private readonly active = new Map<number, { device: Device; deadline: number; nets: KernelEntry[] }>();
   private enabled = false;
   private enforcing = false;
   private clockTrusted = true;
@@ -159,19 +174,21 @@ export class Engine implements EngineApi {
       for await (const page of store.activeDevicesInPages(2000)) {
         unreadable.push(...page.unreadable);
         for (const device of page.devices) {
-          let net: KernelAddress;
+          let nets: KernelEntry[];
           try {
-            net = networkOf(device);
+            nets = this.entriesOf(device);
           } catch (err) {
             // An address a hand edit made unreadable (or one that would open too much, like a /0) is not trusted.
             unreadable.push({ rowId: device.id, reason: `store: devices row ${device.id}: ${(err as Error).message}`, row: { ...device } });
             continue;
           }
-          const kernelLeft = inKernel.get(device.address) ?? 0;
-          // A live kernel entry is the truth: its timeout runs on the monotonic clock, across our restarts.
-          // Without one (after a reboot) only a trusted wall clock can tell what is left.
-          const remaining = kernelLeft > 0 ? kernelLeft * 1000 : remainingAfterRestore(device, now, trust.trusted);
-          if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, net });
+          const kernelLeft = Math.max(0, ...nets.map(n => inKernel.get(n.key) ?? 0));
+          // A live kernel entry runs on the monotonic clock, across our restarts; without one (after a reboot)
+          // only a trusted wall clock can tell what is left. An entry may be shared (a local and a portal
+          // registration, a /64): a trusted clock keeps this device to its own expiry, never the longer one.
+          const wall = remainingAfterRestore(device, now, trust.trusted);
+          const remaining = kernelLeft > 0 ? (trust.trusted ? Math.min(kernelLeft * 1000, wall) : kernelLeft * 1000) : wall;
+          if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, nets });
           else toEnd.push(device.id);
         }
       }
@@ -316,37 +333,97 @@ export class Engine implements EngineApi {
     return [...(fw.lan === 'auto' ? this.deps.learnedLan?.() ?? [] : []), ...configured];
   }
 
-  /** One kernel entry per address: a local and a portal registration of it share the longer deadline. */
+  private entriesOf(device: Pick<Device, 'addresses'>): KernelEntry[] {
+    return entriesOf(device.addresses, this.deps.config.policy.ipv6Scope);
+  }
+
+  /** For a device that was never loaded (its addresses were unreadable at start): whatever still parses. */
+  private entriesOrNone(device: Pick<Device, 'addresses'>): KernelEntry[] {
+    return device.addresses.flatMap(a => {
+      try {
+        return entriesOf([a], this.deps.config.policy.ipv6Scope);
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /**
+   * One kernel entry per key: devices that share one (a local and a portal registration of an address, two
+   * devices in one /64) share the longer deadline.
+   */
   private desiredEntries(): AllowEntry[] {
     const mono = this.mono();
-    const longest = new Map<string, { deadline: number; net: KernelAddress }>();
+    const longest = new Map<string, { deadline: number; net: KernelEntry }>();
     for (const a of this.active.values()) {
-      const seen = longest.get(a.device.address);
-      if (!seen || a.deadline > seen.deadline) longest.set(a.device.address, a);
+      for (const net of a.nets) {
+        const seen = longest.get(net.key);
+        if (!seen || a.deadline > seen.deadline) longest.set(net.key, { deadline: a.deadline, net });
+      }
     }
     const entries: AllowEntry[] = [];
     for (const { deadline, net } of longest.values()) {
       const timeout = kernelTimeoutSeconds(deadline - mono);
       if (timeout === null) continue;
-      entries.push({ ...net, timeout });
+      entries.push({ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout });
     }
     return entries;
   }
 
-  /** The latest deadline among the other active registrations of an address (local beside portal), if any. */
-  private otherDeadline(address: string, exceptIds: ReadonlySet<number>): number | null {
-    return this.latestDeadlines(new Set([address]), exceptIds).get(address) ?? null;
-  }
-
-  /** For each of `addresses`, the latest deadline among active registrations not in `exceptIds`; one pass. */
-  private latestDeadlines(addresses: ReadonlySet<string>, exceptIds: ReadonlySet<number>): Map<string, number> {
+  /** For each kernel entry key, the latest deadline among active devices not in `exceptIds` that hold it. */
+  private latestDeadlines(keys: ReadonlySet<string>, exceptIds: ReadonlySet<number>): Map<string, number> {
     const latest = new Map<string, number>();
     for (const [id, a] of this.active) {
-      if (exceptIds.has(id) || !addresses.has(a.device.address)) continue;
-      const seen = latest.get(a.device.address);
-      if (seen === undefined || a.deadline > seen) latest.set(a.device.address, a.deadline);
+      if (exceptIds.has(id)) continue;
+      for (const net of a.nets) {
+        if (!keys.has(net.key)) continue;
+        const seen = latest.get(net.key);
+        if (seen === undefined || a.deadline > seen) latest.set(net.key, a.deadline);
+      }
     }
     return latest;
+  }
+
+  /** Allow entries for `nets` until `deadline`, or longer where another active device holds the same entry. */
+  private allowUntil(nets: readonly KernelEntry[], deadline: number, holderIds: ReadonlySet<number>): AllowEntry[] {
+    const mono = this.mono();
+    const others = this.latestDeadlines(new Set(nets.map(n => n.key)), holderIds);
+    return nets.map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeoutSeconds(Math.max(deadline, others.get(n.key) ?? 0) - mono) ?? 1 }));
+  }
+
+  /**
+   * Takes out of the kernel the entries that no active device holds any more (their flows are cut), and keeps
+   * shared ones at the deadline of whoever still holds them. Call after the devices left `this.active`.
+   */
+  private release(nets: readonly KernelEntry[], what: Record<string, unknown>): void {
+    if (!this.enabled || nets.length === 0) return;
+    const unique = [...new Map(nets.map(n => [n.key, n])).values()];
+    const others = this.latestDeadlines(new Set(unique.map(n => n.key)), new Set());
+    const kept: AllowEntry[] = [];
+    const gone: KernelAddress[] = [];
+    for (const n of unique) {
+      const other = others.get(n.key);
+      const timeout = other === undefined ? null : kernelTimeoutSeconds(other - this.mono());
+      if (timeout !== null) kept.push({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout });
+      else gone.push({ family: n.family, bytes: n.bytes, prefix: n.prefix });
+    }
+    if (kept.length) {
+      const failed = this.deps.kernel.allow(kept);
+      if (failed.length) this.deps.log('error', 'kernel refused to shorten a shared entry; the reconciler retries', { reasons: failed.map(f => f.reason) });
+    }
+    if (!gone.length) return;
+    // The store already says ended (durable); whatever the kernel does now, what it would not take out is
+    // retried by the reconciler.
+    try {
+      const { cut, failed } = this.deps.kernel.disallow(gone);
+      this.pendingCuts.push(...failed.map(f => gone[f.index]));
+      this.deps.log(failed.length ? 'error' : 'info', 'kernel entries removed', {
+        ...what, entries: gone.length, flowsCut: cut, ...(failed.length ? { kernelRefused: failed.map(f => f.reason) } : {}),
+      });
+    } catch (err) {
+      this.pendingCuts.push(...gone);
+      this.deps.log('error', 'kernel delete failed; the reconciler retries', { ...what, error: String(err) });
+    }
   }
 
   /** Installs sets and rules and loads the LAN and every active device in one replace per family. */
@@ -476,35 +553,91 @@ export class Engine implements EngineApi {
   register(req: RegisterRequest, by: Actor): Promise<Device> {
     return this.exclusive(async () => {
       const { config, store, kernel } = this.deps;
-      const net = parseDeviceAddress(String(req.address ?? ''), {
-        allowPrefixes: config.policy.allowPrefixes,
-        maxPrefixWidthV4: config.policy.maxPrefixWidthV4,
-        maxPrefixWidthV6: config.policy.maxPrefixWidthV6,
-      });
+      const addrs = this.checkAddresses([req.address, ...(req.moreAddresses ?? [])]);
       const expiry = checkExpiry(req.expiry, config.policy);
       const label = checkLabel(req.label);
       const qnapId = checkQnapId(req.qnapId);
-      const existing = await store.findActiveByAddress(net.text, req.source);
+      const existing = await store.findActiveByAddress(addrs[0].text, req.source);
+      this.checkNotHeld(addrs.map(a => a.text), req.source, existing?.id ?? null);
       if (!existing && this.active.size >= config.limits.maxEntries) {
         throw new EngineError('capacity', `the trusted list is full (${config.limits.maxEntries} entries, limits.maxEntries); revoke a device first`);
       }
       const now = this.now();
       const expiresAt = expiresAtFor(expiry, now);
+      const [first, ...more] = addrs;
       const device = await store.registerDevice(
-        { address: net.text, family: net.family, prefix: net.prefix, label: label ?? existing?.label ?? '',
+        { address: first.text, family: first.family, prefix: first.prefix, extraAddresses: more.map(a => a.text), label: label ?? existing?.label ?? '',
           qnapId: qnapId !== undefined ? qnapId : existing?.qnapId ?? null, source: req.source, policy: expiry.policy,
           sessionId: expiry.policy === 'session' ? expiry.sessionId : null, expiresAt },
-        { actor: by, action: existing ? 'renew' : 'register', detail: describeExpiry(expiry) });
+        { actor: by, action: existing ? 'renew' : 'register', detail: `${describeExpiry(expiry)}${more.length ? `; ${addrs.map(a => a.text).join(' ')}` : ''}` });
       const deadline = this.mono() + (expiresAt - now);
-      this.active.set(device.id, { device, deadline, net: { family: net.family, bytes: net.bytes, prefix: net.prefix } });
+      const before = this.active.get(device.id)?.nets ?? [];
+      const nets = this.entriesOf(device);
+      this.active.set(device.id, { device, deadline, nets });
       this.scheduleExpiry();
       if (this.enabled) {
-        const other = this.otherDeadline(net.text, new Set([device.id]));
-        const timeout = kernelTimeoutSeconds(Math.max(deadline, other ?? 0) - this.mono())!;
-        const failed = kernel.allow([{ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout }]);
+        // A renewal with fewer addresses: the ones it no longer has leave (unless someone else holds them).
+        this.release(before.filter(b => !nets.some(n => n.key === b.key)), { id: device.id, why: 'address no longer registered' });
+        const failed = kernel.allow(this.allowUntil(nets, deadline, new Set([device.id])));
         if (failed.length) {
           throw new EngineError('kernel_failed', `device ${device.id} is registered but the kernel refused its entry (${failed[0].reason}); the reconciler will retry`);
         }
+      }
+      this.events.emit('registered', { device });
+      return device;
+    });
+  }
+
+  /**
+   * A device's addresses, checked as device addresses and canonical: at most one IPv4 and
+   * policy.maxIpv6PerDevice IPv6, none twice.
+   */
+  private checkAddresses(texts: readonly unknown[]): IpNetwork[] {
+    const { policy } = this.deps.config;
+    const opts = { allowPrefixes: policy.allowPrefixes, maxPrefixWidthV4: policy.maxPrefixWidthV4, maxPrefixWidthV6: policy.maxPrefixWidthV6 };
+    const addrs = texts.map(t => parseDeviceAddress(String(t ?? ''), opts));
+    const seen = new Set<string>();
+    for (const a of addrs) {
+      if (seen.has(a.text)) throw new EngineError('conflict', `${a.text} is given twice`, 'address');
+      seen.add(a.text);
+    }
+    const v4 = addrs.filter(a => a.family === 4).length;
+    const v6 = addrs.length - v4;
+    if (v4 > 1) throw new EngineError('conflict', `a device has at most one IPv4 address, got ${v4}`, 'address');
+    if (v6 > policy.maxIpv6PerDevice) throw new EngineError('conflict', `a device has at most ${policy.maxIpv6PerDevice} IPv6 addresses (policy.maxIpv6PerDevice), got ${v6}`, 'address');
+    return addrs;
+  }
+
+  /** An address belongs to one active device per source (besides `self`, the one being renewed). */
+  private checkNotHeld(texts: readonly string[], source: Device['source'], self: number | null): void {
+    const wanted = new Set(texts);
+    for (const [id, a] of this.active) {
+      if (id === self || a.device.source !== source) continue;
+      const clash = a.device.addresses.find(x => wanted.has(x));
+      if (clash) throw new EngineError('conflict', `${clash} is already an address of device ${id} (${a.device.label || a.device.address}); revoke it first`, 'address');
+    }
+  }
+
+  /**
+   * Adds an address to an active device (seen from a new address during its session): the same expiry, never
+   * a later one; audited. Renewing a device's addresses replaces them; this only adds.
+   */
+  addAddress(deviceId: number, address: string, by: Actor): Promise<Device> {
+    return this.exclusive(async () => {
+      const current = this.active.get(deviceId);
+      if (!current) throw new EngineError('not_found', `no active device ${deviceId} (see sipa list)`, 'id');
+      const [added] = this.checkAddresses([address]);
+      if (current.device.addresses.includes(added.text)) return current.device;
+      this.checkAddresses([...current.device.addresses, added.text]);
+      this.checkNotHeld([added.text], current.device.source, deviceId);
+      const device = await this.deps.store.addAddresses(deviceId, [added.text], { actor: by, action: 'add-address', detail: `device ${deviceId} seen from ${added.text}; expiry unchanged` });
+      if (!device) throw new EngineError('not_found', `device ${deviceId} is no longer active`, 'id');
+      const nets = this.entriesOf(device);
+      this.active.set(deviceId, { device, deadline: current.deadline, nets });
+      if (this.enabled) {
+        const fresh = nets.filter(n => !current.nets.some(c => c.key === n.key));
+        const failed = this.deps.kernel.allow(this.allowUntil(fresh, current.deadline, new Set([deviceId])));
+        if (failed.length) this.deps.log('error', 'kernel refused an added address; the reconciler retries', { deviceId, reasons: failed.map(f => f.reason) });
       }
       this.events.emit('registered', { device });
       return device;
@@ -524,7 +657,6 @@ export class Engine implements EngineApi {
       const now = this.now();
       const errors: BatchItemError[] = [];
       const fields: Array<Parameters<Store['registerDevices']>[0][number]> = [];
-      const nets: KernelAddress[] = [];
       const seen = new Set<string>();
       reqs.forEach((req, item) => {
         try {
@@ -539,7 +671,6 @@ export class Engine implements EngineApi {
           seen.add(key);
           fields.push({ address: net.text, family: net.family, prefix: net.prefix, label, qnapId, source: req.source, policy: expiry.policy,
             sessionId: expiry.policy === 'session' ? expiry.sessionId : null, expiresAt: expiresAtFor(expiry, now) });
-          nets.push({ family: net.family, bytes: net.bytes, prefix: net.prefix });
         } catch (err) {
           const e = err as { field?: unknown; message?: unknown };
           errors.push({ item, field: typeof e.field === 'string' ? e.field : null, message: String(e.message ?? err) });
@@ -551,20 +682,30 @@ export class Engine implements EngineApi {
       }
       const held = new Set<string>();
       for (const a of this.active.values()) held.add(`${a.device.address}|${a.device.source}`);
-      const added = [...seen].filter(k => !held.has(k)).length;
-      if (this.active.size + added > config.limits.maxEntries) {
-        throw new EngineError('capacity', `the batch would make ${this.active.size + added} active devices, more than limits.maxEntries (${config.limits.maxEntries}); nothing was registered`);
+      const newOnes = [...seen].filter(k => !held.has(k)).length;
+      if (this.active.size + newOnes > config.limits.maxEntries) {
+        throw new EngineError('capacity', `the batch would make ${this.active.size + newOnes} active devices, more than limits.maxEntries (${config.limits.maxEntries}); nothing was registered`);
       }
       const { devices, renewed } = await store.registerDevices(fields, {
         actor: by, action: 'register-batch', detail: `${devices0(fields.length)} registered (${fields.length} in the batch)`,
       });
       const mono = this.mono();
-      devices.forEach((device, i) => this.active.set(device.id, { device, deadline: mono + (device.expiresAt - now), net: nets[i] }));
+      const ids = new Set<number>();
+      const entries: AllowEntry[] = [];
+      const added: Array<{ nets: KernelEntry[]; deadline: number }> = [];
+      for (const device of devices) {
+        const nets = this.entriesOf(device);
+        const deadline = mono + (device.expiresAt - now);
+        this.active.set(device.id, { device, deadline, nets });
+        ids.add(device.id);
+        added.push({ nets, deadline });
+      }
       this.scheduleExpiry();
       if (this.enabled) {
-        const ids = new Set(devices.map(d => d.id));
-        const others = this.latestDeadlines(new Set(devices.map(d => d.address)), ids);
-        const entries = devices.map((d, i) => ({ ...nets[i], timeout: kernelTimeoutSeconds(Math.max(mono + (d.expiresAt - now), others.get(d.address) ?? 0) - mono)! }));
+        const others = this.latestDeadlines(new Set(added.flatMap(a => a.nets.map(n => n.key))), ids);
+        for (const { nets, deadline } of added) {
+          for (const n of nets) entries.push({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeoutSeconds(Math.max(deadline, others.get(n.key) ?? 0) - mono) ?? 1 });
+        }
         const failed = kernel.allow(entries);
         if (failed.length) {
           throw new EngineError('kernel_failed', `${devices.length} devices are registered but the kernel refused ${failed.length} entries (first: ${failed[0].reason}); the reconciler will retry`);
@@ -587,7 +728,9 @@ export class Engine implements EngineApi {
       const why = checkReason(reason);
       const { config } = this.deps;
       const byAddress = new Map<string, Device[]>();
-      for (const a of this.active.values()) byAddress.set(a.device.address, [...(byAddress.get(a.device.address) ?? []), a.device]);
+      for (const a of this.active.values()) {
+        for (const x of a.device.addresses) byAddress.set(x, [...(byAddress.get(x) ?? []), a.device]);
+      }
       const chosen = new Map<number, Device>();
       const notFound: Array<number | string> = [];
       const errors: BatchItemError[] = [];
@@ -650,44 +793,11 @@ export class Engine implements EngineApi {
       ended = devices.map(d => ({ ...d, state: to, endedAt: at, endedBy: actorName(by), endReason: reason }));
       this.queueBooking(ended.map(d => d.id), to, by, reason, at, unrecorded);
     }
-    const endedIds = new Set(ended.map(d => d.id));
-    // An address that another active registration still holds (a local one beside a portal one) stays allowed,
-    // until that one's deadline; only addresses nobody holds any more leave the kernel and have their flows cut.
-    const others = this.latestDeadlines(new Set(ended.map(d => d.address)), endedIds);
-    const kept: AllowEntry[] = [];
-    const gone: KernelAddress[] = [];
-    const goneAddresses = new Set<string>();
-    for (const d of ended) {
-      const net = this.active.get(d.id)?.net ?? networkOf(d);
-      const other = others.get(d.address);
-      const timeout = other === undefined ? null : kernelTimeoutSeconds(other - this.mono());
-      if (timeout !== null) kept.push({ ...net, timeout });
-      else if (!goneAddresses.has(d.address)) {
-        goneAddresses.add(d.address);
-        gone.push(net);
-      }
-    }
-    const nets = gone;
+    const nets = ended.flatMap(d => this.active.get(d.id)?.nets ?? this.entriesOrNone(d));
     for (const d of ended) this.active.delete(d.id);
-    if (this.enabled && kept.length) {
-      const failed = this.deps.kernel.allow(kept);
-      if (failed.length) this.deps.log('error', 'kernel refused to shorten a shared entry; the reconciler retries', { reasons: failed.map(f => f.reason) });
-    }
-    if (this.enabled && nets.length) {
-      // The store already says ended (durable); whatever the kernel does now, the events go out and what it
-      // would not take out is retried by the reconciler.
-      try {
-        const { cut, failed } = this.deps.kernel.disallow(nets);
-        this.pendingCuts.push(...failed.map(f => nets[f.index]));
-        this.deps.log(failed.length ? 'error' : 'info', `${to} devices`, {
-          ids: ended.map(d => d.id), flowsCut: cut, by: `${by.surface}:${by.name}`,
-          ...(failed.length ? { kernelRefused: failed.map(f => f.reason) } : {}),
-        });
-      } catch (err) {
-        this.pendingCuts.push(...nets);
-        this.deps.log('error', 'kernel delete failed; the reconciler retries', { ids: ended.map(d => d.id), error: String(err) });
-      }
-    }
+    // An entry that another active device still holds (a local registration beside a portal one, a shared /64)
+    // stays until that one's deadline; only what nobody holds any more leaves the kernel and has its flows cut.
+    this.release(nets, { ids: ended.map(d => d.id), to, by: actorName(by) });
     this.scheduleExpiry();
     if (announceEach) for (const device of ended) this.events.emit(to, { device });
     if (unrecorded && to === 'revoked' && by.surface !== 'system') {
@@ -761,14 +871,11 @@ export class Engine implements EngineApi {
       const expiresAt = expiresAtFor(expiry, now);
       const devices = await this.deps.store.extendSession(sessionId, expiresAt, { actor: by, action: 'lease', detail: `${leaseSeconds}s` }, sessionScope(by));
       const deadline = this.mono() + (expiresAt - now);
-      const nets = devices.map(d => this.active.get(d.id)?.net ?? networkOf(d));
-      devices.forEach((device, i) => this.active.set(device.id, { device, deadline, net: nets[i] }));
+      const nets = devices.map(d => this.active.get(d.id)?.nets ?? this.entriesOrNone(d));
+      devices.forEach((device, i) => this.active.set(device.id, { device, deadline, nets: nets[i] }));
       if (this.enabled && devices.length) {
         const ids = new Set(devices.map(d => d.id));
-        const failed = this.deps.kernel.allow(nets.map((n, i) => {
-          const other = this.otherDeadline(devices[i].address, ids);
-          return { ...n, timeout: kernelTimeoutSeconds(Math.max(deadline, other ?? 0) - this.mono())! };
-        }));
+        const failed = this.deps.kernel.allow(this.allowUntil(nets.flat(), deadline, ids));
         if (failed.length) this.deps.log('error', 'kernel refused a lease renewal; the reconciler retries', { sessionId, reasons: failed.map(f => f.reason) });
       }
       this.scheduleExpiry();
@@ -815,6 +922,7 @@ export class Engine implements EngineApi {
       lanNetworks: this.lanNetworks().map(n => n.text),
       clockTrusted: this.clockTrusted,
       clockNote: this.clockNote,
+      ipv6Scope: this.deps.config.policy.ipv6Scope,
       storeRecovered: this.storeRecovered,
       storageFull: this.storageFullNote(),
       quarantinedRows: this.quarantined,

@@ -5,7 +5,10 @@ import { inputId, inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowTe
 
 /** What a registration stores: the address is already canonical (domain/ normalises it), and a session id is
  * required for policy 'session'. */
-export type DeviceFields = Pick<Device, 'address' | 'family' | 'prefix' | 'label' | 'qnapId' | 'source' | 'policy' | 'sessionId' | 'expiresAt'>;
+export type DeviceFields = Pick<Device, 'address' | 'family' | 'prefix' | 'label' | 'qnapId' | 'source' | 'policy' | 'sessionId' | 'expiresAt'> & {
+  /** Canonical addresses besides `address` (none for a one-address device). */
+  extraAddresses?: readonly string[];
+};
 
 export interface DeviceEnd {
   at: number;
@@ -16,12 +19,12 @@ export interface DeviceEnd {
 export type EndedState = Exclude<DeviceState, 'active'>;
 
 const COLUMNS =
-  'id, address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state, ended_at, ended_by, end_reason';
+  'id, address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state, ended_at, ended_by, end_reason, extra_addresses';
 
 interface DeviceRow {
   id: unknown; address: unknown; family: unknown; prefix: unknown; label: unknown; qnap_id: unknown;
   source: unknown; policy: unknown; session_id: unknown; registered_at: unknown; expires_at: unknown;
-  state: unknown; ended_at: unknown; ended_by: unknown; end_reason: unknown;
+  state: unknown; ended_at: unknown; ended_by: unknown; end_reason: unknown; extra_addresses: unknown;
 }
 
 export function deviceFromRow(row: DeviceRow): Device {
@@ -29,9 +32,12 @@ export function deviceFromRow(row: DeviceRow): Device {
   const id = rowInt(t, row.id, 'id', row.id);
   const family = rowInt(t, id, 'family', row.family);
   if (family !== 4 && family !== 6) throw new StoreError('store_row_invalid', `store: devices row ${id}: unknown family ${family}`);
+  const address = rowText(t, id, 'address', row.address);
+  const extra = rowText(t, id, 'extra_addresses', row.extra_addresses);
   return {
     id,
-    address: rowText(t, id, 'address', row.address),
+    address,
+    addresses: [address, ...extra.split(' ').filter(Boolean)],
     family,
     prefix: rowInt(t, id, 'prefix', row.prefix),
     label: rowText(t, id, 'label', row.label),
@@ -63,8 +69,12 @@ export async function findActiveByAddress(q: Query, address: string, source: Dev
   return row ? deviceFromRow(row) : null;
 }
 
+/** Every active device that has `address` among its addresses. */
 export async function activeRowsOfAddress(q: Query, address: string): Promise<Device[]> {
-  const rows = await q.all<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE address = ? AND state = 'active' ORDER BY id`, [address]);
+  const rows = await q.all<DeviceRow>(
+    `SELECT ${COLUMNS} FROM devices WHERE state = 'active' AND (address = ? OR instr(' ' || extra_addresses || ' ', ' ' || ? || ' ') > 0) ORDER BY id`,
+    [address, address],
+  );
   return rows.map(deviceFromRow);
 }
 
@@ -145,14 +155,14 @@ export async function registerDevice(tx: Tx, f: DeviceFields, now: number): Prom
   if (existing) {
     id = existing.id;
     await tx.run(
-      `UPDATE devices SET label = ?, qnap_id = ?, source = ?, policy = ?, session_id = ?, expires_at = ? WHERE id = ?`,
-      [f.label, f.qnapId, f.source, f.policy, f.sessionId, f.expiresAt, id],
+      `UPDATE devices SET label = ?, qnap_id = ?, source = ?, policy = ?, session_id = ?, expires_at = ?, extra_addresses = ? WHERE id = ?`,
+      [f.label, f.qnapId, f.source, f.policy, f.sessionId, f.expiresAt, extraText(f), id],
     );
   } else {
     const r = await tx.run(
-      `INSERT INTO devices (address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')`,
-      [f.address, f.family, f.prefix, f.label, f.qnapId, f.source, f.policy, f.sessionId, now, f.expiresAt],
+      `INSERT INTO devices (address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state, extra_addresses)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)`,
+      [f.address, f.family, f.prefix, f.label, f.qnapId, f.source, f.policy, f.sessionId, now, f.expiresAt, extraText(f)],
     );
     id = r.lastId;
   }
@@ -168,17 +178,18 @@ export async function registerDevice(tx: Tx, f: DeviceFields, now: number): Prom
  */
 export async function registerDevices(tx: Tx, fields: readonly DeviceFields[], now: number): Promise<{ devices: Device[]; renewed: number }> {
   for (const f of fields) checkFields(f);
-  const json = JSON.stringify(fields.map((f) => [f.address, f.family, f.prefix, f.label, f.qnapId, f.source, f.policy, f.sessionId, f.expiresAt]));
+  const json = JSON.stringify(fields.map((f) => [f.address, f.family, f.prefix, f.label, f.qnapId, f.source, f.policy, f.sessionId, f.expiresAt, extraText(f)]));
   const items = `SELECT value->>0 AS address, value->>1 AS family, value->>2 AS prefix, value->>3 AS label, value->>4 AS qnap_id,
-    value->>5 AS source, value->>6 AS policy, value->>7 AS session_id, value->>8 AS expires_at, key AS pos FROM json_each(?)`;
+    value->>5 AS source, value->>6 AS policy, value->>7 AS session_id, value->>8 AS expires_at, value->>9 AS extra_addresses, key AS pos FROM json_each(?)`;
   const renewed = await tx.run(
-    `UPDATE devices SET label = j.label, qnap_id = j.qnap_id, policy = j.policy, session_id = j.session_id, expires_at = j.expires_at
+    `UPDATE devices SET label = j.label, qnap_id = j.qnap_id, policy = j.policy, session_id = j.session_id, expires_at = j.expires_at,
+       extra_addresses = j.extra_addresses
      FROM (${items}) AS j WHERE devices.address = j.address AND devices.source = j.source AND devices.state = 'active'`,
     [json],
   );
   await tx.run(
-    `INSERT INTO devices (address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state)
-     SELECT j.address, j.family, j.prefix, j.label, j.qnap_id, j.source, j.policy, j.session_id, ?, j.expires_at, 'active'
+    `INSERT INTO devices (address, family, prefix, label, qnap_id, source, policy, session_id, registered_at, expires_at, state, extra_addresses)
+     SELECT j.address, j.family, j.prefix, j.label, j.qnap_id, j.source, j.policy, j.session_id, ?, j.expires_at, 'active', j.extra_addresses
      FROM (${items}) AS j
      WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.address = j.address AND d.source = j.source AND d.state = 'active')
      ORDER BY j.pos`,
@@ -224,7 +235,24 @@ export async function deleteEndedBefore(tx: Tx, before: number): Promise<number>
   return r.changes;
 }
 
+function extraText(f: DeviceFields): string {
+  return (f.extraAddresses ?? []).join(' ');
+}
+
+/** Adds addresses to an active device (seen from a new address during its session); its expiry stays. */
+export async function addAddresses(tx: Tx, id: number, addresses: readonly string[]): Promise<Device | null> {
+  const device = await getDevice(tx, id);
+  if (!device || device.state !== 'active') return null;
+  const extra = [...device.addresses.slice(1), ...addresses.filter((a) => !device.addresses.includes(a))];
+  for (const a of extra) inputNonEmpty('address', a);
+  await tx.run('UPDATE devices SET extra_addresses = ? WHERE id = ?', [extra.join(' '), id]);
+  return getDevice(tx, id);
+}
+
 function checkFields(f: DeviceFields): void {
+  for (const a of f.extraAddresses ?? []) {
+    if (typeof a !== 'string' || a === '' || /\s/.test(a) || a === f.address) throw new StoreError('invalid_input', `store: extra address ${JSON.stringify(a)} of ${f.address} is not a single other address`);
+  }
   inputNonEmpty('address', f.address);
   if (f.family !== 4 && f.family !== 6) throw new StoreError('invalid_input', `store: family must be 4 or 6, got ${String(f.family)}`);
   const max = f.family === 4 ? 32 : 128;

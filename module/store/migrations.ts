@@ -77,6 +77,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
       CREATE UNIQUE INDEX devices_one_active_per_address_source ON devices (address, source) WHERE state = 'active';
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- A device is registered with all its addresses (an IPv4 and a few IPv6): the first stays in address,
+      -- the others are kept here, canonical, separated by spaces. A one-address row simply has none.
+      ALTER TABLE devices ADD COLUMN extra_addresses TEXT NOT NULL DEFAULT ''
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -157,6 +157,15 @@ export class Store {
     });
   }
 
+  /** Adds addresses to an active device, with an audit row; null when it is no longer active. */
+  addAddresses(id: number, addresses: readonly string[], note: audit.AuditNote): Promise<Device | null> {
+    return this.write(async (tx, at) => {
+      const device = await devices.addAddresses(tx, id, addresses);
+      if (device) await audit.insertAudit(tx, { ...note, at, deviceId: id, address: addresses.join(' ') });
+      return device;
+    });
+  }
+
   /** Registers (or renews) a batch in one transaction, with one audit row for the batch. */
   registerDevices(fields: readonly devices.DeviceFields[], note: audit.AuditNote): Promise<{ devices: Device[]; renewed: number }> {
     return this.write(async (tx, at) => {

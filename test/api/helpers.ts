@@ -48,7 +48,7 @@ export function call(o: CallOptions): Promise<Reply> {
 export function device(over: Partial<Device> = {}): Device {
   const now = Date.now();
   return {
-    id: 1, address: '203.0.113.7', family: 4, prefix: 32, label: 'laptop', qnapId: null, source: 'local',
+    id: 1, address: '203.0.113.7', addresses: ['203.0.113.7'], family: 4, prefix: 32, label: 'laptop', qnapId: null, source: 'local',
     policy: 'fixed', sessionId: null, registeredAt: now, expiresAt: now + 3_600_000, state: 'active',
     endedAt: null, endedBy: null, endReason: null, ...over,
   };
@@ -56,7 +56,7 @@ export function device(over: Partial<Device> = {}): Device {
 
 export function status(over: Partial<Status> = {}): Status {
   return {
-    enabled: false, enforcing: false, activeDevices: 0, lanNetworks: ['192.168.1.0/24'], clockTrusted: true, clockNote: null,
+    enabled: false, enforcing: false, activeDevices: 0, lanNetworks: ['192.168.1.0/24'], clockTrusted: true, clockNote: null, ipv6Scope: 'network',
     storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: '0.1.0', ...over,
   };
 }
@@ -82,6 +82,7 @@ export function stubEngine(): StubEngine & Stubbed {
     revoke: sinon.stub().resolves(device({ state: 'revoked' })),
     registerMany: sinon.stub().callsFake(async (reqs: Array<{ address: string }>) => ({ devices: reqs.map((r, i) => device({ id: i + 1, address: r.address })), renewed: 0 })),
     revokeMany: sinon.stub().resolves({ revoked: [], notFound: [] }),
+    addAddress: sinon.stub().callsFake(async (id: number, address: string) => device({ id, addresses: ['203.0.113.7', address] })),
     // the list route streams pages; the stub's one page is what `list` gives
     async *listPages(opts?: { all?: boolean }) {
       yield await (engine.list as sinon.SinonStub)(opts);

@@ -15,6 +15,11 @@ describe('cli: command line', () => {
       { address: '2001:db8::7', expiry: { policy: 'session', sessionId: 'S1', leaseSeconds: 900 } });
   });
 
+  it('reads a device with several addresses: the first, then the others', () => {
+    const p = parseCommandLine(['register', '203.0.113.7', '2001:db8::7', '--for', '2h']);
+    assert.deepEqual(registerBody(p), { address: '203.0.113.7', moreAddresses: ['2001:db8::7'], expiry: { policy: 'fixed', seconds: 7200 } });
+  });
+
   const refused: Array<[string[], RegExp]> = [
     [['register', '203.0.113.7'], /either --for DURATION or --session ID/],
     [['register', '203.0.113.7', '--for', '1m', '--session', 'x'], /either --for DURATION or --session ID/],
@@ -22,8 +27,8 @@ describe('cli: command line', () => {
     [['register', '203.0.113.7', '--for', '-5m'], /--for needs a value/],
     [['register', '203.0.113.7', '--for=-5m'], /-5m/],
     [['register', '203.0.113.7', '--for', '1m', '--lease', '5m'], /--lease goes with --session/],
-    [['register'], /exactly one ADDRESS/],
-    [['register', 'a', 'b', '--for', '1m'], /exactly one ADDRESS/],
+    [['register'], /one ADDRESS or more/],
+    [['register', '203.0.113.7', '--from', 'f.csv'], /one ADDRESS or more|takes no arguments|from/],
     [['revoke'], /exactly one ID or ADDRESS/],
     [['status', 'extra'], /takes no arguments/],
     [['list', '--for', '1m'], /list does not take --for/],

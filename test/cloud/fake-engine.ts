@@ -31,7 +31,7 @@ export class FakeEngine implements EngineApi {
 
   async status(): Promise<Status> {
     this.calls.push({ method: 'status', args: [] });
-    return { enabled: true, enforcing: true, activeDevices: this.active().length, lanNetworks: [], clockTrusted: true, clockNote: null, storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: 'test' };
+    return { enabled: true, enforcing: true, activeDevices: this.active().length, lanNetworks: [], clockTrusted: true, clockNote: null, ipv6Scope: 'network', storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: 'test' };
   }
 
   async enable(): Promise<void> {}
@@ -57,7 +57,7 @@ export class FakeEngine implements EngineApi {
       Object.assign(existing, fields);
       return { ...existing };
     }
-    const d: Device = { id: this.nextId++, address: net.text, family: net.family, prefix: net.prefix, ...fields, state: 'active', endedAt: null, endedBy: null, endReason: null };
+    const d: Device = { id: this.nextId++, address: net.text, addresses: [net.text], family: net.family, prefix: net.prefix, ...fields, state: 'active', endedAt: null, endedBy: null, endReason: null };
     this.devices.push(d);
     this.emit('registered', { device: { ...d } });
     return { ...d };
@@ -71,6 +71,13 @@ export class FakeEngine implements EngineApi {
 
   async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     yield await this.list(opts);
+  }
+
+  async addAddress(deviceId: number, address: string): Promise<Device> {
+    const d = (await this.list()).find(x => x.id === deviceId);
+    if (!d) throw Object.assign(new Error(`no active device ${deviceId}`), { code: 'not_found' });
+    d.addresses = [...d.addresses, address];
+    return d;
   }
 
   async registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }> {

@@ -7,7 +7,7 @@ const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
 function device(overrides: Partial<Device> = {}): Device {
   return {
-    id: 7, address: '2001:db8::7', family: 6, prefix: 128, label: '', qnapId: null, source: 'local',
+    id: 7, address: '2001:db8::7', addresses: ['2001:db8::7'], family: 6, prefix: 128, label: '', qnapId: null, source: 'local',
     policy: 'fixed', sessionId: null, registeredAt: NOW - 60_000, expiresAt: NOW + 60_000, state: 'active',
     endedAt: null, endedBy: null, endReason: null, ...overrides,
   };

@@ -8,6 +8,7 @@ function device(overrides: Partial<Device> = {}): Device {
   return {
     id: 42,
     address: '203.0.113.7',
+    addresses: ['203.0.113.7'],
     family: 4,
     prefix: 32,
     label: 'laptop',

@@ -38,7 +38,7 @@ export class FakeEngine implements EngineApi {
   async status(): Promise<Status> {
     return {
       enabled: this.enabled, enforcing: this.enabled, activeDevices: this.devices.filter(d => d.state === 'active').length,
-      lanNetworks: this.lanNetworks, clockTrusted: true, clockNote: null, storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: this.portal, version: '0.1.0-fake',
+      lanNetworks: this.lanNetworks, clockTrusted: true, clockNote: null, ipv6Scope: 'network', storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: this.portal, version: '0.1.0-fake',
     };
   }
 
@@ -68,7 +68,7 @@ export class FakeEngine implements EngineApi {
       if (d.state === 'active' && d.address === net.text) this.end(d, 'revoked', { surface: 'system', name: 'sipa' }, 'registered again');
     }
     const device: Device = {
-      id: this.nextId++, address: net.text, family: net.family, prefix: net.prefix, label: req.label ?? '',
+      id: this.nextId++, address: net.text, addresses: [net.text], family: net.family, prefix: net.prefix, label: req.label ?? '',
       qnapId: req.qnapId ?? null, source: req.source, policy: expiry.policy,
       sessionId: expiry.policy === 'session' ? expiry.sessionId : null, registeredAt: now,
       expiresAt: expiresAtFor(expiry, now), state: 'active', endedAt: null, endedBy: null, endReason: null,
@@ -102,6 +102,13 @@ export class FakeEngine implements EngineApi {
 
   async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     yield await this.list(opts);
+  }
+
+  async addAddress(deviceId: number, address: string): Promise<Device> {
+    const d = (await this.list()).find(x => x.id === deviceId);
+    if (!d) throw Object.assign(new Error(`no active device ${deviceId}`), { code: 'not_found' });
+    d.addresses = [...d.addresses, address];
+    return d;
   }
 
   async registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }> {

@@ -25,7 +25,7 @@ describe('store/devices', () => {
       { actor: portalUser, action: 'register', detail: 'fixed 10m' },
     );
     assert.deepEqual(d, {
-      id: 1, address: '2001:db8::7', family: 6, prefix: 128, label: 'phone', qnapId: 'owner@example.com', source: 'portal',
+      id: 1, address: '2001:db8::7', addresses: ['2001:db8::7'], family: 6, prefix: 128, label: 'phone', qnapId: 'owner@example.com', source: 'portal',
       policy: 'fixed', sessionId: null, registeredAt: clock, expiresAt: clock + 600_000, state: 'active',
       endedAt: null, endedBy: null, endReason: null,
     });
