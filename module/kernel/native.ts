@@ -77,6 +77,11 @@ export interface NetlinkHandle {
   batchApply(name: string, entries: readonly KernelEntry[]): Int32Array;
   /** Deletes the conntrack flows whose original source is the address; returns how many. */
   cutFlows(family: Family, bytes: Uint8Array): number;
+  /**
+   * A digest (hex) of the legacy iptables filter table of the family, counters left out: it changes when a rule,
+   * a chain or a jump changes. One pair of getsockopt calls; no program is run.
+   */
+  filterDigest(family: Family): string;
   close(): void;
 }
 
@@ -104,7 +109,7 @@ const ENTRY_SIZE = 24;
 const MEMBER_SIZE = 24;
 const INFO_SIZE = 56;
 const ERRLEN = 512;
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 const OP_CODES = { add: 1, del: 2 } as const;
 
 let loaded: NativeLibrary | null = null;
@@ -133,6 +138,7 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
     list: lib.func('int sipa_set_list(void *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
     batch: lib.func('int sipa_batch_apply(void *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
     ctCut: lib.func('int sipa_ct_delete_source(void *h, int family, const uint8_t *addr, _Out_ uint32_t *cut)'),
+    fwDigest: lib.func('int sipa_fw_digest(void *h, int family, _Out_ uint8_t *digest, _Out_ uint32_t *rules)'),
     nsEnter: lib.func('int sipa_netns_enter(const char *path, _Out_ uint8_t *err, size_t errlen)'),
     nsLeave: lib.func('int sipa_netns_leave(_Out_ uint8_t *err, size_t errlen)'),
   };
@@ -242,6 +248,12 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       const cut = [0];
       this.check(c.ctCut(this.ptr, family, addrBuffer(family, bytes), cut) as number);
       return cut[0];
+    }
+    filterDigest(family: Family): string {
+      const digest = Buffer.alloc(8);
+      const rules = [0];
+      this.check(c.fwDigest(this.ptr, family, digest, rules) as number);
+      return digest.toString('hex');
     }
     close(): void {
       if (this.h !== null) c.close(this.h);

@@ -1,5 +1,5 @@
 /* libFuzzer target for everything that reads kernel replies: the datagram walker, acks (with ipset's line
- * numbers), set listings and conntrack dumps. Built with ASan and UBSan by `make fuzz`. */
+ * numbers), set listings, conntrack dumps, and the iptables table walk of the filter digest. Built with ASan and UBSan by `make fuzz`. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -26,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wire_parse_ct(&m, 4, addr, &f);
 		wire_parse_ct(&m, 6, addr, &f);
 	}
+	/* The same bytes as a table's entries, with a header whose rule count comes from the first byte. */
+	struct wire_table_head head = { .num_entries = size ? data[0] : 0 };
+	uint64_t digest;
+	wire_table_digest(4, &head, buf, size, &digest);
+	wire_table_digest(6, &head, buf, size, &digest);
 	__builtin_free(buf);
 	return 0;
 }

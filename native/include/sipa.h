@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SIPA_API __attribute__((visibility("default")))
-#define SIPA_ABI_VERSION 1u
+#define SIPA_ABI_VERSION 2u
 #define SIPA_SETNAME_MAX 31 /* IPSET_MAXNAMELEN - 1 */
 #define SIPA_KERNEL_MAX_TIMEOUT 2147483u
 
@@ -86,6 +86,12 @@ SIPA_API int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry
 
 /* Deletes every conntrack flow whose original source is addr. *cut gets how many were deleted. */
 SIPA_API int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint32_t *cut);
+
+/* A digest (8 bytes) of the legacy iptables filter table of the family (4 or 6) in the handle's namespace, with
+ * the rule counters left out: it changes when a rule, a chain or a jump is added, removed or changed, and not
+ * when packets are counted. *rules gets the number of rules (chain heads and ends included). Reads the table
+ * through getsockopt (IPT_SO_GET_INFO, IPT_SO_GET_ENTRIES) on a raw socket opened with the handle. */
+SIPA_API int sipa_fw_digest(sipa_handle *h, int family, uint8_t *digest, uint32_t *rules);
 
 /* Moves the calling thread into a network namespace and back, so that sockets opened in between (e.g. an
  * rtnetlink socket made by another library) live there. */

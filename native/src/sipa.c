@@ -14,6 +14,8 @@
 #include <linux/netlink.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/ipset/ip_set.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 #include "wire.h"
 
 #ifndef NETLINK_CAP_ACK
@@ -28,6 +30,9 @@
 
 struct sipa_handle {
 	int fd;
+	/* Raw sockets in the handle's namespace, for reading the iptables filter tables (IPv4, IPv6); a negative
+	 * value is the -errno that opening failed with. */
+	int raw[2];
 	uint32_t seq;
 	uint8_t *tx;
 	uint8_t *rx;
@@ -111,6 +116,7 @@ int sipa_netns_leave(char *err, size_t errlen)
 int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errlen)
 {
 	int r, fd = -1, one = 1, size = SOCK_BUF;
+	int raw[2] = { -EBADF, -EBADF };
 	struct timeval tv = { .tv_sec = 5 };
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	sipa_handle *h = NULL;
@@ -120,17 +126,24 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 		return r;
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
 	r = fd < 0 ? -errno : 0;
+	/* The filter tables are read with getsockopt on a raw socket of the namespace (what iptables itself does);
+	 * without one (no CAP_NET_RAW, IPv6 disabled) only that reading fails, later, with this error. */
+	raw[0] = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (raw[0] < 0)
+		raw[0] = -errno;
+	raw[1] = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (raw[1] < 0)
+		raw[1] = -errno;
 	if (netns_path && *netns_path) {
 		int lr = sipa_netns_leave(err, errlen);
 		if (lr < 0) {
-			if (fd >= 0)
-				close(fd);
-			return lr;
+			r = lr;
+			goto fail;
 		}
 	}
 	if (r < 0) {
 		set_text(err, errlen, "cannot open a netfilter netlink socket", -r);
-		return r;
+		goto fail;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
@@ -141,9 +154,8 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		r = -errno;
-		close(fd);
 		set_text(err, errlen, "cannot bind the netlink socket", -r);
-		return r;
+		goto fail;
 	}
 	h = calloc(1, sizeof *h);
 	if (h) {
@@ -156,14 +168,23 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 			free(h->rx);
 		}
 		free(h);
-		close(fd);
 		set_text(err, errlen, "cannot allocate the handle", ENOMEM);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail;
 	}
 	h->fd = fd;
+	h->raw[0] = raw[0];
+	h->raw[1] = raw[1];
 	h->seq = (uint32_t)time(NULL);
 	*out = h;
 	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 2; i++)
+		if (raw[i] >= 0)
+			close(raw[i]);
+	return r;
 }
 
 void sipa_close(sipa_handle *h)
@@ -171,6 +192,9 @@ void sipa_close(sipa_handle *h)
 	if (!h)
 		return;
 	close(h->fd);
+	for (int i = 0; i < 2; i++)
+		if (h->raw[i] >= 0)
+			close(h->raw[i]);
 	free(h->tx);
 	free(h->rx);
 	free(h);
@@ -596,4 +620,55 @@ int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint3
 out:
 	free(c.del.data);
 	return r < 0 ? fail(h, r, "cut flows of a source") : 0;
+}
+
+/* ---- iptables filter tables ---- */
+
+int sipa_fw_digest(sipa_handle *h, int family, uint8_t *digest, uint32_t *rules)
+{
+	if (family != 4 && family != 6)
+		return fail(h, -EAFNOSUPPORT, "filter table: family must be 4 or 6");
+	int fd = h->raw[family == 6];
+	if (fd < 0)
+		return fail(h, fd, "read the IPv%d filter table: no raw socket", family);
+	int level = family == 4 ? IPPROTO_IP : IPPROTO_IPV6;
+	/* The IPv4 and IPv6 structs have the same layout; only the entries inside differ. */
+	_Static_assert(sizeof(struct ipt_getinfo) == sizeof(struct ip6t_getinfo), "getinfo layouts differ");
+	_Static_assert(sizeof(struct ipt_get_entries) == sizeof(struct ip6t_get_entries), "get_entries layouts differ");
+	/* The table can change between the two calls (the kernel then answers EAGAIN): read it again. */
+	for (int attempt = 0; attempt < 8; attempt++) {
+		struct ipt_getinfo info;
+		memset(&info, 0, sizeof info);
+		strcpy(info.name, "filter");
+		socklen_t len = sizeof info;
+		if (getsockopt(fd, level, family == 4 ? IPT_SO_GET_INFO : IP6T_SO_GET_INFO, &info, &len) < 0)
+			return fail(h, -errno, "read the IPv%d filter table's header", family);
+		size_t total = sizeof(struct ipt_get_entries) + info.size;
+		struct ipt_get_entries *e = calloc(1, total);
+		if (!e)
+			return fail(h, -ENOMEM, "read the IPv%d filter table", family);
+		strcpy(e->name, "filter");
+		e->size = info.size;
+		len = (socklen_t)total;
+		if (getsockopt(fd, level, family == 4 ? IPT_SO_GET_ENTRIES : IP6T_SO_GET_ENTRIES, e, &len) < 0) {
+			int r = -errno;
+			free(e);
+			if (r == -EAGAIN)
+				continue;
+			return fail(h, r, "read the IPv%d filter table", family);
+		}
+		struct wire_table_head head = { .valid_hooks = info.valid_hooks, .num_entries = info.num_entries };
+		memcpy(head.hook_entry, info.hook_entry, sizeof head.hook_entry);
+		memcpy(head.underflow, info.underflow, sizeof head.underflow);
+		uint64_t d;
+		int r = wire_table_digest(family, &head, (const uint8_t *)e + sizeof *e, info.size, &d);
+		free(e);
+		if (r < 0)
+			return fail(h, r, "walk the IPv%d filter table", family);
+		for (int i = 0; i < 8; i++)
+			digest[i] = (uint8_t)(d >> (8 * i));
+		*rules = info.num_entries;
+		return 0;
+	}
+	return fail(h, -EAGAIN, "read the IPv%d filter table: it kept changing", family);
 }

@@ -69,4 +69,17 @@ HIDDEN int wire_parse_ct(const struct wire_msg *m, int family, const uint8_t *ad
 
 HIDDEN const char *wire_strerror(int code);
 
+/* The header of an iptables table (struct ipt_getinfo / ip6t_getinfo without the name). */
+#define WIRE_TABLE_HOOKS 5
+struct wire_table_head {
+	uint32_t valid_hooks;
+	uint32_t hook_entry[WIRE_TABLE_HOOKS];
+	uint32_t underflow[WIRE_TABLE_HOOKS];
+	uint32_t num_entries;
+};
+/* A 64-bit digest of a table's entries (family 4: ipt_entry, 6: ip6t_entry), counters left out; -EBADMSG when
+ * the entries do not walk to exactly num_entries rules in len bytes. */
+HIDDEN int wire_table_digest(int family, const struct wire_table_head *head, const uint8_t *entries, size_t len,
+			     uint64_t *out);
+
 #endif

@@ -1,11 +1,15 @@
 /* Golden vectors: every message the helper sends, byte for byte, and replies parsed back. Built and run for
  * every arch (ARM under qemu-user), so byte order and struct layout cannot differ between them.
  * `golden --print` prints the current encodings in the vectors' format (for a deliberate protocol change). */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/netlink.h>
 #include <linux/netfilter/ipset/ip_set.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
 #include "../src/wire.h"
 #include "golden_vectors.h"
 
@@ -112,6 +116,60 @@ static void parse_checks(void)
 	expect(wire_next(reply, 64, &roff, &m) < 0, "length beyond the datagram refused");
 }
 
+/* A made-up table of three rules (each an entry and 8 bytes of "target"), in the family's entry layout. */
+static size_t fake_table(int family, uint8_t *blob, struct wire_table_head *head)
+{
+	size_t fixed = family == 4 ? sizeof(struct ipt_entry) : sizeof(struct ip6t_entry);
+	size_t next_at = family == 4 ? offsetof(struct ipt_entry, next_offset) : offsetof(struct ip6t_entry, next_offset);
+	uint16_t next = (uint16_t)(fixed + 8);
+	for (size_t i = 0; i < 3 * next; i++)
+		blob[i] = (uint8_t)(i * 7 + 1);
+	for (int r = 0; r < 3; r++)
+		memcpy(blob + r * next + next_at, &next, sizeof next);
+	memset(head, 0, sizeof *head);
+	head->valid_hooks = 0x0e;
+	head->hook_entry[1] = 0, head->hook_entry[2] = next, head->hook_entry[3] = 2u * next;
+	head->underflow[1] = 0, head->underflow[2] = next, head->underflow[3] = 2u * next;
+	head->num_entries = 3;
+	return 3u * next;
+}
+
+/* The filter table digest: the same on every arch, blind to counters and comefrom, sensitive to any rule byte. */
+static void table_checks(int print)
+{
+	static uint8_t blob[4096];
+	struct wire_table_head head;
+	for (int family = 4; family <= 6; family += 2) {
+		size_t len = fake_table(family, blob, &head);
+		size_t counters = family == 4 ? offsetof(struct ipt_entry, counters) : offsetof(struct ip6t_entry, counters);
+		size_t comefrom = family == 4 ? offsetof(struct ipt_entry, comefrom) : offsetof(struct ip6t_entry, comefrom);
+		size_t next = len / 3;
+		uint64_t d0 = 0, d = 0;
+		expect(wire_table_digest(family, &head, blob, len, &d0) == 0, "a well-formed table digests");
+		NEW(b);
+		for (int i = 0; i < 8; i++)
+			b.data[b.len++] = (uint8_t)(d0 >> (8 * i));
+		check(family == 4 ? "table-digest4" : "table-digest6", &b, print);
+		blob[next + counters + 3] ^= 0xff;  /* packets counted on the second rule */
+		blob[2 * next + counters + 12] ^= 0xff;
+		blob[comefrom] ^= 0x01;
+		expect(wire_table_digest(family, &head, blob, len, &d) == 0 && d == d0, "counters and comefrom do not count");
+		blob[next + len / 3 - 1] ^= 0x01;     /* the second rule's target */
+		expect(wire_table_digest(family, &head, blob, len, &d) == 0 && d != d0, "a changed rule changes the digest");
+		fake_table(family, blob, &head);
+		head.hook_entry[2] = 0;
+		expect(wire_table_digest(family, &head, blob, len, &d) == 0 && d != d0, "a moved hook changes the digest");
+		fake_table(family, blob, &head);
+		expect(wire_table_digest(family, &head, blob, len - 1, &d) == -EBADMSG, "a truncated table is refused");
+		head.num_entries = 2;
+		expect(wire_table_digest(family, &head, blob, len, &d) == -EBADMSG, "a rule count that does not match is refused");
+		fake_table(family, blob, &head);
+		uint16_t bad = 4;
+		memcpy(blob + next + (family == 4 ? offsetof(struct ipt_entry, next_offset) : offsetof(struct ip6t_entry, next_offset)), &bad, 2);
+		expect(wire_table_digest(family, &head, blob, len, &d) == -EBADMSG, "a rule shorter than its header is refused");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int print = argc > 1 && !strcmp(argv[1], "--print");
@@ -166,6 +224,7 @@ int main(int argc, char **argv)
 		if (!print)
 			printf("ADT capacity: %u IPv4 elements in %zu bytes\n", k, b.len);
 	}
+	table_checks(print);
 	if (!print) {
 		parse_checks();
 		printf("golden: %d checks, %d failed (%s)\n", checks, failures, ARCH_NAME);
