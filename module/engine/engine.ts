@@ -458,30 +458,57 @@ export class Engine implements EngineApi {
     });
   }
 
-  /** Called by the reconciler: finds what another component removed and puts it back. */
+  /** What the reconciler watches between full checks: cheap, and null while there is nothing to watch. */
+  watch(): string | null {
+    return this.enabled && this.enforcing && !this.stopped ? this.deps.kernel.fingerprint() : null;
+  }
+
+  /**
+   * Called by the reconciler: compares the kernel with what is wanted (the rules, and every member of the allow
+   * and LAN sets), puts back what another component removed, and takes out what it added, cutting the flows
+   * of addresses that were let in by it.
+   */
   reconcile(): Promise<string[]> {
     return this.exclusive(async () => {
       if (!this.enabled || this.stopped) return [];
-      const health = await this.deps.kernel.check(this.plan);
-      const problems = this.enforcing ? [...health.problems] : ['enforcement has not started yet', ...health.problems];
-      if (this.pendingCuts.length) problems.push(`${this.pendingCuts.length} ended entries still to take out of the kernel`);
-      if (health.ok) {
-        const desired = { 4: 0, 6: 0 };
-        for (const e of this.desiredEntries()) desired[e.family]++;
-        for (const f of [4, 6] as const) {
-          if (health.allowed[f] !== desired[f]) problems.push(`IPv${f} allow set holds ${health.allowed[f]} entries, not ${desired[f]}`);
+      const { kernel, log } = this.deps;
+      const mono = this.mono();
+      // One entry per key, at the longest deadline of the devices that share it (as desiredEntries has it).
+      const longest = new Map<string, { deadline: number; net: KernelEntry }>();
+      for (const a of this.active.values()) {
+        for (const net of a.nets) {
+          const seen = longest.get(net.key);
+          if (!seen || a.deadline > seen.deadline) longest.set(net.key, { deadline: a.deadline, net });
         }
       }
+      const allowed = [...longest.values()].map(({ deadline, net }) =>
+        ({ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout: kernelTimeoutSeconds(deadline - mono) ?? 0 }));
+      const health = await kernel.check(this.plan, { allowed, lan: this.lanNetworks() });
+      const problems = this.enforcing ? [...health.problems] : ['enforcement has not started yet', ...health.problems];
+      if (this.pendingCuts.length) problems.push(`${this.pendingCuts.length} ended entries still to take out of the kernel`);
       if (problems.length === 0) return [];
-      await this.enforce();
-      if (this.pendingCuts.length) {
-        // The replace above left them out; their established flows are still open.
-        const { failed } = this.deps.kernel.disallow(this.pendingCuts);
-        this.pendingCuts = failed.map(f => this.pendingCuts[f.index]);
+      const { members } = health;
+      if (!this.enforcing || health.damaged) await this.enforce();
+      else {
+        // The LAN first: an intruder's flows are cut below, once no LAN entry lets them back in.
+        if (members.lanDiffers) kernel.setLan(this.lanNetworks());
+        for (const f of kernel.allow(members.missing)) log('error', 'kernel refused an entry', { reason: f.reason });
+      }
+      // Ended entries the kernel would not take out before, and what another component let in: deleted from
+      // the allow sets (a full install above already left them out) and their open flows cut.
+      const pending = this.pendingCuts.length;
+      const cuts = [...this.pendingCuts, ...members.extra, ...members.lanIntruders];
+      let flowsCut = 0;
+      if (cuts.length) {
+        const { cut, failed } = kernel.disallow(cuts);
+        flowsCut = cut;
+        this.pendingCuts = failed.filter(f => f.index < pending).map(f => cuts[f.index]);
       }
       const what = problems.join('; ');
-      this.deps.log('warn', 'repaired enforcement', { problems });
-      await this.deps.store.appendAudit({ actor: SYSTEM, action: 'repaired', detail: what.slice(0, 500) });
+      log('warn', 'repaired enforcement', { problems, flowsCut });
+      // A full flash must not keep the repair from being announced: it is done, and logged above.
+      await this.deps.store.appendAudit({ actor: SYSTEM, action: 'repaired', detail: what.slice(0, 500) })
+        .catch(err => log('error', 'could not record the repair in the audit log', { error: String(err) }));
       this.events.emit('repaired', { what });
       return problems;
     });

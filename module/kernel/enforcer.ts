@@ -1,6 +1,7 @@
 // Everything the engine asks of the kernel, for both families at once: the four sets, the chain, entries with
 // their timeouts, flow cuts, and a health check. A stub of this interface tests the engine without a kernel.
-import { Family, KernelEntry, KernelError, NetlinkHandle } from './native';
+import { Family, KernelEntry, KernelError, NetlinkHandle, SetMember } from './native';
+import { formatAddress } from '../domain/address';
 import { IpsetManager, hashsizeFor, BatchFailure } from './ipset';
 import { Firewall, FirewallError, FirewallPlan } from './firewall';
 import { CommandRunner } from './command';
@@ -15,11 +16,37 @@ export interface AllowEntry {
   timeout: number;
 }
 
+/** An address as the sets hold it, without a timeout. */
+export type KernelAddress = Omit<AllowEntry, 'timeout'>;
+
+/** What the sets should hold, for check() to compare them with. */
+export interface Wanted {
+  /** Every active device's entry, with the timeout it should have now; 0: it is ending, present or not. */
+  allowed: ReadonlyArray<KernelAddress & { timeout: number }>;
+  /** The LAN networks (the link-local ones are added here, as setLan adds them). */
+  lan: readonly LanNetwork[];
+}
+
 export interface Health {
   ok: boolean;
   problems: string[];
   /** Entries in the allow sets now, per family. */
   allowed: Record<Family, number>;
+  /** A set is missing, or a chain, a jump or a rule is not as installed: only a full install repairs it. */
+  damaged: boolean;
+  /** How the sets' members differ from what is wanted (empty when check() was not told what is wanted). */
+  members: MemberDiff;
+}
+
+export interface MemberDiff {
+  /** In an allow set and not wanted there: to delete, with the source's open flows. */
+  extra: KernelAddress[];
+  /** Wanted and not in an allow set, or there with a timeout that is not its own: to add (again). */
+  missing: AllowEntry[];
+  /** A LAN set holds other networks than the LAN's: to load again. */
+  lanDiffers: boolean;
+  /** Single addresses in a LAN set that are neither in the LAN nor allowed: their open flows are to be cut. */
+  lanIntruders: KernelAddress[];
 }
 
 export interface Enforcement {
@@ -39,7 +66,16 @@ export interface Enforcement {
   listAllowed(): Array<{ family: Family; bytes: Uint8Array; prefix: number; timeout: number }>;
   /** Whether our sets are in the kernel: it was enforcing before this process started (a restart, not a reboot). */
   installed(): boolean;
-  check(plan: FirewallPlan): Promise<Health>;
+  /**
+   * Compares the kernel with the plan: the sets exist, the chains, jumps and rules are as installed, and, when
+   * told what is wanted, every member of the allow and LAN sets (a full listing of each).
+   */
+  check(plan: FirewallPlan, wanted?: Wanted): Promise<Health>;
+  /**
+   * Cheap (no program run, no set listed): a text that changes when a rule, chain or jump of either filter
+   * table changes, a set is created or destroyed, a LAN set's contents change or an allow set is emptied.
+   */
+  fingerprint(): string;
 }
 
 export interface EnforcerNames {
@@ -76,7 +112,7 @@ export class Enforcer implements Enforcement {
   private readonly flows: FlowCutter;
 
   constructor(
-    nl: NetlinkHandle,
+    private readonly nl: NetlinkHandle,
     strerror: (code: number) => string,
     run: CommandRunner,
     private readonly names: EnforcerNames,
@@ -172,20 +208,139 @@ export class Enforcer implements Enforcement {
     return FAMILIES.some(f => this.sets.exists(this.names.allow[f]) || this.sets.exists(this.names.lan[f]));
   }
 
-  async check(plan: FirewallPlan): Promise<Health> {
+  async check(plan: FirewallPlan, wanted?: Wanted): Promise<Health> {
     const problems: string[] = [];
     const allowed: Record<Family, number> = { 4: 0, 6: 0 };
+    const members: MemberDiff = { extra: [], missing: [], lanDiffers: false, lanIntruders: [] };
+    let damaged = false;
     for (const f of FAMILIES) {
-      for (const name of [this.names.allow[f], this.names.lan[f]]) {
-        const info = this.sets.info(name);
+      const allowName = this.names.allow[f];
+      const lanName = this.names.lan[f];
+      const allowInfo = this.sets.info(allowName);
+      const lanInfo = this.sets.info(lanName);
+      for (const [name, info] of [[allowName, allowInfo], [lanName, lanInfo]] as const) {
         if (!info) problems.push(`set ${name} is missing`);
-        else if (name === this.names.allow[f]) {
-          // Kernels before 4.? do not report a count; list then.
-          allowed[f] = info.elements || (info.memsize ? this.sets.list(name).length : 0);
-        }
       }
-      problems.push(...(await this.firewall.verify(f, plan)).problems);
+      const rules = await this.firewall.verify(f, plan);
+      problems.push(...rules.problems);
+      damaged ||= !allowInfo || !lanInfo || !rules.ok;
+      if (allowInfo && wanted) {
+        const inKernel = this.sets.list(allowName);
+        allowed[f] = inKernel.length;
+        problems.push(...compareAllowed(f, inKernel, wanted.allowed, members));
+      } else if (allowInfo) {
+        // Kernels before 4.? do not report a count; list then.
+        allowed[f] = allowInfo.elements || (allowInfo.memsize ? this.sets.list(allowName).length : 0);
+      }
+      if (lanInfo && wanted) {
+        const lan = [{ family: f, ...LINK_LOCAL[f] }, ...wanted.lan.filter(n => n.family === f)];
+        problems.push(...compareLan(f, this.sets.list(lanName), lan, wanted.allowed, members));
+      }
     }
-    return { ok: problems.length === 0, problems, allowed };
+    return { ok: problems.length === 0, problems, allowed, damaged, members };
   }
+
+  fingerprint(): string {
+    const parts: string[] = [];
+    for (const f of FAMILIES) {
+      try {
+        parts.push(this.nl.filterDigest(f));
+      } catch (err) {
+        // No legacy filter table to read (or no raw socket): rule changes then wait for the next full check.
+        parts.push(`no-digest:${err instanceof KernelError ? err.code : '?'}`);
+      }
+      const allow = this.sets.info(this.names.allow[f]);
+      // Allow sets change by themselves (entries time out) and with every registration: only their presence,
+      // and being emptied, are watched here; their members are compared by the full check.
+      parts.push(allow ? (allow.elements === 0 ? 'allow:empty' : 'allow') : 'allow:missing');
+      const lan = this.sets.info(this.names.lan[f]);
+      parts.push(lan ? `lan:${lan.elements}:${lan.memsize}` : 'lan:missing');
+    }
+    return parts.join(' ');
+  }
+}
+
+const SHOWN = 3;
+/** Seconds a kernel timeout may differ from the wanted one: the two clocks are read a moment apart and rounded. */
+const TIMEOUT_SLACK = 2;
+
+function fullPrefix(family: Family): number {
+  return family === 4 ? 32 : 128;
+}
+
+/** A map key for an address/prefix; host bits are cleared, as the kernel clears them. */
+function keyOf(a: KernelAddress): string {
+  let bytes = a.bytes;
+  if (a.prefix < fullPrefix(a.family)) {
+    bytes = Uint8Array.from(bytes);
+    for (let i = 0; i < bytes.length; i++) {
+      const keep = Math.max(0, Math.min(8, a.prefix - i * 8));
+      bytes[i] &= keep === 8 ? 0xff : (0xff << (8 - keep)) & 0xff;
+    }
+  }
+  return `${a.prefix}/${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`;
+}
+
+function textOf(a: KernelAddress): string {
+  return formatAddress(a.family, a.bytes, a.prefix);
+}
+
+/** "203.0.113.11, 203.0.113.12 and 4 more" */
+function listed(items: KernelAddress[]): string {
+  const shown = items.slice(0, SHOWN).map(textOf).join(', ');
+  return items.length > SHOWN ? `${shown} and ${items.length - SHOWN} more` : shown;
+}
+
+function covers(net: KernelAddress, a: KernelAddress): boolean {
+  if (net.family !== a.family || net.prefix > a.prefix) return false;
+  for (let bit = 0; bit < net.prefix; bit += 8) {
+    const keep = Math.min(8, net.prefix - bit);
+    const m = (0xff << (8 - keep)) & 0xff;
+    if ((net.bytes[bit / 8] & m) !== (a.bytes[bit / 8] & m)) return false;
+  }
+  return true;
+}
+
+function compareAllowed(family: Family, inKernel: SetMember[], wanted: Wanted['allowed'], out: MemberDiff): string[] {
+  const want = new Map<string, Wanted['allowed'][number]>();
+  for (const w of wanted) if (w.family === family) want.set(keyOf(w), w);
+  const extra: KernelAddress[] = [];
+  const retimed: AllowEntry[] = [];
+  for (const m of inKernel) {
+    const k = keyOf(m);
+    const w = want.get(k);
+    if (!w) {
+      extra.push({ family: m.family, bytes: m.bytes, prefix: m.prefix });
+      continue;
+    }
+    want.delete(k);
+    // 0 in a set with timeouts is an entry that never ends.
+    if (w.timeout > 0 && (m.timeout === 0 || Math.abs(m.timeout - w.timeout) > TIMEOUT_SLACK)) retimed.push({ ...w });
+  }
+  const missing = [...want.values()].filter(w => w.timeout > TIMEOUT_SLACK).map(w => ({ ...w }));
+  out.extra.push(...extra);
+  out.missing.push(...missing, ...retimed);
+  const problems: string[] = [];
+  if (extra.length) problems.push(`IPv${family} allow set holds ${extra.length} entries nobody registered: ${listed(extra)}`);
+  if (missing.length) problems.push(`IPv${family} allow set lacks ${missing.length} registered entries: ${listed(missing)}`);
+  if (retimed.length) problems.push(`IPv${family} allow set holds ${retimed.length} entries with a timeout not their own: ${listed(retimed)}`);
+  return problems;
+}
+
+function compareLan(family: Family, inKernel: SetMember[], lan: KernelAddress[], allowed: Wanted['allowed'], out: MemberDiff): string[] {
+  const want = new Map(lan.map(n => [keyOf(n), n]));
+  const extra: KernelAddress[] = [];
+  for (const m of inKernel) {
+    if (!want.delete(keyOf(m))) extra.push({ family: m.family, bytes: m.bytes, prefix: m.prefix });
+  }
+  const missing = [...want.values()];
+  if (!extra.length && !missing.length) return [];
+  out.lanDiffers = true;
+  const allowedKeys = new Set(allowed.filter(a => a.family === family).map(keyOf));
+  out.lanIntruders.push(...extra.filter(a =>
+    a.prefix === fullPrefix(family) && !allowedKeys.has(keyOf(a)) && !lan.some(n => covers(n, a))));
+  const problems: string[] = [];
+  if (extra.length) problems.push(`IPv${family} LAN set holds ${extra.length} entries that are not LAN: ${listed(extra)}`);
+  if (missing.length) problems.push(`IPv${family} LAN set lacks ${missing.length} LAN networks: ${listed(missing)}`);
+  return problems;
 }

@@ -8,12 +8,16 @@ import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
 import { checkConfig } from '../../module/engine/config';
 import { Store, SwitchFile } from '../../module/store';
-import { Enforcement } from '../../module/kernel/enforcer';
+import { Enforcement, Health } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
 import { KernelError } from '../../module/kernel/native';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
+
+function healthy(over: Partial<Health> = {}): Health {
+  return { ok: true, problems: [], allowed: { 4: 0, 6: 0 }, damaged: false, members: { extra: [], missing: [], lanDiffers: false, lanIntruders: [] }, ...over };
+}
 
 function stubKernel(): sinon.SinonStubbedInstance<Enforcement> & Enforcement {
   return {
@@ -25,7 +29,8 @@ function stubKernel(): sinon.SinonStubbedInstance<Enforcement> & Enforcement {
     setLan: sinon.stub(),
     listAllowed: sinon.stub().returns([]),
     installed: sinon.stub().returns(false),
-    check: sinon.stub().resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } }),
+    check: sinon.stub().resolves(healthy()),
+    fingerprint: sinon.stub().returns(''),
   } as unknown as sinon.SinonStubbedInstance<Enforcement> & Enforcement;
 }
 
@@ -155,7 +160,7 @@ describe('engine (stub kernel, real store)', () => {
     assert.deepEqual([s.enabled, s.enforcing], [true, false]);
     await assert.rejects(engine.reconcile(), /ip_set/);
     kernel.install.resolves();
-    kernel.check.resolves({ ok: false, problems: ['set sipa4_allow is missing'], allowed: { 4: 0, 6: 0 } });
+    kernel.check.resolves(healthy({ ok: false, problems: ['set sipa4_allow is missing'], damaged: true }));
     assert.deepEqual(await engine.reconcile(), ['enforcement has not started yet', 'set sipa4_allow is missing']);
     s = await engine.status();
     assert.deepEqual([s.enabled, s.enforcing], [true, true]);
@@ -169,16 +174,23 @@ describe('engine (stub kernel, real store)', () => {
     assert.equal((await engine.list()).length, 1);
   });
 
-  it('the reconciler repairs a set that lost entries and announces it', async () => {
+  it('the reconciler puts back an entry the kernel lost, with its remaining time, and announces it', async () => {
     await engine.register({ address: '203.0.113.14', source: 'local', expiry: { policy: 'fixed', seconds: 60 } }, admin);
     const repaired: string[] = [];
     engine.on('repaired', ({ what }) => repaired.push(what));
-    kernel.check.resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } });
+    kernel.check.callsFake(async (_plan, wanted) => {
+      const missing = wanted!.allowed.map(a => ({ ...a }));
+      return healthy({ ok: false, problems: ['IPv4 allow set lacks 1 registered entries: 203.0.113.14'], members: { extra: [], missing, lanDiffers: false, lanIntruders: [] } });
+    });
     const problems = await engine.reconcile();
-    assert.match(problems.join(), /IPv4 allow set holds 0 entries, not 1/);
-    assert.equal(kernel.replaceAllowed.lastCall.args[0].length, 1);
+    assert.match(problems.join(), /lacks 1 registered entries/);
+    const wanted = kernel.check.lastCall.args[1]!;
+    assert.deepEqual(wanted.lan.map(n => n.text), ['198.51.100.0/24']);
+    const [put] = kernel.allow.lastCall.args[0];
+    assert.deepEqual([Array.from(put.bytes), put.timeout], [[203, 0, 113, 14], 60]);
+    assert.equal(kernel.replaceAllowed.callCount, 1, 'only the enable loaded the whole set');
     assert.equal(repaired.length, 1);
-    kernel.check.resolves({ ok: true, problems: [], allowed: { 4: 1, 6: 0 } });
+    kernel.check.resolves(healthy());
     assert.deepEqual(await engine.reconcile(), []);
   });
 
@@ -190,7 +202,7 @@ describe('engine (stub kernel, real store)', () => {
     const ended = await engine.revoke(d.id, admin);
     assert.equal(ended.state, 'revoked');
     assert.deepEqual(revoked, [d.id], 'the panel and the portal hear of it');
-    kernel.check.resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } });
+    kernel.check.resolves(healthy());
     const problems = await engine.reconcile();
     assert.match(problems.join(), /1 ended entries still to take out/);
     const retry = kernel.disallow.lastCall.args[0];
