@@ -473,17 +473,19 @@ export class Engine implements EngineApi {
       if (!this.enabled || this.stopped) return [];
       const { kernel, log } = this.deps;
       const mono = this.mono();
-      // One entry per key, at the longest deadline of the devices that share it (as desiredEntries has it).
-      const longest = new Map<string, { deadline: number; net: KernelEntry }>();
-      for (const a of this.active.values()) {
-        for (const net of a.nets) {
-          const seen = longest.get(net.key);
-          if (!seen || a.deadline > seen.deadline) longest.set(net.key, { deadline: a.deadline, net });
-        }
-      }
-      const allowed = [...longest.values()].map(({ deadline, net }) =>
-        ({ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout: kernelTimeoutSeconds(deadline - mono) ?? 0 }));
-      const health = await kernel.check(this.plan, { allowed, lan: this.lanNetworks() });
+      // Every device's entries; one shared by several devices is wanted until the latest of their deadlines.
+      let count = 0;
+      for (const a of this.active.values()) count += a.nets.length;
+      const health = await kernel.check(this.plan, {
+        allowed: visit => {
+          for (const { deadline, nets } of this.active.values()) {
+            const timeout = kernelTimeoutSeconds(deadline - mono) ?? 0;
+            for (const net of nets) visit(net, timeout);
+          }
+        },
+        allowedCount: count,
+        lan: this.lanNetworks(),
+      });
       const problems = this.enforcing ? [...health.problems] : ['enforcement has not started yet', ...health.problems];
       if (this.pendingCuts.length) problems.push(`${this.pendingCuts.length} ended entries still to take out of the kernel`);
       if (problems.length === 0) return [];

@@ -35,6 +35,21 @@ export interface SetInfo {
   memsize: number;
 }
 
+/** A set compared with the entries wanted in it (NetlinkHandle.setDiff). */
+export interface SetDiff {
+  /** How many members the set has. */
+  members: number;
+  /** Wanted entries not in the set, by their place in the visiting order. */
+  missing: number[];
+  /** Wanted entries in the set with a timeout that is not theirs (or none), by their place in the visiting order. */
+  retimed: number[];
+  /** Members nobody wants. */
+  extra: SetMember[];
+}
+
+/** Hands every wanted entry to `put`, in an order that the indices of a SetDiff refer to. */
+export type EntryVisitor = (put: (family: Family, bytes: Uint8Array, prefix: number, timeout: number) => void) => void;
+
 /** A failure the kernel (or the helper) reported. `code` is a positive errno or ipset code (>= 4096). */
 export class KernelError extends Error {
   override readonly name = 'KernelError';
@@ -73,6 +88,12 @@ export interface NetlinkHandle {
   setInfo(name: string): SetInfo | null;
   setTest(name: string, family: Family, bytes: Uint8Array, prefix: number): boolean;
   setList(name: string): SetMember[];
+  /**
+   * Lists the set and compares it with the wanted entries in the helper (no object per member): which are
+   * missing, which carry a timeout more than `slackSeconds` from theirs (or none; a wanted timeout of 0, ending
+   * now, is never reported), which members nobody wants. `count`: how many entries `each` visits, at most.
+   */
+  setDiff(name: string, count: number, each: EntryVisitor, slackSeconds: number): SetDiff;
   /** Per-entry result codes: 0, or a positive errno/ipset code. */
   batchApply(name: string, entries: readonly KernelEntry[]): Int32Array;
   /** Deletes the conntrack flows whose original source is the address; returns how many. */
@@ -136,6 +157,7 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
     info: lib.func('int sipa_set_info_get(void *h, const char *name, _Out_ uint8_t *out)'),
     test: lib.func('int sipa_set_test(void *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)'),
     list: lib.func('int sipa_set_list(void *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
+    diff: lib.func('int sipa_set_diff(void *h, const char *name, const uint8_t *wanted, uint32_t n, uint32_t slack, _Out_ uint8_t *state, _Out_ uint8_t *extra, uint32_t extraCap, _Out_ uint32_t *extraCount, _Out_ uint32_t *members)'),
     batch: lib.func('int sipa_batch_apply(void *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
     ctCut: lib.func('int sipa_ct_delete_source(void *h, int family, const uint8_t *addr, _Out_ uint32_t *cut)'),
     fwDigest: lib.func('int sipa_fw_digest(void *h, int family, _Out_ uint8_t *digest, _Out_ uint32_t *rules)'),
@@ -158,6 +180,10 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
 
   class Handle implements NetlinkHandle {
     private h: unknown;
+    /** How many members each set had at its last listing. */
+    private readonly listed = new Map<string, number>();
+    /** The wanted entries of setDiff, packed; kept between calls (a full check every few seconds). */
+    private wanted = new Uint8Array(0);
     constructor(h: unknown) {
       this.h = h;
     }
@@ -197,7 +223,8 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       return this.check(c.test(this.ptr, name, family, addrBuffer(family, bytes), prefix) as number) === 1;
     }
     setList(name: string): SetMember[] {
-      let cap = 1024;
+      // Room for as many as last time: a guess too low costs a second dump of the whole set.
+      let cap = (this.listed.get(name) ?? 0) + 1024;
       for (;;) {
         const buf = Buffer.alloc(cap * MEMBER_SIZE);
         const count = [0];
@@ -207,18 +234,49 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
           continue;
         }
         this.check(r);
-        const members: SetMember[] = [];
-        for (let i = 0; i < count[0]; i++) {
-          const o = i * MEMBER_SIZE;
-          const family: Family = buf[o] === 6 ? 6 : 4;
-          members.push({
-            family,
-            prefix: buf[o + 1],
-            timeout: buf.readUInt32LE(o + 4),
-            bytes: Uint8Array.from(buf.subarray(o + 8, o + 8 + (family === 4 ? 4 : 16))),
-          });
+        this.listed.set(name, count[0]);
+        return membersOf(buf, count[0]);
+      }
+    }
+    setDiff(name: string, count: number, each: EntryVisitor, slackSeconds: number): SetDiff {
+      if (this.wanted.length < count * ENTRY_SIZE) this.wanted = new Uint8Array(count * ENTRY_SIZE);
+      let buf = this.wanted;
+      let words = new Uint32Array(buf.buffer);
+      let n = 0;
+      // Laid out as struct sipa_entry in host byte order, as batchApply lays them out.
+      each((family, bytes, prefix, timeout) => {
+        if ((n + 1) * ENTRY_SIZE > buf.length) {
+          const grown = new Uint8Array(buf.length * 2 + ENTRY_SIZE);
+          grown.set(buf);
+          buf = this.wanted = grown;
+          words = new Uint32Array(buf.buffer);
         }
-        return members;
+        const o = n++ * ENTRY_SIZE;
+        buf.fill(0, o, o + ENTRY_SIZE);
+        buf[o] = OP_CODES.add;
+        buf[o + 1] = family;
+        buf[o + 2] = prefix;
+        words[(o >> 2) + 1] = timeout >>> 0;
+        buf.set(bytes, o + 8);
+      });
+      const state = new Uint8Array(Math.max(1, n));
+      for (let extraCap = 256; ; ) {
+        const extra = Buffer.alloc(extraCap * MEMBER_SIZE);
+        const extraCount = [0];
+        const members = [0];
+        const r = c.diff(this.ptr, name, buf, n, slackSeconds, state, extra, extraCap, extraCount, members) as number;
+        if (r === -28 /* ENOSPC */ && extraCount[0] > extraCap) {
+          extraCap = extraCount[0];
+          continue;
+        }
+        this.check(r);
+        const missing: number[] = [];
+        const retimed: number[] = [];
+        for (let i = 0; i < n; i++) {
+          if (state[i] === 1) missing.push(i);
+          else if (state[i] === 2) retimed.push(i);
+        }
+        return { members: members[0], missing, retimed, extra: membersOf(extra, extraCount[0]) };
       }
     }
     batchApply(name: string, entries: readonly KernelEntry[]): Int32Array {
@@ -275,6 +333,22 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
 
   loaded = { path: libPath, open, strerror, insideNetns };
   return loaded;
+}
+
+/** Members laid out as struct sipa_member; their bytes are views into buf (made for one call alone). */
+function membersOf(buf: Buffer, count: number): SetMember[] {
+  const members: SetMember[] = [];
+  for (let i = 0; i < count; i++) {
+    const o = i * MEMBER_SIZE;
+    const family: Family = buf[o] === 6 ? 6 : 4;
+    members.push({
+      family,
+      prefix: buf[o + 1],
+      timeout: buf.readUInt32LE(o + 4),
+      bytes: new Uint8Array(buf.buffer, buf.byteOffset + o + 8, family === 4 ? 4 : 16),
+    });
+  }
+  return members;
 }
 
 function addrBuffer(family: Family, bytes: Uint8Array): Buffer {

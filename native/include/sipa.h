@@ -84,6 +84,18 @@ SIPA_API int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, u
 SIPA_API int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries, uint32_t n,
 			      int32_t *results);
 
+enum sipa_diff_state { SIPA_DIFF_OK = 0, SIPA_DIFF_MISSING = 1, SIPA_DIFF_RETIMED = 2 };
+
+/* Lists the set and compares its members with wanted[0..n) (family, prefix, address, timeout; op ignored).
+ * state[i] gets enum sipa_diff_state: MISSING when absent and its timeout is above slack seconds (one about to
+ * end may already be gone), RETIMED when present with a timeout more than slack seconds from its own or none at
+ * all; a wanted timeout of 0 (ending now) is never reported. The members nobody wants are written to extra (up
+ * to extra_cap; *extra_count gets how many there are, -ENOSPC when they did not fit); *members gets the set's
+ * size. One listing, one hash table: no per-member work for the caller. */
+SIPA_API int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, uint32_t n, uint32_t slack,
+			   uint8_t *state, sipa_member *extra, uint32_t extra_cap, uint32_t *extra_count,
+			   uint32_t *members);
+
 /* Deletes every conntrack flow whose original source is addr. *cut gets how many were deleted. */
 SIPA_API int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint32_t *cut);
 

@@ -410,6 +410,52 @@ int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, uint32_t c
 	return 0;
 }
 
+int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, uint32_t n, uint32_t slack,
+		  uint8_t *state, sipa_member *extra, uint32_t extra_cap, uint32_t *extra_count, uint32_t *members)
+{
+	*extra_count = 0;
+	*members = 0;
+	if (!valid_name(name))
+		return fail(h, -EINVAL, "compare: bad set name");
+	/* Room for as many members as are wanted, and more if the set turns out larger. */
+	uint32_t cap = n + 1024;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		struct nlbuf b = BUF(h);
+		sipa_member *have = malloc((size_t)cap * sizeof *have);
+		uint32_t *idx = malloc((size_t)cap * sizeof *idx + 1);
+		if (!have || !idx) {
+			free(have);
+			free(idx);
+			return fail(h, -ENOMEM, "compare set %s", name);
+		}
+		struct list_ctx c = { .out = have, .cap = cap };
+		uint32_t seq = ++h->seq;
+		wire_ipset_list(&b, seq, name, 0);
+		int r = dump(h, &b, seq, on_list, &c);
+		if (!r && c.count > cap) {
+			cap = c.count + 1024; /* the set grew while listed, or is larger than wanted: again, with room */
+			free(have);
+			free(idx);
+			continue;
+		}
+		uint32_t nextra = 0;
+		if (!r)
+			r = wire_set_diff(have, c.count, wanted, n, slack, state, idx, &nextra);
+		if (!r) {
+			*members = c.count;
+			*extra_count = nextra;
+			for (uint32_t i = 0; i < nextra && i < extra_cap; i++)
+				extra[i] = have[idx[i]];
+			if (nextra > extra_cap)
+				r = -ENOSPC;
+		}
+		free(have);
+		free(idx);
+		return r ? fail(h, r, "compare set %s", name) : 0;
+	}
+	return fail(h, -EAGAIN, "compare set %s: it kept growing", name);
+}
+
 /* ---- batches ---- */
 
 /* How a range is sent. FAST: no line numbers (the smallest messages). After a failure the range goes again

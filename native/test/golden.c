@@ -170,6 +170,42 @@ static void table_checks(int print)
 	}
 }
 
+static sipa_member member4(uint8_t d, uint8_t prefix, uint32_t timeout)
+{
+	sipa_member m = { .family = 4, .prefix = prefix, .timeout = timeout };
+	m.addr[0] = 203, m.addr[1] = 0, m.addr[2] = 113, m.addr[3] = d;
+	return m;
+}
+
+/* The full check's compare: who is extra, missing or wrongly timed, with what leeway. */
+static void diff_checks(void)
+{
+	sipa_member have[5] = { member4(1, 32, 100), member4(2, 32, 100), member4(9, 32, 50), member4(0, 24, 0),
+				member4(4, 32, 0) };
+	have[4].family = 6; /* 203.0.113.4 as an IPv6 prefix: not the IPv4 address below */
+	sipa_entry want[8] = {
+		v4(SIPA_OP_ADD, 203, 0, 113, 1, 32, 101),  /* present, 1 s off: fine */
+		v4(SIPA_OP_ADD, 203, 0, 113, 2, 32, 90),   /* present, 10 s off: retimed */
+		v4(SIPA_OP_ADD, 203, 0, 113, 3, 32, 600),  /* absent: missing */
+		v4(SIPA_OP_ADD, 203, 0, 113, 5, 32, 2),    /* absent, about to end: fine */
+		v4(SIPA_OP_ADD, 203, 0, 113, 6, 32, 0),    /* absent, ending now: fine */
+		v4(SIPA_OP_ADD, 203, 0, 113, 77, 24, 0),   /* host bits set: the same network as 203.0.113.0/24 */
+		v4(SIPA_OP_ADD, 203, 0, 113, 1, 32, 101),  /* wanted twice */
+		v4(SIPA_OP_ADD, 203, 0, 113, 4, 32, 600),  /* only the IPv6 one is there: missing */
+	};
+	uint8_t state[8];
+	uint32_t extra[5], nextra = 99;
+	expect(wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra) == 0, "diff runs");
+	const uint8_t expect_state[8] = { SIPA_DIFF_OK, SIPA_DIFF_RETIMED, SIPA_DIFF_MISSING, SIPA_DIFF_OK, SIPA_DIFF_OK,
+					  SIPA_DIFF_OK, SIPA_DIFF_OK, SIPA_DIFF_MISSING };
+	expect(!memcmp(state, expect_state, 8), "diff: ok, retimed, missing, about to end, ending, masked, twice, other family");
+	expect(nextra == 2 && extra[0] == 2 && extra[1] == 4, "diff: the unwanted members are 203.0.113.9 and the IPv6 one");
+	have[0].timeout = 0; /* made permanent */
+	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
+	expect(state[0] == SIPA_DIFF_RETIMED, "diff: a permanent entry is retimed");
+	expect(wire_set_diff(have, 0, want, 0, 2, state, extra, &nextra) == 0 && nextra == 0, "diff of nothing with nothing");
+}
+
 int main(int argc, char **argv)
 {
 	int print = argc > 1 && !strcmp(argv[1], "--print");
@@ -226,6 +262,7 @@ int main(int argc, char **argv)
 	}
 	table_checks(print);
 	if (!print) {
+		diff_checks();
 		parse_checks();
 		printf("golden: %d checks, %d failed (%s)\n", checks, failures, ARCH_NAME);
 	}

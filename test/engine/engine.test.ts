@@ -8,7 +8,7 @@ import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
 import { checkConfig } from '../../module/engine/config';
 import { Store, SwitchFile } from '../../module/store';
-import { Enforcement, Health } from '../../module/kernel/enforcer';
+import { AllowEntry, Enforcement, Health } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
 import { KernelError } from '../../module/kernel/native';
@@ -179,7 +179,8 @@ describe('engine (stub kernel, real store)', () => {
     const repaired: string[] = [];
     engine.on('repaired', ({ what }) => repaired.push(what));
     kernel.check.callsFake(async (_plan, wanted) => {
-      const missing = wanted!.allowed.map(a => ({ ...a }));
+      const missing: AllowEntry[] = [];
+      wanted!.allowed((a, timeout) => missing.push({ ...a, timeout }));
       return healthy({ ok: false, problems: ['IPv4 allow set lacks 1 registered entries: 203.0.113.14'], members: { extra: [], missing, lanDiffers: false, lanIntruders: [] } });
     });
     const problems = await engine.reconcile();

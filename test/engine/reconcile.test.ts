@@ -9,7 +9,7 @@ import { Engine } from '../../module/engine/engine';
 import { Reconciler, WATCH_MS } from '../../module/engine/reconciler';
 import { checkConfig } from '../../module/engine/config';
 import { Store, SwitchFile } from '../../module/store';
-import { Enforcement, Health, MemberDiff } from '../../module/kernel/enforcer';
+import { Enforcement, Health, MemberDiff, Wanted } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';
 import { Actor } from '../../module/engine/contract';
 
@@ -62,9 +62,12 @@ describe('engine: the repair of what a full check found (stub kernel, real store
   it('asks the kernel to compare with every active device and the LAN', async () => {
     await engine.register({ address: '203.0.113.20', source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
     assert.deepEqual(await engine.reconcile(), []);
-    const wanted = kernel.check.lastCall.args[1];
-    assert.deepEqual(wanted.allowed.map((a: { bytes: Uint8Array; timeout: number }) => [Array.from(a.bytes), a.timeout]), [[[203, 0, 113, 20], 600]]);
-    assert.deepEqual(wanted.lan.map((n: { text: string }) => n.text), ['192.0.2.0/24']);
+    const wanted: Wanted = kernel.check.lastCall.args[1];
+    const visited: Array<[number[], number]> = [];
+    wanted.allowed((a, timeout) => visited.push([Array.from(a.bytes), timeout]));
+    assert.deepEqual(visited, [[[203, 0, 113, 20], 600]]);
+    assert.equal(wanted.allowedCount, 1);
+    assert.deepEqual(wanted.lan.map(n => n.text), ['192.0.2.0/24']);
   });
 
   it('takes out what nobody registered and cuts its flows, reloads the LAN first, and audits it', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { addNamespace, inNs, removeNamespace } from '../../scripts/lib/netns';
 import { loadNative, NetlinkHandle } from '../../module/kernel/native';
 import { commandRunner } from '../../module/kernel/command';
-import { Enforcer, Wanted } from '../../module/kernel/enforcer';
+import { Enforcer, Wanted, wantedOf } from '../../module/kernel/enforcer';
 import { FirewallPlan } from '../../module/kernel/firewall';
 import { parseNetwork } from '../../module/domain/address';
 
@@ -25,10 +25,9 @@ describe('kernel: what the reconciler reads (namespace)', function () {
   let nl: NetlinkHandle;
   let enforcer: Enforcer;
   const ipset = (...args: string[]) => inNs(ns, 'ipset', args);
-  const wanted = (): Wanted => ({
-    allowed: [allowed('203.0.113.10', 600), allowed('2001:db8:2::10', 600), allowed('203.0.113.12', 0)],
-    lan: [net('192.0.2.0/24'), net('2001:db8:1::/64')],
-  });
+  const registered = [allowed('203.0.113.10', 600), allowed('2001:db8:2::10', 600), allowed('203.0.113.12', 0)];
+  const lan = [net('192.0.2.0/24'), net('2001:db8:1::/64')];
+  const wanted = (): Wanted => wantedOf(registered, lan);
 
   beforeEach(async () => {
     ns = addNamespace(`sipa-krec-${process.pid}`);
@@ -36,8 +35,8 @@ describe('kernel: what the reconciler reads (namespace)', function () {
     nl = lib.open(`/run/netns/${ns}`);
     enforcer = new Enforcer(nl, lib.strerror, commandRunner(ns), names);
     await enforcer.install(plan, 1024);
-    enforcer.setLan(wanted().lan);
-    enforcer.replaceAllowed(wanted().allowed.filter(a => a.timeout > 0), 1024);
+    enforcer.setLan(lan);
+    enforcer.replaceAllowed(registered.filter(a => a.timeout > 0), 1024);
   });
   afterEach(() => {
     nl?.close();
