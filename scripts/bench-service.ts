@@ -1,16 +1,19 @@
 // The service's figures (part of `npm run bench`): register → kernel entry through the engine and through the
-// CLI, start to enforcing with 10,000 stored devices, the daemon's idle RSS, bytes written to the data dir per
-// register, per revoke and per idle minute, and the store's size. One JSON line per figure, then a table.
+// CLI, start to enforcing with 10,000 stored devices, the daemon's idle RSS and CPU, bytes written to the data dir
+// per register, per revoke and per idle minute, the store's size, and the reconciler: what its look and its full
+// check cost, and how long a damaged chain, jump or set and changed set members stay unrepaired. One JSON line
+// per figure, then a table.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addNamespace, removeNamespace } from './lib/netns';
+import { addNamespace, inNs, removeNamespace } from './lib/netns';
 import { makeDaemon } from './lib/daemon';
-import { sleep } from './lib/wait';
-import { loadNative } from '../module/kernel/native';
+import { sleep, until } from './lib/wait';
+import { loadNative, NetlinkHandle } from '../module/kernel/native';
 import { commandRunner } from '../module/kernel/command';
-import { Enforcer } from '../module/kernel/enforcer';
+import { Enforcer, Wanted } from '../module/kernel/enforcer';
+import { hashsizeFor } from '../module/kernel/ipset';
 import { Engine } from '../module/engine/engine';
 import { checkConfig, kernelNames } from '../module/engine/config';
 import { silentLogger } from '../module/engine/log';
@@ -30,6 +33,23 @@ const record = (name: string, n: number, value: number, unit: string) => {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const v6 = (i: number) => `2001:db8:b::${(i + 1).toString(16)}`;
 const bytesOf6 = (i: number) => { const b = new Uint8Array(16); b.set([0x20, 0x01, 0x0d, 0xb8, 0, 0x0b]); b[14] = ((i + 1) >> 8) & 255; b[15] = (i + 1) & 255; return b; };
+
+/** CPU time in ms a process used, its reaped children's included (/proc/PID/stat utime stime cutime cstime). */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = fields.slice(11, 15).reduce((a, b) => a + Number(b), 0);
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** CPU ms this process and its reaped children used while fn ran, per call. */
+async function cpuPerCall(calls: number, fn: () => unknown): Promise<number> {
+  const before = cpuMs(process.pid);
+  const usage = process.cpuUsage();
+  for (let i = 0; i < calls; i++) await fn();
+  const own = process.cpuUsage(usage);
+  const children = cpuMs(process.pid) - before - (own.user + own.system) / 1000;
+  return ((own.user + own.system) / 1000 + Math.max(0, children)) / calls;
+}
 
 function writeBytes(pid: number): number {
   const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
@@ -63,6 +83,101 @@ async function engineLatency(): Promise<void> {
     nl.close();
     removeNamespace(ns);
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What the reconciler's two paces cost with 10,000 allowed addresses: the look (filter table digests and set
+ * headers through the helper), against the alternative of reading the rules with iptables-save for both
+ * families; and the full check (every member listed and compared, the rules read and compared).
+ */
+async function reconcileCosts(): Promise<void> {
+  const ns = addNamespace(`sipa-brec-${process.pid}`);
+  const lib = loadNative();
+  const nl = lib.open(`/run/netns/${ns}`);
+  const config = checkConfig({ dataDir: '/unused', netns: ns, firewall: { lan: [] } });
+  const names = kernelNames(config);
+  const plan = { names, protect: config.firewall.protect, action: config.firewall.action };
+  const run = commandRunner(ns);
+  try {
+    const enforcer = new Enforcer(nl, lib.strerror, run, names);
+    await enforcer.install(plan, config.limits.maxEntries);
+    enforcer.setLan([]);
+    const nets = Array.from({ length: 10_000 }, (_, i) => ({ family: 6 as const, bytes: bytesOf6(i), prefix: 128 }));
+    const deadline = performance.now() + 3_600_000;
+    // As the engine builds it for each check: every device with the time it has left.
+    const wanted = (): Wanted => {
+      const timeout = Math.ceil((deadline - performance.now()) / 1000);
+      return { allowed: visit => nets.forEach(n => visit(n, timeout)), allowedCount: nets.length, lan: [] };
+    };
+    enforcer.replaceAllowed(nets.map(n => ({ ...n, timeout: 3600 })), config.limits.maxEntries);
+    const look = await cpuPerCall(2000, () => enforcer.fingerprint());
+    record('reconcile.look-cpu', 10_000, look * 1000, 'us');
+    const save = await cpuPerCall(20, async () => {
+      for (const t of ['iptables-legacy-save', 'ip6tables-legacy-save']) await run(t, ['-t', 'filter']);
+    });
+    record('reconcile.iptables-save-both-cpu (the baseline look)', 10_000, save * 1000, 'us');
+    record('ratio.iptables-save-vs-look', 10_000, save / look, 'x');
+    const health = await enforcer.check(plan, wanted());
+    if (!health.ok) throw new Error(`full check found: ${health.problems.join('; ')}`);
+    record('reconcile.full-check-cpu', 10_000, await cpuPerCall(20, () => enforcer.check(plan, wanted())), 'ms');
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 20; i++) await enforcer.check(plan, wanted());
+    record('reconcile.full-check-wall', 10_000, Number(process.hrtime.bigint() - t0) / 20e6, 'ms');
+  } finally {
+    nl.close();
+    removeNamespace(ns);
+  }
+}
+
+/** How long each damage stays unrepaired in the running daemon, from random moments of its cycle. */
+async function repairTimes(ns: string, trials: number): Promise<void> {
+  const nl: NetlinkHandle = loadNative().open(`/run/netns/${ns}`);
+  const registered = bytesOf6(0);
+  const intruder = Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 0x0c, ...new Array(9).fill(0), 7]);
+  const intruder4 = Uint8Array.from([203, 0, 113, 77]);
+  const intact = { 4: nl.filterDigest(4), 6: nl.filterDigest(6) };
+  const rulesBack = () => nl.filterDigest(4) === intact[4] && nl.filterDigest(6) === intact[6];
+  const kinds: Array<{ name: string; damage: () => void; repaired: () => boolean }> = [
+    { name: 'chain-flushed', damage: () => inNs(ns, 'iptables-legacy', ['-F', 'SIPA_INPUT']), repaired: rulesBack },
+    { name: 'jump-deleted', damage: () => inNs(ns, 'ip6tables-legacy', ['-D', 'INPUT', '-j', 'SIPA_INPUT']), repaired: rulesBack },
+    {
+      name: 'set-destroyed',
+      damage: () => {
+        for (const chain of ['SIPA_INPUT', 'SIPA_OUTPUT']) inNs(ns, 'iptables-legacy', ['-F', chain]);
+        nl.setDestroy('sipa4_lan');
+      },
+      repaired: () => nl.setInfo('sipa4_lan') !== null && rulesBack(),
+    },
+    {
+      name: 'allow-member-swapped',
+      damage: () => {
+        nl.batchApply('sipa6_allow', [{ op: 'del', family: 6, bytes: registered, prefix: 128, timeout: 0 }]);
+        nl.batchApply('sipa6_allow', [{ op: 'add', family: 6, bytes: intruder, prefix: 128, timeout: 600 }]);
+      },
+      repaired: () => nl.setTest('sipa6_allow', 6, registered, 128) && !nl.setTest('sipa6_allow', 6, intruder, 128),
+    },
+    {
+      name: 'lan-member-added',
+      damage: () => { nl.batchApply('sipa4_lan', [{ op: 'add', family: 4, bytes: intruder4, prefix: 32, timeout: 0 }]); },
+      repaired: () => !nl.setTest('sipa4_lan', 4, intruder4, 32),
+    },
+  ];
+  try {
+    for (const kind of kinds) {
+      const took: number[] = [];
+      for (let i = 0; i < trials; i++) {
+        await sleep(500 + Math.random() * 4000); // anywhere in the full checks' 4 s cycle
+        kind.damage();
+        const t0 = performance.now();
+        await until(`${kind.name} repaired`, kind.repaired, 15_000, 5);
+        took.push(performance.now() - t0);
+      }
+      record(`reconcile.repair.${kind.name}.p50`, trials, pct(took, 0.5), 'ms');
+      record(`reconcile.repair.${kind.name}.max`, trials, Math.max(...took), 'ms');
+    }
+  } finally {
+    nl.close();
   }
 }
 
@@ -103,7 +218,8 @@ async function tunedRss(): Promise<void> {
 
 async function daemonFigures(): Promise<void> {
   const ns = addNamespace(`sipa-bdmn-${process.pid}`);
-  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 }, policy: { ipv6Scope: 'address' } });
+  // The reconciler as configured by default (reconcile: {} takes the schema's default interval).
+  const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: {}, policy: { ipv6Scope: 'address' } });
   try {
     await fillStore(path.join(d.dir, 'data'), 10_000);
     const t0 = Date.now();
@@ -118,8 +234,10 @@ async function daemonFigures(): Promise<void> {
     record('daemon.rss-idle', 10_000, rss, 'MiB');
 
     const before = writeBytes(pid);
+    const cpu0 = cpuMs(pid);
     await sleep(60_000);
     record('store.bytes-idle-minute', 1, writeBytes(pid) - before, 'B');
+    record('daemon.cpu-idle (reconciler watching)', 10_000, (cpuMs(pid) - cpu0) / 600, '% of a core');
 
     const cli: number[] = [];
     const w0 = writeBytes(pid);
@@ -137,6 +255,7 @@ async function daemonFigures(): Promise<void> {
     record('store.bytes-per-revoke', 20, (writeBytes(pid) - w1) / 20, 'B');
     const db = path.join(d.dir, 'data', 'sipa.db');
     record('store.file-10000-devices', 10_000, fs.statSync(db).size / 1024, 'KiB');
+    await repairTimes(ns, 6);
   } finally {
     await d.sipa('disable');
     await d.destroy();
@@ -188,6 +307,7 @@ async function main(): Promise<void> {
   process.stdout.write('# service: engine, daemon, store\n');
   const only = process.env.BENCH_ONLY;
   if (!only || only === 'engine') await engineLatency();
+  if (!only || only === 'reconcile') await reconcileCosts();
   if (!only || only === 'daemon') await daemonFigures();
   if (!only || only === 'rss') await tunedRss();
   if (!only || only === 'capacity') await atCapacity();
