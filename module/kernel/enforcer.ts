@@ -327,6 +327,10 @@ function textOf(a: KernelAddress): string {
   return formatAddress(a.family, a.bytes, a.prefix);
 }
 
+function counted(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** "203.0.113.11, 203.0.113.12 and 4 more" */
 function listed(items: KernelAddress[]): string {
   const shown = items.slice(0, SHOWN).map(textOf).join(', ');
@@ -361,9 +365,9 @@ function compareAllowed(family: Family, diff: SetDiff, each: EntryVisitor, out: 
   out.extra.push(...extra);
   out.missing.push(...missing, ...retimed);
   const problems: string[] = [];
-  if (extra.length) problems.push(`IPv${family} allow set holds ${extra.length} entries nobody registered: ${listed(extra)}`);
-  if (missing.length) problems.push(`IPv${family} allow set lacks ${missing.length} registered entries: ${listed(missing)}`);
-  if (retimed.length) problems.push(`IPv${family} allow set holds ${retimed.length} entries with a timeout not their own: ${listed(retimed)}`);
+  if (extra.length) problems.push(`IPv${family} allow set holds ${counted(extra.length, 'entry', 'entries')} nobody registered: ${listed(extra)}`);
+  if (missing.length) problems.push(`IPv${family} allow set lacks ${counted(missing.length, 'registered entry', 'registered entries')}: ${listed(missing)}`);
+  if (retimed.length) problems.push(`IPv${family} allow set holds ${counted(retimed.length, 'entry', 'entries')} with a timeout not its own: ${listed(retimed)}`);
   return problems;
 }
 
@@ -383,7 +387,7 @@ function compareLan(family: Family, inKernel: SetMember[], lan: KernelAddress[],
   });
   out.lanIntruders.push(...hosts.values());
   const problems: string[] = [];
-  if (extra.length) problems.push(`IPv${family} LAN set holds ${extra.length} entries that are not LAN: ${listed(extra)}`);
-  if (missing.length) problems.push(`IPv${family} LAN set lacks ${missing.length} LAN networks: ${listed(missing)}`);
+  if (extra.length) problems.push(`IPv${family} LAN set holds ${counted(extra.length, 'entry', 'entries')} not of the LAN: ${listed(extra)}`);
+  if (missing.length) problems.push(`IPv${family} LAN set lacks ${counted(missing.length, 'LAN network', 'LAN networks')}: ${listed(missing)}`);
   return problems;
 }

@@ -86,7 +86,8 @@ SIPA_API int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry
 
 enum sipa_diff_state { SIPA_DIFF_OK = 0, SIPA_DIFF_MISSING = 1, SIPA_DIFF_RETIMED = 2 };
 
-/* Lists the set and compares its members with wanted[0..n) (family, prefix, address, timeout; op ignored).
+/* Lists the set and compares its members with wanted[0..n) (family, prefix, address, timeout; op ignored; an
+ * entry wanted more than once is wanted until the latest of its timeouts and reported at that one).
  * state[i] gets enum sipa_diff_state: MISSING when absent and its timeout is above slack seconds (one about to
  * end may already be gone), RETIMED when present with a timeout more than slack seconds from its own or none at
  * all; a wanted timeout of 0 (ending now) is never reported. The members nobody wants are written to extra (up

@@ -52,7 +52,15 @@ int wire_set_diff(const sipa_member *have, uint32_t nhave, const sipa_entry *wan
 				break;
 			}
 			if (!memcmp(keys + (size_t)(slots[s] - 1) * KEY_LEN, k, KEY_LEN)) {
-				seen[i] = 1; /* wanted twice: the first one stands for both */
+				/* Wanted more than once (devices sharing an entry): wanted until the latest of their
+				 * timeouts, which stands for all of them. */
+				uint32_t j = slots[s] - 1;
+				if (want[i].timeout > want[j].timeout) {
+					slots[s] = i + 1;
+					seen[j] = 1;
+				} else {
+					seen[i] = 1;
+				}
 				break;
 			}
 		}

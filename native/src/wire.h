@@ -82,7 +82,8 @@ struct wire_table_head {
 HIDDEN int wire_table_digest(int family, const struct wire_table_head *head, const uint8_t *entries, size_t len,
 			     uint64_t *out);
 
-/* Compares a set's members with the entries wanted in it (their op is ignored). state[i] gets SIPA_DIFF_OK,
+/* Compares a set's members with the entries wanted in it (their op is ignored; an entry wanted more than once
+ * is wanted until the latest of its timeouts, and reported, if at all, at that one). state[i] gets SIPA_DIFF_OK,
  * _MISSING (not in the set, and its timeout above slack: an entry about to end may already be gone) or _RETIMED
  * (in the set with a timeout more than slack away from its own, or none); a wanted timeout of 0 is never
  * reported. extra[] gets the indices into have[] of the members nobody wants (room for nhave). */

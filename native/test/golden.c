@@ -185,21 +185,24 @@ static void diff_checks(void)
 	have[4].family = 6; /* 203.0.113.4 as an IPv6 prefix: not the IPv4 address below */
 	sipa_entry want[8] = {
 		v4(SIPA_OP_ADD, 203, 0, 113, 1, 32, 101),  /* present, 1 s off: fine */
-		v4(SIPA_OP_ADD, 203, 0, 113, 2, 32, 90),   /* present, 10 s off: retimed */
+		v4(SIPA_OP_ADD, 203, 0, 113, 2, 32, 90),   /* present, 10 s off, but wanted again below */
 		v4(SIPA_OP_ADD, 203, 0, 113, 3, 32, 600),  /* absent: missing */
 		v4(SIPA_OP_ADD, 203, 0, 113, 5, 32, 2),    /* absent, about to end: fine */
 		v4(SIPA_OP_ADD, 203, 0, 113, 6, 32, 0),    /* absent, ending now: fine */
 		v4(SIPA_OP_ADD, 203, 0, 113, 77, 24, 0),   /* host bits set: the same network as 203.0.113.0/24 */
-		v4(SIPA_OP_ADD, 203, 0, 113, 1, 32, 101),  /* wanted twice */
+		v4(SIPA_OP_ADD, 203, 0, 113, 2, 32, 100),  /* ...until 100 s: the longest stands for both, and fits */
 		v4(SIPA_OP_ADD, 203, 0, 113, 4, 32, 600),  /* only the IPv6 one is there: missing */
 	};
 	uint8_t state[8];
 	uint32_t extra[5], nextra = 99;
 	expect(wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra) == 0, "diff runs");
-	const uint8_t expect_state[8] = { SIPA_DIFF_OK, SIPA_DIFF_RETIMED, SIPA_DIFF_MISSING, SIPA_DIFF_OK, SIPA_DIFF_OK,
+	const uint8_t expect_state[8] = { SIPA_DIFF_OK, SIPA_DIFF_OK, SIPA_DIFF_MISSING, SIPA_DIFF_OK, SIPA_DIFF_OK,
 					  SIPA_DIFF_OK, SIPA_DIFF_OK, SIPA_DIFF_MISSING };
-	expect(!memcmp(state, expect_state, 8), "diff: ok, retimed, missing, about to end, ending, masked, twice, other family");
+	expect(!memcmp(state, expect_state, 8), "diff: ok, shared, missing, about to end, ending, masked, shared, other family");
 	expect(nextra == 2 && extra[0] == 2 && extra[1] == 4, "diff: the unwanted members are 203.0.113.9 and the IPv6 one");
+	want[6].timeout = 60; /* the longest is now the 90 s one: 10 s from the set's 100 */
+	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
+	expect(state[1] == SIPA_DIFF_RETIMED && state[6] == SIPA_DIFF_OK, "diff: a shared entry is reported once, at its longest");
 	have[0].timeout = 0; /* made permanent */
 	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
 	expect(state[0] == SIPA_DIFF_RETIMED, "diff: a permanent entry is retimed");

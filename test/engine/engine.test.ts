@@ -181,10 +181,10 @@ describe('engine (stub kernel, real store)', () => {
     kernel.check.callsFake(async (_plan, wanted) => {
       const missing: AllowEntry[] = [];
       wanted!.allowed((a, timeout) => missing.push({ ...a, timeout }));
-      return healthy({ ok: false, problems: ['IPv4 allow set lacks 1 registered entries: 203.0.113.14'], members: { extra: [], missing, lanDiffers: false, lanIntruders: [] } });
+      return healthy({ ok: false, problems: ['IPv4 allow set lacks 1 registered entry: 203.0.113.14'], members: { extra: [], missing, lanDiffers: false, lanIntruders: [] } });
     });
     const problems = await engine.reconcile();
-    assert.match(problems.join(), /lacks 1 registered entries/);
+    assert.match(problems.join(), /lacks 1 registered entry/);
     const wanted = kernel.check.lastCall.args[1]!;
     assert.deepEqual(wanted.lan.map(n => n.text), ['198.51.100.0/24']);
     const [put] = kernel.allow.lastCall.args[0];

@@ -73,7 +73,7 @@ describe('engine: the repair of what a full check found (stub kernel, real store
   it('takes out what nobody registered and cuts its flows, reloads the LAN first, and audits it', async () => {
     const repaired: string[] = [];
     engine.on('repaired', ({ what }) => repaired.push(what));
-    kernel.check.resolves(health(['IPv4 allow set holds 1 entries nobody registered: 203.0.113.11', 'IPv4 LAN set holds 1 entries that are not LAN: 203.0.113.10'],
+    kernel.check.resolves(health(['IPv4 allow set holds 1 entry nobody registered: 203.0.113.11', 'IPv4 LAN set holds 1 entry not of the LAN: 203.0.113.10'],
       { extra: [v4('203.0.113.11')], lanDiffers: true, lanIntruders: [v4('203.0.113.10')] }));
     const problems = await engine.reconcile();
     assert.equal(problems.length, 2);
@@ -87,7 +87,7 @@ describe('engine: the repair of what a full check found (stub kernel, real store
   });
 
   it('installs everything again when the structure is damaged, and still cuts what was let in', async () => {
-    kernel.check.resolves(health(['IPv4 chain SIPA_INPUT is missing', 'IPv4 allow set holds 1 entries nobody registered: 203.0.113.11'],
+    kernel.check.resolves(health(['IPv4 chain SIPA_INPUT is missing', 'IPv4 allow set holds 1 entry nobody registered: 203.0.113.11'],
       { extra: [v4('203.0.113.11')] }, true));
     await engine.reconcile();
     assert.equal(kernel.install.callCount, 2);

@@ -59,7 +59,7 @@ describe('kernel: what the reconciler reads (namespace)', function () {
     assert.equal(h.damaged, false);
     assert.deepEqual(h.members.extra.map(a => Array.from(a.bytes).join('.')), ['203.0.113.11']);
     assert.deepEqual(h.members.missing.map(a => [Array.from(a.bytes).join('.'), a.timeout]), [['203.0.113.10', 600]]);
-    assert.match(h.problems.join('; '), /IPv4 allow set holds 1 entries nobody registered: 203\.0\.113\.11; IPv4 allow set lacks 1 registered entries: 203\.0\.113\.10/);
+    assert.match(h.problems.join('; '), /IPv4 allow set holds 1 entry nobody registered: 203\.0\.113\.11; IPv4 allow set lacks 1 registered entry: 203\.0\.113\.10/);
   });
 
   it('names an entry made permanent or given another timeout', async () => {
@@ -67,7 +67,7 @@ describe('kernel: what the reconciler reads (namespace)', function () {
     ipset('add', 'sipa6_allow', '2001:db8:2::10', 'timeout', '0');
     const h = await enforcer.check(plan, wanted());
     assert.deepEqual(h.members.missing.map(a => a.timeout), [600]);
-    assert.match(h.problems.join(), /IPv6 allow set holds 1 entries with a timeout not their own: 2001:db8:2::10/);
+    assert.match(h.problems.join(), /IPv6 allow set holds 1 entry with a timeout not its own: 2001:db8:2::10/);
   });
 
   it('names LAN set members that are not LAN, cutting only single addresses that are neither LAN nor allowed', async () => {
@@ -79,8 +79,8 @@ describe('kernel: what the reconciler reads (namespace)', function () {
     const h = await enforcer.check(plan, wanted());
     assert.equal(h.members.lanDiffers, true);
     assert.deepEqual(h.members.lanIntruders.map(a => Array.from(a.bytes).join('.')), ['203.0.113.11']);
-    assert.match(h.problems.join('; '), /IPv4 LAN set holds 3 entries that are not LAN/);
-    assert.match(h.problems.join('; '), /IPv6 LAN set lacks 1 LAN networks: 2001:db8:1::\/64/);
+    assert.match(h.problems.join('; '), /IPv4 LAN set holds 3 entries not of the LAN/);
+    assert.match(h.problems.join('; '), /IPv6 LAN set lacks 1 LAN network: 2001:db8:1::\/64/);
   });
 
   it('finds an emptied LAN set (link-local included)', async () => {
