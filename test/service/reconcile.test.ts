@@ -57,7 +57,8 @@ describe('service: the reconciler compares contents, not counts', function () {
     net?.destroy();
   });
   beforeEach(async () => {
-    d = makeDaemon(net.nas);
+    // One /128 per registered IPv6 address (not its /64), so that a neighbour in the /64 is an intruder.
+    d = makeDaemon(net.nas, { policy: { minSeconds: 1, ipv6Scope: 'address' } });
     await d.start();
     const r = await d.sipa('enable');
     assert.equal(r.code, 0, r.stderr);
