@@ -381,9 +381,11 @@ function compareLan(family: Family, inKernel: SetMember[], lan: KernelAddress[],
   if (!extra.length && !missing.length) return [];
   out.lanDiffers = true;
   const hosts = new Map(extra.filter(a => a.prefix === fullPrefix(family) && !lan.some(n => covers(n, a))).map(a => [keyOf(a), a]));
-  // A host that is also registered keeps its flows: they are allowed anyway.
+  // A host that is registered (itself, or inside a registered network) keeps its flows: they are allowed anyway.
   if (hosts.size) allowed(a => {
-    if (a.family === family) hosts.delete(keyOf(a));
+    if (a.family !== family) return;
+    if (a.prefix === fullPrefix(family)) hosts.delete(keyOf(a));
+    else for (const [k, h] of hosts) if (covers(a, h)) hosts.delete(k);
   });
   out.lanIntruders.push(...hosts.values());
   const problems: string[] = [];

@@ -25,7 +25,7 @@ describe('kernel: what the reconciler reads (namespace)', function () {
   let nl: NetlinkHandle;
   let enforcer: Enforcer;
   const ipset = (...args: string[]) => inNs(ns, 'ipset', args);
-  const registered = [allowed('203.0.113.10', 600), allowed('2001:db8:2::10', 600), allowed('203.0.113.12', 0)];
+  const registered = [allowed('203.0.113.10', 600), allowed('2001:db8:2::10', 600), allowed('203.0.113.12', 0), allowed('2001:db8:3::/64', 600)];
   const lan = [net('192.0.2.0/24'), net('2001:db8:1::/64')];
   const wanted = (): Wanted => wantedOf(registered, lan);
 
@@ -75,11 +75,13 @@ describe('kernel: what the reconciler reads (namespace)', function () {
     ipset('add', 'sipa4_lan', '203.0.113.10');      // registered anyway: its flows are its own
     ipset('add', 'sipa4_lan', '192.0.2.7');         // inside the LAN: its flows are LAN flows
     ipset('add', 'sipa6_lan', '2001:db8:2::/64');   // a network: no single source to cut
+    ipset('add', 'sipa6_lan', '2001:db8:3::7');     // inside a registered network: its flows are allowed anyway
     ipset('del', 'sipa6_lan', '2001:db8:1::/64');
     const h = await enforcer.check(plan, wanted());
     assert.equal(h.members.lanDiffers, true);
     assert.deepEqual(h.members.lanIntruders.map(a => Array.from(a.bytes).join('.')), ['203.0.113.11']);
     assert.match(h.problems.join('; '), /IPv4 LAN set holds 3 entries not of the LAN/);
+    assert.match(h.problems.join('; '), /IPv6 LAN set holds 2 entries not of the LAN/);
     assert.match(h.problems.join('; '), /IPv6 LAN set lacks 1 LAN network: 2001:db8:1::\/64/);
   });
 
