@@ -78,8 +78,8 @@ qpkg_lengths() {
   local head s c d
   head=$(head -c 16384 "$1" | sed -n '1,/^exit 1$/p')
   s=$(printf '%s\n' "$head" | sed -n 's/^script_len=\([0-9]*\).*/\1/p')
-  c=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| tar -xOf.*/\1/p')
-  d=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *> "\$_EXTRACT_DIR\/data.tar.gz".*/\1/p')
+  c=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| tar -xO |.*/\1/p')
+  d=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| \/bin\/dd of=.*/\1/p')
   [ -n "$s" ] && [ -n "$c" ] && [ -n "$d" ] || die "$1: cannot read the lengths from its header"
   echo "$s $c $d"
 }

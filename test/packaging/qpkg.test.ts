@@ -28,6 +28,12 @@ const VERSION: string = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json
 /** The upgrade's QPKG_VER: the last number of VERSION plus one (the first build repacked under it). */
 const UPGRADE_VERSION = VERSION.replace(/(\d+)(?!.*\d)/, n => String(Number(n) + 1));
 const PANEL_FILES = ['index.html', 'sipa-panel.js', 'host.js', 'host.css', 'manifest.json', 'icon.svg'];
+/** The data archive's name inside the package (QDK's qinstall.sh picks the decompressor by it). */
+const DATA_ARCHIVE = 'data.tar.gz';
+/** QNAP's QDK (GPL), whose own tools check the packages: $SIPA_QDK, else ../shared/vendor/QDK beside the repository. */
+const QDK = process.env.SIPA_QDK ?? path.resolve(REPO, '..', 'shared', 'vendor', 'QDK');
+const QBUILD = path.join(QDK, 'shared', 'bin', 'qbuild');
+const QPKG_ENCRYPT_C = path.join(QDK, 'src', 'qpkg_encrypt.c');
 
 /** The check digits of the tail: the first 10 digits of size × 3589 + 1000000000 (PLATFORM.md, QPKG). */
 export function qpkgCheckDigits(size: number): string {
@@ -148,8 +154,21 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
   const inNetns = (folder: Folder, cmd: string[]) => mustRun('nsenter', [`--net=/proc/${netns[folder]!.pid}/ns/net`, ...cmd]);
   const took = (t0: number) => `${Math.round((Date.now() - t0) / 1000)} s`;
 
+  /** QDK's qbuild as a developer runs it off the NAS: its scripts and templates from the QDK tree. */
+  const qbuild = (args: string[]) => sh('bash', [QBUILD, ...args], {
+    cwd: tmp, env: { ...process.env, QDK_SCRIPTS_DIR: path.join(QDK, 'shared', 'scripts'), QDK_TEMPLATE_DIR: path.join(QDK, 'shared', 'template') },
+  });
+  const qpkgEncrypt = () => path.join(tmp, 'qpkg_encrypt');
+
   before(async function () {
+    for (const f of [QBUILD, QPKG_ENCRYPT_C]) {
+      if (!fs.existsSync(f)) {
+        throw new Error(`QNAP's QDK is missing: no ${f}. The packaging tests check the packages with QDK's own qbuild and ` +
+          'qpkg_encrypt.c (qnap-dev/QDK v2.5.3); put QDK at ../shared/vendor/QDK beside the repository or set SIPA_QDK to its folder.');
+      }
+    }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-packaging-'));
+    mustRun('cc', ['-o', qpkgEncrypt(), QPKG_ENCRYPT_C]);
     fs.mkdirSync(src());
     mustRun('bash', ['-c', 'tar -C "$1" --exclude=./build --exclude=./dist --exclude=./node_modules --exclude=./.git ' +
       '--exclude=./native/build -cf - . | tar -C "$2" -xf -', 'snapshot', REPO, src()]);
@@ -238,7 +257,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       const a = fs.readFileSync(qpkg(out1(), folder));
       const b = fs.readFileSync(qpkg(outUp(), folder, UPGRADE_VERSION));
       assert.equal(b.subarray(b.length - 100).toString('latin1').slice(80, 90), UPGRADE_VERSION.padEnd(10));
-      assert.match(b.subarray(0, 600).toString('latin1'), new RegExp(`QPKG_VER="${UPGRADE_VERSION.replace(/\./g, '\\.')}"`));
+      assert.match(b.subarray(0, 4096).toString('latin1'), new RegExp(`QPKG_VER="${UPGRADE_VERSION.replace(/\./g, '\\.')}"`));
       const tailA = a.length - 100;
       const tailB = b.length - 100;
       // data.tar.gz is the last part before the tail: the same bytes in both.
@@ -248,8 +267,10 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
   });
 
   for (const folder of FOLDERS) {
-    it(`${folder}: tail fields, check digits and the header's own lengths agree with the file`, function () {
-      for (const [file, version] of [[qpkg(out1(), folder), VERSION], [qpkg(outUp(), folder, UPGRADE_VERSION), UPGRADE_VERSION]]) {
+    const both = () => [[qpkg(out1(), folder), VERSION], [qpkg(outUp(), folder, UPGRADE_VERSION), UPGRADE_VERSION]] as const;
+
+    it(`${folder}: tail fields, and the check digits are what QDK's qpkg_encrypt.c writes`, function () {
+      for (const [file, version] of both()) {
         const buf = fs.readFileSync(file);
         const size = buf.length;
         const tail = buf.subarray(size - 100).toString('latin1');
@@ -257,15 +278,56 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         assert.equal(tail.slice(60, 80), NAME.padEnd(20));
         assert.equal(tail.slice(80, 90), version.padEnd(10));
         assert.equal(buf.subarray(size - 60, size - 50).toString('latin1'), qpkgCheckDigits(size), 'check digits at −60');
-        // As QDK's tools read a package: eval the header's script_len= and offset= lines up to "exit 1".
-        const head = buf.subarray(0, 8192).toString('latin1').split('\n');
-        const stop = head.findIndex(l => /^exit 1/.test(l));
-        assert.ok(stop > 0, 'header ends with "exit 1"');
-        const lines = head.slice(0, stop).filter(l => /^(script_len|offset)/.test(l)).map(l => l + ';').join('\n');
-        const r = mustRun('sh', ['-c', `${lines}\necho "$script_len $offset"`]);
-        const [scriptLen, contentEnd] = r.stdout.trim().split(/\s+/).map(Number);
-        assert.equal(buf.subarray(scriptLen - 7, scriptLen).toString('latin1'), 'exit 1\n', 'script_len ends the header');
-        assert.equal(contentEnd, size - 100, 'header + control.tar + data.tar.gz end where the tail begins');
+        // QDK's own program seals a copy whose digits were wiped: it must come out byte for byte as built.
+        const copy = path.join(tmp, 'sealed.qpkg');
+        const wiped = Buffer.from(buf);
+        wiped.write('0000000000', size - 60, 'latin1');
+        fs.writeFileSync(copy, wiped);
+        mustRun(qpkgEncrypt(), [copy]);
+        assert.ok(fs.readFileSync(copy).equals(buf), `${path.basename(file)}: qpkg_encrypt wrote other check digits`);
+        fs.rmSync(copy);
+      }
+    });
+
+    it(`${folder}: QDK's get_content_size (header + control + data) ends where the tail begins`, function () {
+      for (const [file] of both()) {
+        // qbuild's own function, cut out of qbuild and run on the file.
+        const r = mustRun('bash', ['-c', 'source <(sed -n "/^get_content_size(){/,/^}$/p" "$1"); err_msg() { echo "$*" >&2; exit 1; }; get_content_size "$2"',
+          'x', QBUILD, file]);
+        assert.equal(Number(r.stdout.trim()), fs.statSync(file).size - 100, r.out);
+      }
+    });
+
+    it(`${folder}: QDK's qbuild --extract pulls out the control files and the data archive, exactly`, function () {
+      for (const [file] of both()) {
+        const dir = path.join(tmp, `extract-${folder}`);
+        fs.rmSync(dir, { recursive: true, force: true });
+        const r = qbuild(['--extract', file, dir]);
+        assert.equal(r.code, 0, r.out);
+        assert.deepEqual(fs.readdirSync(dir).sort(), ['built_info', DATA_ARCHIVE, 'package_routines', 'qinstall.sh', 'qpkg.cfg'].sort(), r.out);
+        const [s, c, d] = mustRun('bash', ['-c', '. scripts/packaging/targets.sh; . scripts/packaging/lib.sh; . scripts/packaging/qpkg-format.sh; qpkg_lengths "$1"', 'x', file])
+          .stdout.trim().split(' ').map(Number);
+        const buf = fs.readFileSync(file);
+        assert.equal(buf.subarray(s - 7, s).toString('latin1'), 'exit 1\n', 'script_len ends the header');
+        assert.ok(fs.readFileSync(path.join(dir, DATA_ARCHIVE)).equals(buf.subarray(s + c, s + c + d)), 'the extracted data archive is not the one in the file');
+        const cfg = fs.readFileSync(path.join(dir, 'qpkg.cfg'), 'utf8');
+        assert.match(cfg, new RegExp(`^QPKG_NAME="${NAME}"$`, 'm'));
+        fs.rmSync(dir, { recursive: true });
+      }
+    });
+
+    it(`${folder}: QDK's qbuild --query info and --query dump read the package's qpkg.cfg`, function () {
+      for (const [file, version] of both()) {
+        const info = qbuild(['--query', 'info', file]);
+        assert.equal(info.code, 0, info.out);
+        assert.match(info.stdout, new RegExp(`^Name +: ${NAME}$`, 'm'), info.out);
+        assert.match(info.stdout, new RegExp(`^Version +: ${version.replace(/\./g, '\\.')}$`, 'm'), info.out);
+        assert.match(info.stdout, /^Packager +: \S/m, info.out);
+        const dump = qbuild(['--query', 'dump', file]);
+        assert.equal(dump.code, 0, dump.out);
+        assert.match(dump.stdout, new RegExp(`^QPKG_NAME="${NAME}"$`, 'm'), dump.out);
+        assert.match(dump.stdout, new RegExp(`^QPKG_VER="${version.replace(/\./g, '\\.')}"$`, 'm'), dump.out);
+        assert.match(dump.stdout, /^QPKG_SERVICE_PROGRAM="sipa\.sh"$/m, dump.out);
       }
     });
   }
