@@ -1,5 +1,5 @@
 #!/bin/sh
-# Secure IP Access service script: start | stop | restart | status.
+# Secure IP Access service script: start | stop | restart | status | remove.
 # As a QPKG it is QPKG_SERVICE_PROGRAM (App Center calls it, /etc/init.d/sipa.sh links to it); in a firmware
 # image /etc/init.d/sipa.sh sets SIPA_STANDALONE=1 and SIPA_ROOT and runs this same file.
 QPKG_NAME=SecureIPAccess
@@ -158,10 +158,33 @@ status() {
   return 3
 }
 
+# App Center's removal (.uninstall.sh runs stop, then remove, before the files go): undo what the service did to
+# the system. An upgrade never calls this, so it keeps the store and the config.
+remove() {
+  if [ "${SIPA_STANDALONE:-0}" = 1 ]; then
+    echo "$QPKG_NAME: the firmware's copy is part of the image; there is nothing to remove" >&2
+    return 1
+  fi
+  data_dir=$(config_value dataDir)
+  if "$SIPA" uninstall-cleanup --config "$CONFIG"; then
+    event 0 "removed its firewall rules, sets and store."
+  else
+    event 1 "sipa uninstall-cleanup failed or does not exist (exit $?); firewall rules or sets may remain until reboot."
+  fi
+  # The fallback for when uninstall-cleanup could not run or stopped at its kernel part.
+  case "$data_dir" in
+    /mnt/boot_config/sipa|"$QPKG_ROOT"/*) rm -rf "$data_dir" ;;
+    "") ;;
+    *) event 1 "not removing unexpected data dir $data_dir" ;;
+  esac
+  rm -f "$WEB_LINK"
+}
+
 case "${1:-}" in
   start)   start ;;
   stop)    stop ;;
   restart) stop; start ;;
   status)  status ;;
-  *) echo "usage: $0 {start|stop|restart|status}" >&2; exit 64 ;;
+  remove)  remove ;;
+  *) echo "usage: $0 {start|stop|restart|status|remove}" >&2; exit 64 ;;
 esac

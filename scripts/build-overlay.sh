@@ -37,8 +37,6 @@ while read -r folder cpu _; do
   mkdir -p "$r" "$o/etc/init.d"
   cp -a "$WORK/rt/$cpu/." "$r/"
   cp "$REPO/qpkg/sipa.sh" "$r/$SIPA_SERVICE"
-  sed "s|@DATA_DIR@|$SIPA_DATA_DIR_FLASH|g" "$r/etc/sipa.json.in" > "$r/etc/sipa.json"
-  rm "$r/etc/sipa.json.in"
   cat > "$r/etc/panel.conf" <<CONF
 # Registered into /etc/config/qpkg.conf [$SIPA_QPKG_NAME] by /etc/init.d/sipa.sh at start when absent.
 Name = $SIPA_QPKG_NAME

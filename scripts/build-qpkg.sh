@@ -39,6 +39,10 @@ for cpu in $STAGED_CPUS; do
   cp "$REPO/qpkg/icons/${SIPA_QPKG_NAME}_80.gif" "$d/.qpkg_icon_80.gif"
   cp "$REPO/qpkg/icons/${SIPA_QPKG_NAME}_gray.gif" "$d/.qpkg_icon_gray.gif"
   chmod 644 "$d"/.qpkg_icon*.gif
+  # QDK's qbuild refuses a QPKG_CONFIG file the package does not ship (add_config_data).
+  for c in $(sed -n 's/^QPKG_CONFIG="\(.*\)"/\1/p' "$REPO/qpkg/qpkg.cfg.in"); do
+    [ -f "$d/$c" ] || die "$cpu: QPKG_CONFIG names $c, which the data archive does not ship"
+  done
   say "$cpu: compressing data.tar.gz"
   det_tgz "$WORK/data-$cpu.tar.gz" "$d"
 done

@@ -199,9 +199,10 @@ stage_runtime() {
   chmod 755 "$out/bin/sipa" "$out/bin/node"
   cp "$REPO/qpkg/web/"* "$out/web/"
   ln -s ../app/dist/panel "$out/web/panel"
-  sed -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" \
-    "$REPO/rootfs-overlay/etc/sipa.json.in" > "$out/etc/sipa.json.in"
-  node -e "JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\").replace(\"@DATA_DIR@\", \"/x\"))" "$out/etc/sipa.json.in" \
+  # The default config, shipped (QPKG_CONFIG names it; an install keeps the one already there).
+  sed -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" -e "s|@DATA_DIR@|$SIPA_DATA_DIR_FLASH|g" \
+    "$REPO/rootfs-overlay/etc/sipa.json.in" > "$out/etc/sipa.json"
+  node -e "JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\"))" "$out/etc/sipa.json" \
     || die "rootfs-overlay/etc/sipa.json.in is not valid JSON once filled in"
 
   bundle_libs "$out" "$cpu"

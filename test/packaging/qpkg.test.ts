@@ -312,6 +312,11 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         assert.ok(fs.readFileSync(path.join(dir, DATA_ARCHIVE)).equals(buf.subarray(s + c, s + c + d)), 'the extracted data archive is not the one in the file');
         const cfg = fs.readFileSync(path.join(dir, 'qpkg.cfg'), 'utf8');
         assert.match(cfg, new RegExp(`^QPKG_NAME="${NAME}"$`, 'm'));
+        // QPKG_CONFIG (qbuild --query config) names files the data archive really ships.
+        const config = qbuild(['--query', 'config', file]).stdout.trim().split(/\s+/);
+        assert.deepEqual(config, ['etc/sipa.json']);
+        const listed = mustRun('tar', ['-tzf', path.join(dir, DATA_ARCHIVE)]).stdout.split('\n');
+        for (const c of config) assert.ok(listed.includes(`./${c}`), `QPKG_CONFIG ${c} is not in the data archive`);
         fs.rmSync(dir, { recursive: true });
       }
     });
@@ -365,11 +370,23 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         assert.equal(getcfg('Use_Proxy'), '1');
         assert.equal(getcfg('Proxy_Path'), '/sipa');
         assert.equal(fs.readlinkSync(path.join(root(), 'etc/init.d/sipa.sh')), `${QPKG_ROOT}/sipa.sh`);
-        assert.ok(fs.lstatSync(path.join(root(), `etc/rcS.d/QS140${NAME}`)).isSymbolicLink());
-        assert.equal(fs.readlinkSync(path.join(root(), `home/httpd/RSS/images/${NAME}_80.gif`)), `${QPKG_ROOT}/.qpkg_icon_80.gif`);
+        // QDK's link_start_stop_script: QS<rc> to start, QK<1000 - rc> to stop at shutdown.
+        assert.equal(fs.readlinkSync(path.join(root(), `etc/rcS.d/QS140${NAME}`)), '/etc/init.d/sipa.sh');
+        assert.equal(fs.readlinkSync(path.join(root(), `etc/rcK.d/QK860${NAME}`)), '/etc/init.d/sipa.sh');
+        // QDK's copy_qpkg_icons: copies, not links.
+        for (const suffix of ['', '_80', '_gray']) {
+          const icon = path.join(root(), `home/httpd/RSS/images/${NAME}${suffix}.gif`);
+          assert.ok(fs.lstatSync(icon).isFile(), `${icon} is not a regular file`);
+          assert.ok(fs.readFileSync(icon).equals(fs.readFileSync(path.join(root(), QPKG_ROOT, `.qpkg_icon${suffix}.gif`))));
+        }
+        // QDK's register_qpkg: Distribution_Type (default 0) and Build (built_info's time).
+        assert.equal(getcfg('Distribution_Type'), '0');
+        assert.equal(getcfg('Build'), '20231114');
+        assert.equal(getcfg('Config_Path'), `${QPKG_ROOT}/etc/sipa.json`);
         assert.equal(fs.readlinkSync(path.join(root(), `home/httpd/cgi-bin/qpkg/${NAME}`)), `${QPKG_ROOT}/web`);
         const cfg = JSON.parse(fs.readFileSync(path.join(root(), QPKG_ROOT, 'etc/sipa.json'), 'utf8'));
         assert.equal(cfg.dataDir, '/mnt/boot_config/sipa');
+        assert.equal((fs.statSync(path.join(root(), QPKG_ROOT, 'etc/sipa.json')).mode & 0o777).toString(8), '600');
         assert.ok(fs.existsSync(path.join(root(), QPKG_ROOT, '.uninstall.sh')));
         assert.equal(fs.readdirSync(path.join(root(), 'share/CACHEDEV1_DATA/.qpkg')).join(','), NAME, 'no scratch dir left');
       });
@@ -471,6 +488,12 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       function () {
         assert.ok(fs.existsSync(path.join(root(), 'mnt/boot_config/sipa')), 'a data dir to remove');
         if (native) assert.equal(kernelState().sets.length, 4, 'the sets are there before removal');
+        // QDK's create_uninstall_script order: stop, remove, PKG_PRE_REMOVE, the files, PKG_MAIN_REMOVE, PKG_POST_REMOVE.
+        const script = fs.readFileSync(path.join(root(), QPKG_ROOT, '.uninstall.sh'), 'utf8');
+        const at = (re: RegExp) => { const i = script.search(re); assert.ok(i >= 0, `${re} not in .uninstall.sh`); return i; };
+        const order = [/"\$service" stop/, /"\$service" remove/, /# --- PKG_PRE_REMOVE/, /rm -rf "\$\{QPKG_ROOT:\?\}"/,
+          /# --- PKG_MAIN_REMOVE/, /# --- PKG_POST_REMOVE/].map(at);
+        assert.deepEqual(order, [...order].sort((a, b) => a - b), 'the removal steps are out of QDK\'s order');
         const events0 = fs.readFileSync(path.join(root(), 'var/log/event.log'), 'utf8').length;
         const r = inRoot(`sh ${QPKG_ROOT}/.uninstall.sh`);
         assert.equal(r.code, 0, r.out);
@@ -496,6 +519,54 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       });
     });
   }
+
+  describe('x86_64 install failures in a fake QTS root of their own', function () {
+    const root = () => path.join(tmp, 'root-edge');
+    const run = (cmd: string) => sh('bash', [FAKE_QTS, 'run', root(), 'x86_64', cmd], { timeoutMs: 5 * 60 * 1000 });
+    const file = (p: string) => path.join(root(), p);
+    const registered = () => run(`/sbin/getcfg ${NAME} Install_Path -f /etc/config/qpkg.conf`).stdout.trim();
+    const setVersion = (conf: string, v: string) => fs.writeFileSync(file(conf), `[System]\nVersion = ${v}\nBuild Number = 20240802\n`);
+
+    before(function () {
+      mustRun('bash', [FAKE_QTS, 'create', root(), 'x86_64']);
+      fs.copyFileSync(qpkg(out1(), 'x86_64'), file('share/CACHEDEV1_DATA/Public/a.qpkg'));
+    });
+
+    it('reads the firmware version from /etc/default_config/uLinux.conf first (QDK 2.5.3); a refusal exits 10 with "Installation Abort."', function () {
+      setVersion('etc/default_config/uLinux.conf', '5.1.0');
+      setVersion('etc/config/uLinux.conf', '5.2.0');
+      const r = run('cd /share/CACHEDEV1_DATA/Public && sh a.qpkg');
+      assert.equal(r.code, 10, r.out);
+      assert.match(r.out, /needs QTS 5\.2\.0 or later \(this NAS runs 5\.1\.0\)/, r.out);
+      assert.match(r.out, /Installation Abort\./, r.out);
+      assert.equal(fs.readFileSync(file('tmp/update_process'), 'utf8').trim(), '-1');
+      assert.equal(registered(), '');
+      assert.deepEqual(fs.readdirSync(file('share/CACHEDEV1_DATA/.qpkg')), [], 'nothing installed, no scratch dir left');
+    });
+
+    it('falls back to /etc/config/uLinux.conf when the firmware has no default_config', function () {
+      fs.rmSync(file('etc/default_config/uLinux.conf'));
+      setVersion('etc/config/uLinux.conf', '5.1.9');
+      const r = run('cd /share/CACHEDEV1_DATA/Public && sh a.qpkg');
+      assert.equal(r.code, 10, r.out);
+      assert.match(r.out, /this NAS runs 5\.1\.9/, r.out);
+      assert.equal(registered(), '');
+    });
+
+    it('a service that does not start at install leaves the package installed but Enable=FALSE, as QDK does', function () {
+      setVersion('etc/default_config/uLinux.conf', '5.2.0');
+      setVersion('etc/config/uLinux.conf', '5.2.0');
+      fs.writeFileSync(file('var/run/sipa'), 'not a directory: the service cannot make its run dir\n');
+      const r = run('cd /share/CACHEDEV1_DATA/Public && sh a.qpkg');
+      assert.equal(r.code, 10, r.out);
+      assert.doesNotMatch(r.out, /Installation Abort/, r.out);
+      assert.equal(registered(), QPKG_ROOT);
+      assert.equal(run(`/sbin/getcfg ${NAME} Enable -f /etc/config/qpkg.conf`).stdout.trim(), 'FALSE');
+      assert.match(fs.readFileSync(file('var/log/event.log'), 'utf8'), /level=1 .*did not start, so it is disabled/);
+      assert.equal(fs.readFileSync(file('tmp/update_process'), 'utf8').trim(), '3');
+      fs.rmSync(file('var/run/sipa'));
+    });
+  });
 
   describe('rootfs overlay (arm_64)', function () {
     const o = () => path.join(ov(), 'arm_64');
