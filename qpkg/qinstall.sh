@@ -166,13 +166,29 @@ UNINSTALL
   chmod 755 "$SYS_QPKG_DIR/.uninstall.sh"
 }
 
+# data.tar.xz through the unxz of the control archive (QTS may have no xz; QDK ships one too); SIPA_EMULATOR is
+# for the tests' fake NAS of another CPU (qemu-user), as in bin/sipa.
+extract_data() {
+  case "$SYS_QPKG_DATA_FILE" in
+    *.xz)
+      rm -f ./unxz.failed
+      { ${SIPA_EMULATOR:+"$SIPA_EMULATOR"} ./unxz < "$SYS_QPKG_DATA_FILE" || echo failed > ./unxz.failed; } |
+        tar -xv -C "$SYS_QPKG_DIR" > "$SYS_QPKG_DIR/.list" 2>/dev/null || return 1
+      [ ! -f ./unxz.failed ] ;;
+    *) tar -xzvf "$SYS_QPKG_DATA_FILE" -C "$SYS_QPKG_DIR" > "$SYS_QPKG_DIR/.list" 2>/dev/null ;;
+  esac
+}
+
 main() {
   set_progress 0
   . ./package_routines
   pkg_init
   pkg_check_requirement
   check_firmware
-  [ -f ./data.tar.gz ] || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: data file not found."
+  if [ -f ./data.tar.xz ]; then SYS_QPKG_DATA_FILE=./data.tar.xz
+  elif [ -f ./data.tar.gz ]; then SYS_QPKG_DATA_FILE=./data.tar.gz
+  else err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: data file not found."
+  fi
 
   old_dir=$(/sbin/getcfg "$QPKG_NAME" Install_Path -f "$SYS_QPKG_CONF")
   if [ -n "$old_dir" ] && [ -d "$old_dir" ]; then
@@ -191,8 +207,7 @@ main() {
   pkg_pre_install
   save_config
   mkdir -p "$SYS_QPKG_DIR" || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: cannot create $SYS_QPKG_DIR."
-  tar -xzvf ./data.tar.gz -C "$SYS_QPKG_DIR" > "$SYS_QPKG_DIR/.list" 2>/dev/null ||
-    err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME due to data file error."
+  extract_data || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME due to data file error."
   restore_config
   pkg_install
   install_icons

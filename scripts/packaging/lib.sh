@@ -54,6 +54,22 @@ npm_tgz() {
   printf '%s\n' "$file"
 }
 
+# dpkg must know a foreign architecture before apt can fetch its packages (apt-get download, nothing installed).
+ensure_foreign_arch() {
+  [ "$1" = "$(dpkg --print-architecture)" ] && return 0
+  dpkg --print-foreign-architectures | grep -qx "$1" && return 0
+  [ "$(id -u)" = 0 ] || die "dpkg does not know the architecture $1 (as root: dpkg --add-architecture $1 && apt-get update)"
+  say "adding the dpkg architecture $1 (for apt-get download of its liblzma-dev)"
+  dpkg --add-architecture "$1"
+  apt-get update -qq >/dev/null 2>&1 || true
+}
+
+# Deterministic xz of the contents of directory $2 into file $1: one thread, one block, preset 6 (9 MiB to unpack).
+det_txz() {
+  local out=$1 dir=$2; shift 2
+  det_tar - "$dir" "$@" | xz -T1 -6 -c > "$out"
+}
+
 # Size of a file in bytes, human-readable MiB.
 fsize() { stat -c %s "$1"; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }

@@ -29,7 +29,7 @@ const VERSION: string = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json
 const UPGRADE_VERSION = VERSION.replace(/(\d+)(?!.*\d)/, n => String(Number(n) + 1));
 const PANEL_FILES = ['index.html', 'sipa-panel.js', 'host.js', 'host.css', 'manifest.json', 'icon.svg'];
 /** The data archive's name inside the package (QDK's qinstall.sh picks the decompressor by it). */
-const DATA_ARCHIVE = 'data.tar.gz';
+const DATA_ARCHIVE = 'data.tar.xz';
 /** QNAP's QDK (GPL), whose own tools check the packages: $SIPA_QDK, else ../shared/vendor/QDK beside the repository. */
 const QDK = process.env.SIPA_QDK ?? path.resolve(REPO, '..', 'shared', 'vendor', 'QDK');
 const QBUILD = path.join(QDK, 'shared', 'bin', 'qbuild');
@@ -304,7 +304,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         fs.rmSync(dir, { recursive: true, force: true });
         const r = qbuild(['--extract', file, dir]);
         assert.equal(r.code, 0, r.out);
-        assert.deepEqual(fs.readdirSync(dir).sort(), ['built_info', DATA_ARCHIVE, 'package_routines', 'qinstall.sh', 'qpkg.cfg'].sort(), r.out);
+        assert.deepEqual(fs.readdirSync(dir).sort(), ['built_info', DATA_ARCHIVE, 'package_routines', 'qinstall.sh', 'qpkg.cfg', 'unxz'].sort(), r.out);
         const [s, c, d] = mustRun('bash', ['-c', '. scripts/packaging/targets.sh; . scripts/packaging/lib.sh; . scripts/packaging/qpkg-format.sh; qpkg_lengths "$1"', 'x', file])
           .stdout.trim().split(' ').map(Number);
         const buf = fs.readFileSync(file);
@@ -315,7 +315,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         // QPKG_CONFIG (qbuild --query config) names files the data archive really ships.
         const config = qbuild(['--query', 'config', file]).stdout.trim().split(/\s+/);
         assert.deepEqual(config, ['etc/sipa.json']);
-        const listed = mustRun('tar', ['-tzf', path.join(dir, DATA_ARCHIVE)]).stdout.split('\n');
+        const listed = mustRun('tar', ['-tJf', path.join(dir, DATA_ARCHIVE)]).stdout.split('\n');
         for (const c of config) assert.ok(listed.includes(`./${c}`), `QPKG_CONFIG ${c} is not in the data archive`);
         fs.rmSync(dir, { recursive: true });
       }
@@ -443,6 +443,56 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
           assert.match(r.stdout, new RegExp(`^/ ${fs.statSync(path.join(panel, 'index.html')).size}$`, 'm'), r.out);
           assert.match(r.stdout, new RegExp(`^/sipa-panel.js ${fs.statSync(path.join(panel, 'sipa-panel.js')).size}$`, 'm'), r.out);
           assert.match(r.stdout, /"id": "secure-ip-access"/);
+        });
+      }
+
+      if (native) {
+        it('loads nothing the build pruned from node_modules (a traced run of selftest, the daemon and the CLI)', function () {
+          // A require hook in every Node process (NODE_OPTIONS): the files each loaded (require.cache, native addons)
+          // and every require that failed to resolve, written at exit.
+          fs.writeFileSync(path.join(root(), 'tmp/sipa-trace.cjs'), `
+            const Module = require('module'), fs = require('fs');
+            const seen = new Set(), failed = [];
+            const resolve = Module._resolveFilename;
+            Module._resolveFilename = function (request, parent, ...rest) {
+              try { return resolve.call(this, request, parent, ...rest); }
+              catch (e) { failed.push({ request, from: parent && parent.filename }); throw e; }
+            };
+            const dlopen = process.dlopen;
+            process.dlopen = function (m, file, ...rest) { seen.add(file); return dlopen.call(this, m, file, ...rest); };
+            process.on('exit', () => {
+              for (const k of Object.keys(require.cache)) seen.add(k);
+              fs.appendFileSync('/tmp/sipa-trace.jsonl', JSON.stringify({ argv: process.argv.slice(2), loaded: [...seen], failed }) + '\\n');
+            });`);
+          const r = inRoot(`export NODE_OPTIONS="--require /tmp/sipa-trace.cjs"; ${SIPA} selftest >/dev/null && ` +
+            `${QPKG_ROOT}/sipa.sh start >/dev/null && ${SIPA} status ${CONF} && ${SIPA} enable ${CONF} && ` +
+            `${SIPA} register 203.0.113.9 --for 1h --label trace ${CONF} && ${SIPA} list --json ${CONF} >/dev/null && ` +
+            `${SIPA} audit --limit 5 ${CONF} >/dev/null && ${SIPA} revoke 203.0.113.9 ${CONF} && ${SIPA} doctor ${CONF} >/dev/null; ` +
+            `${SIPA} register not-an-address ${CONF}; echo "bad input exit $?"; ${SIPA} --help >/dev/null; ` +
+            `${SIPA} disable ${CONF} && ${QPKG_ROOT}/sipa.sh stop`);
+          const lines = fs.readFileSync(path.join(root(), 'tmp/sipa-trace.jsonl'), 'utf8').trim().split('\n');
+          fs.rmSync(path.join(root(), 'tmp/sipa-trace.jsonl'));
+          fs.rmSync(path.join(root(), 'tmp/sipa-trace.cjs'));
+          assert.equal(r.code, 0, r.out);
+          assert.match(r.out, /bad input exit 2/, r.out);
+          const runs = lines.map(l => JSON.parse(l) as { argv: string[]; loaded: string[]; failed: { request: string; from: string | null }[] });
+          assert.ok(runs.some(x => x.argv.includes('daemon')), 'the daemon wrote no trace (did it stop cleanly?)');
+          const app = `${QPKG_ROOT}/app/`;
+          const loaded = new Set(runs.flatMap(x => x.loaded).filter(f => f.startsWith(app)).map(f => f.slice(app.length)));
+          const pruned = new Set(fs.readFileSync(path.join(out1(), 'pruned-node_modules.txt'), 'utf8').trim().split('\n'));
+          assert.ok(pruned.size > 100, `only ${pruned.size} files pruned`);
+          for (const pkg of ['ajv', 'cron', 'luxon', 'koffi', 'sqlite3', 'netlink']) {
+            assert.ok([...loaded].some(f => f.startsWith(`node_modules/${pkg}/`)), `the trace saw nothing of ${pkg}`);
+          }
+          assert.deepEqual([...loaded].filter(f => pruned.has(f)), [], 'loaded files that the build pruned');
+          // A require that failed inside the package must not have been after a pruned file.
+          const misses = runs.flatMap(x => x.failed).filter(f => f.from?.startsWith(app)).map(f => {
+            const base = f.request.startsWith('.') ? path.posix.join(path.posix.dirname(f.from!.slice(app.length)), f.request) : `node_modules/${f.request}`;
+            return { ...f, pruned: ['', '.js', '.json', '.node', '/index.js', '/package.json'].map(e => base + e).filter(c => pruned.has(c)) };
+          }).filter(f => f.pruned.length > 0);
+          assert.deepEqual(misses, [], 'requires that failed because the build pruned their file');
+          console.log(`        traced ${runs.length} Node processes: ${[...loaded].filter(f => f.startsWith('node_modules/')).length} node_modules files loaded, ` +
+            `none of the ${pruned.size} pruned`);
         });
       }
 
@@ -629,7 +679,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       fs.mkdirSync(data);
       mustRun('bash', ['-c', `. scripts/packaging/targets.sh; . scripts/packaging/lib.sh; . scripts/packaging/qpkg-format.sh
         read -r s c d < <(qpkg_lengths "$1")
-        dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip=$((s + c)) count="$d" status=none | tar -xzf - -C "$2"`,
+        dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip=$((s + c)) count="$d" status=none | tar -xJf - -C "$2"`,
       'x', qpkg(out1(), 'arm_64'), data]);
       const sums = (dir: string) => new Map(fileList(dir).filter(l => /^[fl] \/(app|bin|lib|web)\/|^f \/sipa\.sh$/.test(l)).map(l => {
         const p = path.join(dir, l.slice(2));
@@ -637,7 +687,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       }));
       const a = sums(data);
       const b = sums(path.join(o(), 'usr/local/sipa'));
-      assert.ok(a.size > 500, `only ${a.size} runtime files in the QPKG`);
+      assert.ok(a.size > 150, `only ${a.size} runtime files in the QPKG`);
       assert.deepEqual([...b.entries()].sort(), [...a.entries()].sort());
       // det_tgz again over the tree: the same bytes as the archive the build wrote.
       const again = path.join(tmp, 'overlay-again.tar.gz');
