@@ -19,8 +19,10 @@ sipa_source_date_epoch() {
 # Deterministic tar of the contents of directory $2 into file $1 (uncompressed); $3... extra tar options.
 det_tar() {
   local out=$1 dir=$2; shift 2
+  local what=.
+  case " $* " in *" -T "*) what= ;; esac       # an explicit member list (-T FILE) instead of the whole dir
   tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner --format=gnu \
-      --mode='go-w' "$@" -C "$dir" -cf "$out" .
+      --mode='go-w' -C "$dir" -cf "$out" "$@" $what
 }
 det_tgz() {
   local out=$1 dir=$2; shift 2

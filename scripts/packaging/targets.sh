@@ -23,6 +23,8 @@ SIPA_WEB_PORT=8491              # loopback port of the daemon's panel/API, reach
 SIPA_PROXY_PATH=/sipa           # QPKG_PROXY_PATH
 SIPA_DATA_DIR_FLASH=/mnt/boot_config/sipa   # default data dir (flash config partition)
 SIPA_OVERLAY_ROOT=/usr/local/sipa           # runtime tree in firmware images
+SIPA_OVERLAY_START=98                       # its /etc/rcS.d/S<nn>sipa: late, after the network (inferred)
+SIPA_OVERLAY_STOP=02                        # its /etc/rcK.d/K<nn>sipa
 SIPA_LZMA_DEB=5.4.1-1+deb12u1               # Debian's liblzma-dev, linked statically into the QPKG's unxz
 
 # Print the table rows, optionally only those whose folder is listed in $SIPA_ARCHES (space separated).
