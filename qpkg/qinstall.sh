@@ -10,6 +10,7 @@ SYS_EXTRACT_DIR=$(pwd)
 SYS_QPKG_CONF=/etc/config/qpkg.conf
 SYS_INIT_DIR=/etc/init.d
 SYS_STARTUP_DIR=/etc/rcS.d
+SYS_SHUTDOWN_DIR=/etc/rcK.d
 SYS_RSS_IMG_DIR=/home/httpd/RSS/images
 PREFIX="App Center"
 
@@ -39,9 +40,13 @@ ver_ge() {
     exit 0 }'
 }
 
+# The installed QPKG_CONFIG files are kept across an upgrade (the package ships defaults of the same names);
+# SYS_QPKG_CONFIG_KEPT lists those that were.
+SYS_QPKG_CONFIG_KEPT=
 save_config() {
   for f in $QPKG_CONFIG; do
     if [ -f "$SYS_QPKG_DIR/$f" ]; then
+      SYS_QPKG_CONFIG_KEPT="$SYS_QPKG_CONFIG_KEPT $f"
       mkdir -p "$SYS_EXTRACT_DIR/keep/$(dirname "$f")"
       cp -p "$SYS_QPKG_DIR/$f" "$SYS_EXTRACT_DIR/keep/$f"
     fi
@@ -57,27 +62,36 @@ restore_config() {
   done
 }
 
+# The firmware's own version: QDK 2.5.3 reads the image's /etc/default_config/uLinux.conf (the user's copy in
+# /etc/config can be stale after a firmware update); older QTS has only /etc/config/uLinux.conf.
 check_firmware() {
-  fw=$(/sbin/getcfg System Version -f /etc/config/uLinux.conf)
+  fw=$(/sbin/getcfg System Version -f /etc/default_config/uLinux.conf 2>/dev/null)
+  [ -n "$fw" ] || fw=$(/sbin/getcfg System Version -f /etc/config/uLinux.conf 2>/dev/null)
   if [ -z "$fw" ]; then
-    warn_log "[$PREFIX] cannot read the firmware version (/etc/config/uLinux.conf); installing anyway."
+    warn_log "[$PREFIX] cannot read the firmware version (/etc/default_config/uLinux.conf, /etc/config/uLinux.conf); installing anyway."
   elif [ -n "${QTS_MINI_VERSION:-}" ] && ! ver_ge "$fw" "$QTS_MINI_VERSION"; then
     err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME $QPKG_VER: it needs QTS $QTS_MINI_VERSION or later (this NAS runs $fw)."
   fi
 }
 
+# Copies, as QDK's copy_qpkg_icons makes them (the web server may not follow links onto a volume).
 install_icons() {
   [ -d "$SYS_RSS_IMG_DIR" ] || return 0
   for suffix in "" _80 _gray; do
+    rm -f "$SYS_RSS_IMG_DIR/$QPKG_NAME$suffix.gif"
     [ -f "$SYS_QPKG_DIR/.qpkg_icon$suffix.gif" ] &&
-      ln -sf "$SYS_QPKG_DIR/.qpkg_icon$suffix.gif" "$SYS_RSS_IMG_DIR/$QPKG_NAME$suffix.gif"
+      cp -af "$SYS_QPKG_DIR/.qpkg_icon$suffix.gif" "$SYS_RSS_IMG_DIR/$QPKG_NAME$suffix.gif"
   done
+  return 0
 }
 
+# QDK's link_start_stop_script: the init link, QS<rc> for start-up and QK<1000 - rc> for shutdown.
+shutdown_link() { echo "$SYS_SHUTDOWN_DIR/QK$(printf '%03d' $((1000 - QPKG_RC_NUM)))$QPKG_NAME"; }
 install_links() {
   ln -sf "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM"
-  [ -d "$SYS_STARTUP_DIR" ] && ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}"
-  return 0
+  mkdir -p "$SYS_STARTUP_DIR" "$SYS_SHUTDOWN_DIR"
+  ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}"
+  ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$(shutdown_link)"
 }
 
 register() {
@@ -97,12 +111,16 @@ register() {
   set_qpkg_field Proxy_Path "$QPKG_PROXY_PATH"
   set_qpkg_field Timeout "$QPKG_TIMEOUT"
   set_qpkg_field FW_Ver_Min "$QTS_MINI_VERSION"
+  set_qpkg_field Distribution_Type "${QPKG_DISTRIBUTION_TYPE:-0}"
+  build=$(/sbin/getcfg "" time -f ./built_info)
+  [ -n "$build" ] && set_qpkg_field Build "$build"
   set_qpkg_field Enable "$SYS_QPKG_SERVICE_ENABLED"
   set_qpkg_field Status complete
 }
 
-# .uninstall.sh: App Center runs it on removal. Paths are fixed now; the PKG_*_REMOVE texts come from
-# package_routines and run with QPKG_ROOT set.
+# .uninstall.sh: App Center runs it on removal. QDK's order (create_uninstall_script): the service's stop and
+# remove verbs, PKG_PRE_REMOVE, the files (install dir, init and rc links, icons), PKG_MAIN_REMOVE,
+# PKG_POST_REMOVE. The PKG_*_REMOVE texts come from package_routines and run with QPKG_ROOT set.
 write_uninstall() {
   {
     echo '#!/bin/sh'
@@ -114,19 +132,24 @@ write_uninstall() {
 qts_log() { [ -x /sbin/log_tool ] && /sbin/log_tool -t"$1" -uSystem -p127.0.0.1 -mlocalhost -a "$2" >/dev/null 2>&1; return 0; }
 log()      { echo "$1"; qts_log 0 "$1"; }
 warn_log() { echo "$1" >&2; qts_log 1 "$1"; }
+# --- the service: stop, then remove (undoes what it did to the system while its files are still here)
+service=/etc/init.d/$QPKG_SERVICE_PROGRAM
+[ -x "$service" ] || service=$QPKG_ROOT/$QPKG_SERVICE_PROGRAM
+if [ -x "$service" ]; then
+  "$service" stop
+  "$service" remove
+fi
 # --- PKG_PRE_REMOVE
 UNINSTALL
     printf '%s\n' "$PKG_PRE_REMOVE"
-    echo '# --- stop the service'
-    echo '[ -x "$QPKG_ROOT/$QPKG_SERVICE_PROGRAM" ] && "$QPKG_ROOT/$QPKG_SERVICE_PROGRAM" stop'
-    echo '# --- PKG_MAIN_REMOVE'
-    printf '%s\n' "$PKG_MAIN_REMOVE"
     cat <<UNINSTALL
-# --- what qinstall.sh made: init links, icons, the install dir
-rm -f "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}"
+# --- the install dir, init and rc links, icons
+rm -rf "\${QPKG_ROOT:?}"
+rm -f "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}" "$(shutdown_link)"
 rm -f "$SYS_RSS_IMG_DIR/$QPKG_NAME.gif" "$SYS_RSS_IMG_DIR/${QPKG_NAME}_80.gif" "$SYS_RSS_IMG_DIR/${QPKG_NAME}_gray.gif"
+# --- PKG_MAIN_REMOVE
 UNINSTALL
-    echo 'rm -rf "${QPKG_ROOT:?}"'
+    printf '%s\n' "$PKG_MAIN_REMOVE"
     echo '# --- PKG_POST_REMOVE'
     printf '%s\n' "$PKG_POST_REMOVE"
     cat <<'UNINSTALL'
@@ -143,13 +166,29 @@ UNINSTALL
   chmod 755 "$SYS_QPKG_DIR/.uninstall.sh"
 }
 
+# data.tar.xz through the unxz of the control archive (QTS may have no xz; QDK ships one too); SIPA_EMULATOR is
+# for the tests' fake NAS of another CPU (qemu-user), as in bin/sipa.
+extract_data() {
+  case "$SYS_QPKG_DATA_FILE" in
+    *.xz)
+      rm -f ./unxz.failed
+      { ${SIPA_EMULATOR:+"$SIPA_EMULATOR"} ./unxz < "$SYS_QPKG_DATA_FILE" || echo failed > ./unxz.failed; } |
+        tar -xv -C "$SYS_QPKG_DIR" > "$SYS_QPKG_DIR/.list" 2>/dev/null || return 1
+      [ ! -f ./unxz.failed ] ;;
+    *) tar -xzvf "$SYS_QPKG_DATA_FILE" -C "$SYS_QPKG_DIR" > "$SYS_QPKG_DIR/.list" 2>/dev/null ;;
+  esac
+}
+
 main() {
   set_progress 0
   . ./package_routines
   pkg_init
   pkg_check_requirement
   check_firmware
-  [ -f ./data.tar.gz ] || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: data file not found."
+  if [ -f ./data.tar.xz ]; then SYS_QPKG_DATA_FILE=./data.tar.xz
+  elif [ -f ./data.tar.gz ]; then SYS_QPKG_DATA_FILE=./data.tar.gz
+  else err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: data file not found."
+  fi
 
   old_dir=$(/sbin/getcfg "$QPKG_NAME" Install_Path -f "$SYS_QPKG_CONF")
   if [ -n "$old_dir" ] && [ -d "$old_dir" ]; then
@@ -168,8 +207,7 @@ main() {
   pkg_pre_install
   save_config
   mkdir -p "$SYS_QPKG_DIR" || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: cannot create $SYS_QPKG_DIR."
-  tar -xzvf ./data.tar.gz -C "$SYS_QPKG_DIR" > "$SYS_QPKG_DIR/.list" 2>/dev/null ||
-    err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME due to data file error."
+  extract_data || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME due to data file error."
   restore_config
   pkg_install
   install_icons
@@ -178,12 +216,17 @@ main() {
   pkg_post_install
   write_uninstall
   set_progress 2
+  log "[$PREFIX] $QPKG_DISPLAY_NAME $QPKG_VER installed in $SYS_QPKG_DIR."
+  # QDK's set_qpkg_status: a service that does not start leaves the package disabled.
   if [ "$SYS_QPKG_SERVICE_ENABLED" = TRUE ]; then
-    "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" start ||
-      warn_log "[$PREFIX] $QPKG_DISPLAY_NAME is installed but its service did not start (see /var/log/sipa/sipa.log)."
+    if "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" start; then
+      log "[$PREFIX] Enabled $QPKG_DISPLAY_NAME."
+    else
+      set_qpkg_field Enable FALSE
+      warn_log "[$PREFIX] $QPKG_DISPLAY_NAME is installed but its service did not start, so it is disabled (see /var/log/sipa/sipa.log)."
+    fi
   fi
   set_progress 3
-  log "[$PREFIX] $QPKG_DISPLAY_NAME $QPKG_VER installed in $SYS_QPKG_DIR."
 }
 
 main "$@"

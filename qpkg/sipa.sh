@@ -1,5 +1,5 @@
 #!/bin/sh
-# Secure IP Access service script: start | stop | restart | status.
+# Secure IP Access service script: start | stop | restart | status | remove.
 # As a QPKG it is QPKG_SERVICE_PROGRAM (App Center calls it, /etc/init.d/sipa.sh links to it); in a firmware
 # image /etc/init.d/sipa.sh sets SIPA_STANDALONE=1 and SIPA_ROOT and runs this same file.
 QPKG_NAME=SecureIPAccess
@@ -24,6 +24,7 @@ LOG_DIR=/var/log/sipa             # RAM disk: the daemon's chatter never wakes a
 LOG_FILE=$LOG_DIR/sipa.log
 LOG_MAX=${SIPA_LOG_MAX:-262144}   # bytes per file; sipa.log.1 and sipa.log.2 are kept
 STOP_WAIT=${SIPA_STOP_WAIT:-30}   # seconds between SIGTERM and SIGKILL; below QPKG_TIMEOUT's stop value
+START_WAIT=${SIPA_START_WAIT:-45} # seconds for the daemon to answer on its socket; below QPKG_TIMEOUT's start value
 WEB_LINK=/home/httpd/cgi-bin/qpkg/$QPKG_NAME
 
 rotate_log() {
@@ -54,6 +55,8 @@ log_pump() {
     if [ "$size" -ge "$LOG_MAX" ]; then rotate_log; size=0; fi
   done
 }
+
+last_lines() { tail -n 5 "$LOG_FILE" 2>/dev/null | tr '\n' ' '; }
 
 config_value() {  # first "key": "string" of the config (the template keeps one key per line)
   sed -n "s/^[[:space:]]*\"$1\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" "$CONFIG" 2>/dev/null | head -n 1
@@ -123,14 +126,23 @@ start() {
   # The inner sh writes its own pid and execs bin/sipa, which execs the loader: the pid is the daemon's.
   ( sh -c 'echo $$ > "$1"; shift; exec "$@"' sipa "$PID_FILE" "$SIPA" daemon --config "$CONFIG" 2>&1 </dev/null |
       log_pump ) >/dev/null 2>&1 &
+  # Started means answering: the daemon opens its socket last, once the store, the kernel and the API are up.
+  sock="$(config_value runDir)"; sock="${sock:-$RUN_DIR}/sipa.sock"
   i=0
-  while [ $i -lt 3 ]; do sleep 1; i=$((i + 1)); done
-  if pid=$(daemon_pid); then
-    event 0 "started (pid $pid)"
-    return 0
-  fi
-  rm -f "$PID_FILE"
-  event 2 "the daemon exited at start; last lines of $LOG_FILE: $(tail -n 3 "$LOG_FILE" 2>/dev/null | tr '\n' ' ')"
+  while [ $i -lt "$START_WAIT" ]; do
+    sleep 1; i=$((i + 1))
+    if ! pid=$(daemon_pid); then
+      rm -f "$PID_FILE"
+      event 2 "the daemon exited at start; last lines of $LOG_FILE: $(last_lines)"
+      return 1
+    fi
+    if [ -S "$sock" ] && "$SIPA" status --config "$CONFIG" >/dev/null 2>&1; then
+      event 0 "started (pid $pid)"
+      return 0
+    fi
+  done
+  event 2 "the daemon (pid $pid) did not answer on $sock within ${START_WAIT} s; stopping it. Last lines of $LOG_FILE: $(last_lines)"
+  stop >/dev/null
   return 1
 }
 
@@ -158,10 +170,33 @@ status() {
   return 3
 }
 
+# App Center's removal (.uninstall.sh runs stop, then remove, before the files go): undo what the service did to
+# the system. An upgrade never calls this, so it keeps the store and the config.
+remove() {
+  if [ "${SIPA_STANDALONE:-0}" = 1 ]; then
+    echo "$QPKG_NAME: the firmware's copy is part of the image; there is nothing to remove" >&2
+    return 1
+  fi
+  data_dir=$(config_value dataDir)
+  if "$SIPA" uninstall-cleanup --config "$CONFIG"; then
+    event 0 "removed its firewall rules, sets and store."
+  else
+    event 1 "sipa uninstall-cleanup failed or does not exist (exit $?); firewall rules or sets may remain until reboot."
+  fi
+  # The fallback for when uninstall-cleanup could not run or stopped at its kernel part.
+  case "$data_dir" in
+    /mnt/boot_config/sipa|"$QPKG_ROOT"/*) rm -rf "$data_dir" ;;
+    "") ;;
+    *) event 1 "not removing unexpected data dir $data_dir" ;;
+  esac
+  rm -f "$WEB_LINK"
+}
+
 case "${1:-}" in
   start)   start ;;
   stop)    stop ;;
   restart) stop; start ;;
   status)  status ;;
-  *) echo "usage: $0 {start|stop|restart|status}" >&2; exit 64 ;;
+  remove)  remove ;;
+  *) echo "usage: $0 {start|stop|restart|status|remove}" >&2; exit 64 ;;
 esac

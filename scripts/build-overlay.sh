@@ -4,8 +4,9 @@
 #     usr/local/sipa/...                       the same runtime as the QPKG (bin, lib, app, web, sipa.sh)
 #     usr/local/sipa/etc/sipa.json             default config (data dir on the flash config partition)
 #     usr/local/sipa/etc/panel.conf            the panel's registration keys (qpkg.conf section)
+#     usr/local/sipa/MANIFEST.sha256           sha256 of every other file of the overlay (sorted paths from /)
 #     etc/init.d/sipa.sh                       init script (standalone mode of the service script)
-#   build/overlay/<arch>/MANIFEST.sha256       sha256 of every file above (sorted paths, relative to /)
+#     etc/rcS.d/S98sipa, etc/rcK.d/K02sipa     start at boot, stop at shutdown (links to ../init.d/sipa.sh)
 #   build/overlay/sipa-overlay_<version>_<arch>.tar.gz   the same tree as a reproducible archive
 # Environment as for build-qpkg.sh (SIPA_ARCHES, SIPA_OUT, SOURCE_DATE_EPOCH).
 set -euo pipefail
@@ -34,11 +35,9 @@ while read -r folder cpu _; do
   o="$OUT/$folder"
   rm -rf "$o" "$OUT/sipa-overlay_${VERSION}_$folder.tar.gz"
   r="$o$SIPA_OVERLAY_ROOT"
-  mkdir -p "$r" "$o/etc/init.d"
+  mkdir -p "$r" "$o/etc/init.d" "$o/etc/rcS.d" "$o/etc/rcK.d"
   cp -a "$WORK/rt/$cpu/." "$r/"
   cp "$REPO/qpkg/sipa.sh" "$r/$SIPA_SERVICE"
-  sed "s|@DATA_DIR@|$SIPA_DATA_DIR_FLASH|g" "$r/etc/sipa.json.in" > "$r/etc/sipa.json"
-  rm "$r/etc/sipa.json.in"
   cat > "$r/etc/panel.conf" <<CONF
 # Registered into /etc/config/qpkg.conf [$SIPA_QPKG_NAME] by /etc/init.d/sipa.sh at start when absent.
 Name = $SIPA_QPKG_NAME
@@ -59,15 +58,23 @@ Status = complete
 CONF
   sed "s|@OVERLAY_ROOT@|$SIPA_OVERLAY_ROOT|g" "$REPO/rootfs-overlay/etc/init.d/sipa.sh" > "$o/etc/init.d/$SIPA_SERVICE"
   chmod 755 "$o/etc/init.d/$SIPA_SERVICE" "$r/$SIPA_SERVICE"
+  # Started at boot as the firmware's own services are, by rcS from /etc/rcS.d (inferred; qpkg/README.md "Overlay").
+  ln -s "../init.d/$SIPA_SERVICE" "$o/etc/rcS.d/S${SIPA_OVERLAY_START}sipa"
+  ln -s "../init.d/$SIPA_SERVICE" "$o/etc/rcK.d/K${SIPA_OVERLAY_STOP}sipa"
   chmod 644 "$r/etc/sipa.json" "$r/etc/panel.conf"
   find "$o" -type d -exec chmod 755 {} +
-  ( cd "$o" && find . -type f ! -name MANIFEST.sha256 -print0 | LC_ALL=C sort -z | xargs -0 sha256sum ) |
+  ( cd "$o" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum ) |
     sed 's|  \./|  /|' > "$WORK/MANIFEST.sha256"
-  mv "$WORK/MANIFEST.sha256" "$o/MANIFEST.sha256"
-  det_tgz "$OUT/sipa-overlay_${VERSION}_$folder.tar.gz" "$o"
+  mv "$WORK/MANIFEST.sha256" "$r/MANIFEST.sha256"
+  chmod 644 "$r/MANIFEST.sha256"
+  # The unpacked tree carries the same times as the archive, not the build's.
+  find "$o" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  # Only what the overlay owns: no entries for /, /etc, /etc/init.d, /usr, /usr/local (unpacking would re-stamp them).
+  ( cd "$o" && { find ".$SIPA_OVERLAY_ROOT"; find ./etc -mindepth 2 ! -type d; } | LC_ALL=C sort ) > "$WORK/overlay-members"
+  det_tar - "$o" --no-recursion -T "$WORK/overlay-members" | gzip -n -6 > "$OUT/sipa-overlay_${VERSION}_$folder.tar.gz"
   f="$OUT/sipa-overlay_${VERSION}_$folder.tar.gz"
   summary+=("$(printf '  %-8s %-50s %10s bytes (%s), %s files' "$folder" "${f#"$REPO"/}" "$(fsize "$f")" \
-    "$(mib "$(fsize "$f")")" "$(wc -l < "$o/MANIFEST.sha256")")")
+    "$(mib "$(fsize "$f")")" "$(wc -l < "$r/MANIFEST.sha256")")")
 done < <(sipa_targets)
 
 say "built in $(( $(date +%s) - started )) s:"

@@ -39,19 +39,30 @@ for cpu in $STAGED_CPUS; do
   cp "$REPO/qpkg/icons/${SIPA_QPKG_NAME}_80.gif" "$d/.qpkg_icon_80.gif"
   cp "$REPO/qpkg/icons/${SIPA_QPKG_NAME}_gray.gif" "$d/.qpkg_icon_gray.gif"
   chmod 644 "$d"/.qpkg_icon*.gif
-  say "$cpu: compressing data.tar.gz"
-  det_tgz "$WORK/data-$cpu.tar.gz" "$d"
+  # QDK's qbuild refuses a QPKG_CONFIG file the package does not ship (add_config_data).
+  for c in $(sed -n 's/^QPKG_CONFIG="\(.*\)"/\1/p' "$REPO/qpkg/qpkg.cfg.in"); do
+    [ -f "$d/$c" ] || die "$cpu: QPKG_CONFIG names $c, which the data archive does not ship"
+  done
+  build_unxz "$cpu" "$WORK/unxz-$cpu"
 done
+# xz (a third smaller than gzip here); one thread each, the CPUs side by side.
+pids=()
+for cpu in $STAGED_CPUS; do
+  say "$cpu: compressing data.tar.xz"
+  det_txz "$WORK/data-$cpu.tar.xz" "$WORK/data-$cpu" & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "compressing a data archive failed"; done
 
 mkdir -p "$OUT"
 summary=()
 while read -r folder cpu _; do
   sipa_target "$folder"
   f="$OUT/${SIPA_QPKG_NAME}_${VERSION}_${folder}.qpkg"
-  qpkg_assemble "$folder" "$VERSION" "$WORK/data-$cpu.tar.gz" "$WORK/control-$folder" "$f" \
+  QPKG_UNXZ="$WORK/unxz-$cpu" qpkg_assemble "$folder" "$VERSION" "$WORK/data-$cpu.tar.xz" "$WORK/control-$folder" "$f" \
     "commit = $COMMIT"
   summary+=("$(printf '  %-8s %-44s %10s bytes (%s)' "$folder" "${f#"$REPO"/}" "$(fsize "$f")" "$(mib "$(fsize "$f")")")")
 done < <(sipa_targets)
 
+cp "$WORK/pruned-node_modules.txt" "$OUT/pruned-node_modules.txt"
 say "built in $(( $(date +%s) - started )) s:"
 printf '%s\n' "${summary[@]}"

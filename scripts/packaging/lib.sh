@@ -19,8 +19,10 @@ sipa_source_date_epoch() {
 # Deterministic tar of the contents of directory $2 into file $1 (uncompressed); $3... extra tar options.
 det_tar() {
   local out=$1 dir=$2; shift 2
+  local what=.
+  case " $* " in *" -T "*) what= ;; esac       # an explicit member list (-T FILE) instead of the whole dir
   tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner --format=gnu \
-      --mode='go-w' "$@" -C "$dir" -cf "$out" .
+      --mode='go-w' -C "$dir" -cf "$out" "$@" $what
 }
 det_tgz() {
   local out=$1 dir=$2; shift 2
@@ -52,6 +54,22 @@ npm_tgz() {
     mv "$tmp"/*.tgz "$file"; rm -rf "$tmp"
   fi
   printf '%s\n' "$file"
+}
+
+# dpkg must know a foreign architecture before apt can fetch its packages (apt-get download, nothing installed).
+ensure_foreign_arch() {
+  [ "$1" = "$(dpkg --print-architecture)" ] && return 0
+  dpkg --print-foreign-architectures | grep -qx "$1" && return 0
+  [ "$(id -u)" = 0 ] || die "dpkg does not know the architecture $1 (as root: dpkg --add-architecture $1 && apt-get update)"
+  say "adding the dpkg architecture $1 (for apt-get download of its liblzma-dev)"
+  dpkg --add-architecture "$1"
+  apt-get update -qq >/dev/null 2>&1 || true
+}
+
+# Deterministic xz of the contents of directory $2 into file $1: one thread, one block, preset 6 (9 MiB to unpack).
+det_txz() {
+  local out=$1 dir=$2; shift 2
+  det_tar - "$dir" "$@" | xz -T1 -6 -c > "$out"
 }
 
 # Size of a file in bytes, human-readable MiB.

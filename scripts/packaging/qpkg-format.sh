@@ -34,8 +34,9 @@ qpkg_subst() {
 }
 pad10() { printf '%-10s' "$1"; }
 
-# qpkg_assemble FOLDER VERSION DATA_TGZ WORKDIR OUT [built_info line...]
-# [sh header][control.tar][DATA_TGZ][tail], check digits sealed. Uses $REPO/qpkg/{qinstall.sh,package_routines,
+# qpkg_assemble FOLDER VERSION DATA WORKDIR OUT [built_info line...]
+# [sh header][control.tar][DATA][tail], check digits sealed. DATA is a .tar.xz (QPKG_UNXZ: the unxz program for
+# the control archive) or a .tar.gz; it is named data.tar.xz or data.tar.gz inside, as QDK's qinstall.sh expects. Uses $REPO/qpkg/{qinstall.sh,package_routines,
 # qpkg.cfg.in,header.sh.in}, SOURCE_DATE_EPOCH; WORKDIR is scratch (created). Shared by build-qpkg.sh and
 # repack-qpkg.sh, so a repacked file is laid out exactly as a built one.
 qpkg_assemble() {
@@ -44,6 +45,14 @@ qpkg_assemble() {
   [ ${#VERSION} -le 10 ] || die "QPKG_VER '$VERSION' is longer than 10 characters"
   rm -rf "$c"; mkdir -p "$c/in"
   cp "$REPO/qpkg/qinstall.sh" "$REPO/qpkg/package_routines" "$c/in/"
+  local data_name
+  case "$data" in
+    *.tar.xz) data_name=data.tar.xz
+              [ -x "${QPKG_UNXZ:-}" ] || die "$folder: an xz data archive needs QPKG_UNXZ (the unxz for the control archive)"
+              cp "$QPKG_UNXZ" "$c/in/unxz" ;;
+    *.tar.gz) data_name=data.tar.gz ;;
+    *) die "$data: neither .tar.xz nor .tar.gz" ;;
+  esac
   qpkg_subst "$REPO/qpkg/qpkg.cfg.in" > "$c/in/qpkg.cfg"
   {
     echo "time = $(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d)"
@@ -53,6 +62,7 @@ qpkg_assemble() {
     [ $# -eq 0 ] || printf '%s\n' "$@"
   } > "$c/in/built_info"
   chmod 644 "$c/in/"*; chmod 755 "$c/in/qinstall.sh"
+  [ ! -f "$c/in/unxz" ] || chmod 755 "$c/in/unxz"
   det_tgz "$c/control.tar.gz" "$c/in"
   tar --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner --format=gnu --mode=644 \
       -C "$c" -cf "$c/control.tar" control.tar.gz
@@ -62,7 +72,7 @@ qpkg_assemble() {
 
   # The header's numbers are padded to 10 characters, so its length does not depend on them.
   qpkg_subst "$REPO/qpkg/header.sh.in" | sed -e "s|@CTRL_LEN@|$(pad10 "$ctrl_len")|g" \
-      -e "s|@DATA_LEN@|$(pad10 "$data_len")|g" -e "s|@SCRIPT_LEN@|@@@@@@@@@@|" > "$c/header"
+      -e "s|@DATA_LEN@|$(pad10 "$data_len")|g" -e "s|@DATA_NAME@|$data_name|g" -e "s|@SCRIPT_LEN@|@@@@@@@@@@|" > "$c/header"
   script_len=$(fsize "$c/header")
   sed -i "s|@@@@@@@@@@|$(pad10 "$script_len")|" "$c/header"
   [ "$(fsize "$c/header")" = "$script_len" ] || die "header length changed while filling it in"
@@ -73,13 +83,18 @@ qpkg_assemble() {
   mv "$f.tmp" "$f"
 }
 
+# qpkg_data_name FILE → the data archive's name as the file's own header states it (data.tar.xz | data.tar.gz).
+qpkg_data_name() {
+  head -c 16384 "$1" | sed -n '1,/^exit 1$/p' | sed -n 's/.*| \/bin\/dd of="\$_EXTRACT_DIR\/\(data\.tar\.[a-z]*\)".*/\1/p'
+}
+
 # qpkg_lengths FILE → "script_len ctrl_len data_len" as the file's own header states them.
 qpkg_lengths() {
   local head s c d
   head=$(head -c 16384 "$1" | sed -n '1,/^exit 1$/p')
   s=$(printf '%s\n' "$head" | sed -n 's/^script_len=\([0-9]*\).*/\1/p')
-  c=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| tar -xOf.*/\1/p')
-  d=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *> "\$_EXTRACT_DIR\/data.tar.gz".*/\1/p')
+  c=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| tar -xO |.*/\1/p')
+  d=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| \/bin\/dd of=.*/\1/p')
   [ -n "$s" ] && [ -n "$c" ] && [ -n "$d" ] || die "$1: cannot read the lengths from its header"
   echo "$s $c $d"
 }

@@ -26,14 +26,20 @@ read -r s c d < <(qpkg_lengths "$in")
 cut_out() { dd if="$in" bs=1M iflag=skip_bytes,count_bytes skip="$1" count="$2" status=none; }
 cut_out "$s" "$c" | tar -xOf - | tar -xzf - -C "$work" ./built_info ||
   die "$in: cannot read built_info from the control archive"
+data_name=$(qpkg_data_name "$in")
+[ -n "$data_name" ] || die "$in: its header names no data archive"
+if [ "$data_name" = data.tar.xz ]; then
+  cut_out "$s" "$c" | tar -xOf - | tar -xzf - -C "$work" ./unxz || die "$in: no unxz in the control archive"
+  export QPKG_UNXZ="$work/unxz"
+fi
 folder=$(sed -n 's/^arch = //p' "$work/built_info")
 old=$(sed -n 's/^version = //p' "$work/built_info")
 [ -n "$folder" ] && [ -n "$old" ] || die "$in: built_info has no arch or version"
-cut_out $((s + c)) "$d" > "$work/data.tar.gz"
-[ "$(fsize "$work/data.tar.gz")" = "$d" ] || die "$in: the data archive is truncated"
+cut_out $((s + c)) "$d" > "$work/$data_name"
+[ "$(fsize "$work/$data_name")" = "$d" ] || die "$in: the data archive is truncated"
 
 mkdir -p "$out"
 f="$out/${SIPA_QPKG_NAME}_${version}_${folder}.qpkg"
 mapfile -t kept < <(grep -E '^commit = ' "$work/built_info")
-qpkg_assemble "$folder" "$version" "$work/data.tar.gz" "$work/control" "$f" "${kept[@]}" "repacked_from = $old"
+qpkg_assemble "$folder" "$version" "$work/$data_name" "$work/control" "$f" "${kept[@]}" "repacked_from = $old"
 say "$folder: $(basename "$in") → ${f#"$REPO"/} (QPKG_VER $old → $version)"

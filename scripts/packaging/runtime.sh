@@ -60,6 +60,14 @@ prepare_common() {
     say "production npm packages from cache ($(basename "$cached"))"
     tar -xf "$cached" -C "$WORK/modules"
   fi
+  # Within the kept packages, only the files the module can load (prune-files.cjs; the removed ones are listed
+  # in $WORK/pruned-node_modules.txt, which the packaging test checks against a traced run).
+  local pruned
+  mkdir -p "$WORK/modules/app/dist"; cp -a "$WORK/tsc/module" "$WORK/modules/app/dist/module"
+  pruned=$(node "$REPO/scripts/packaging/prune-files.cjs" "$REPO/node_modules/esbuild" "$WORK/modules/app" \
+    "$WORK/pruned-node_modules.txt") || die "pruning node_modules failed (see above)"
+  rm -rf "$WORK/modules/app/dist"
+  say "node_modules: keeping what the module can load: $pruned"
 }
 
 # node_sqlite3.node cross-compiled for one CPU with node-gyp against that Node's own headers; cached.
@@ -89,6 +97,34 @@ build_sqlite() {
     rm -rf "$dir" "$dir.log"
   fi
   cp "$cached" "$out"
+}
+
+# unxz for the control archive: scripts/packaging/unxz.c linked statically with Debian's liblzma.a of that CPU
+# (liblzma-dev:<arch> at the pinned version, fetched with apt-get download, never installed), so that it runs on
+# QTS's user space, which may have no xz. Cached.
+build_unxz() {
+  local cpu=$1 out=$2 key cached deb dir ldflags=""
+  sipa_target "$cpu"; sipa_cpu_facts "$cpu"
+  key="unxz-$SIPA_LZMA_DEB-$cpu-gcc$("$T_TRIPLET-gcc" -dumpfullversion)-$(sha256sum "$REPO/scripts/packaging/unxz.c" | cut -c1-12)"
+  cached="$CACHE/unxz/$key"
+  if [ ! -s "$cached" ]; then
+    mkdir -p "$CACHE/debs" "$CACHE/unxz"
+    deb=$(ls "$CACHE/debs/liblzma-dev_${SIPA_LZMA_DEB//:/%3a}_$T_DEBARCH.deb" 2>/dev/null || true)
+    if [ -z "$deb" ]; then
+      ensure_foreign_arch "$T_DEBARCH"
+      say "$cpu: fetching liblzma-dev:$T_DEBARCH=$SIPA_LZMA_DEB (apt-get download)"
+      ( cd "$CACHE/debs" && apt-get download -q "liblzma-dev:$T_DEBARCH=$SIPA_LZMA_DEB" >/dev/null 2>&1 ) ||
+        die "apt-get download liblzma-dev:$T_DEBARCH=$SIPA_LZMA_DEB failed (is the version still in Debian's archive?)"
+      deb=$(ls "$CACHE/debs/liblzma-dev_"*"_$T_DEBARCH.deb")
+    fi
+    dir="$WORK/lzma-$cpu"; rm -rf "$dir"; mkdir -p "$dir"
+    dpkg-deb -x "$deb" "$dir"
+    [ "$cpu" = aarch64 ] && ldflags="-Wl,-z,max-page-size=65536"
+    "$T_TRIPLET-gcc" -static -Os -s $ldflags -ffile-prefix-map="$REPO"=. -I "$dir/usr/include" \
+      "$REPO/scripts/packaging/unxz.c" "$dir/usr/lib/$T_TRIPLET/liblzma.a" -o "$cached.tmp" || die "$cpu: building unxz failed"
+    mv "$cached.tmp" "$cached"
+  fi
+  cp "$cached" "$out"; chmod 755 "$out"
 }
 
 # The native helper: native/build/<cpu>/libsipa.so from `make -C native ARCH=<cpu> lib`.
@@ -159,8 +195,8 @@ stage_runtime() {
   local nodeunpack="$WORK/node-$cpu"
   rm -rf "$out"; mkdir -p "$out/bin" "$out/app/dist" "$out/app/native/build/$cpu" "$out/web" "$out/etc"
   unpack_node "$cpu"
-  # Debug info is a quarter of the binary; symbols and .dynsym (which addons link against) stay.
-  "$T_TRIPLET-strip" --strip-debug -o "$out/bin/node" "$nodeunpack/package/bin/node"
+  # Debug info and the static symbol table go (2.6 MB); .dynsym, which the addons link against, stays.
+  "$T_TRIPLET-strip" --strip-all -o "$out/bin/node" "$nodeunpack/package/bin/node"
   cp "$nodeunpack/package/LICENSE" "$out/bin/node.LICENSE"
 
   # The module, without tests, maps or declarations.
@@ -199,9 +235,10 @@ stage_runtime() {
   chmod 755 "$out/bin/sipa" "$out/bin/node"
   cp "$REPO/qpkg/web/"* "$out/web/"
   ln -s ../app/dist/panel "$out/web/panel"
-  sed -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" \
-    "$REPO/rootfs-overlay/etc/sipa.json.in" > "$out/etc/sipa.json.in"
-  node -e "JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\").replace(\"@DATA_DIR@\", \"/x\"))" "$out/etc/sipa.json.in" \
+  # The default config, shipped (QPKG_CONFIG names it; an install keeps the one already there).
+  sed -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" -e "s|@DATA_DIR@|$SIPA_DATA_DIR_FLASH|g" \
+    "$REPO/rootfs-overlay/etc/sipa.json.in" > "$out/etc/sipa.json"
+  node -e "JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\"))" "$out/etc/sipa.json" \
     || die "rootfs-overlay/etc/sipa.json.in is not valid JSON once filled in"
 
   bundle_libs "$out" "$cpu"

@@ -23,6 +23,9 @@ SIPA_WEB_PORT=8491              # loopback port of the daemon's panel/API, reach
 SIPA_PROXY_PATH=/sipa           # QPKG_PROXY_PATH
 SIPA_DATA_DIR_FLASH=/mnt/boot_config/sipa   # default data dir (flash config partition)
 SIPA_OVERLAY_ROOT=/usr/local/sipa           # runtime tree in firmware images
+SIPA_OVERLAY_START=98                       # its /etc/rcS.d/S<nn>sipa: late, after the network (inferred)
+SIPA_OVERLAY_STOP=02                        # its /etc/rcK.d/K<nn>sipa
+SIPA_LZMA_DEB=5.4.1-1+deb12u1               # Debian's liblzma-dev, linked statically into the QPKG's unxz
 
 # Print the table rows, optionally only those whose folder is listed in $SIPA_ARCHES (space separated).
 sipa_targets() {
@@ -50,9 +53,9 @@ sipa_target() {
 # CPU-level facts: loader name and the directory holding that CPU's C libraries on the build host.
 sipa_cpu_facts() {
   case "$1" in
-    x86_64)  T_LOADER=ld-linux-x86-64.so.2; T_SYSLIB=/lib/x86_64-linux-gnu ;;
-    aarch64) T_LOADER=ld-linux-aarch64.so.1; T_SYSLIB=/usr/aarch64-linux-gnu/lib ;;
-    armhf)   T_LOADER=ld-linux-armhf.so.3;  T_SYSLIB=/usr/arm-linux-gnueabihf/lib ;;
+    x86_64)  T_LOADER=ld-linux-x86-64.so.2; T_SYSLIB=/lib/x86_64-linux-gnu;        T_DEBARCH=amd64 ;;
+    aarch64) T_LOADER=ld-linux-aarch64.so.1; T_SYSLIB=/usr/aarch64-linux-gnu/lib; T_DEBARCH=arm64 ;;
+    armhf)   T_LOADER=ld-linux-armhf.so.3;  T_SYSLIB=/usr/arm-linux-gnueabihf/lib;  T_DEBARCH=armhf ;;
     *) echo "unknown CPU '$1'" >&2; return 1 ;;
   esac
 }

@@ -29,7 +29,7 @@ create() {
   local bb
   bb=$(command -v busybox || echo /bin/busybox)
   file -L "$bb" | grep -q 'statically linked' || { echo "busybox at $bb is not static (apt-get install busybox-static)" >&2; exit 1; }
-  mkdir -p "$root"/{bin,sbin,usr/bin,dev,proc,run,tmp,var/log,var/run,etc/init.d,etc/rcS.d,etc/config}
+  mkdir -p "$root"/{bin,sbin,usr/bin,dev,proc,run,tmp,var/log,var/run,etc/init.d,etc/rcS.d,etc/rcK.d,etc/config,etc/default_config}
   mkdir -p "$root"/{home/httpd/cgi-bin/qpkg,home/httpd/RSS/images,mnt/boot_config,share/CACHEDEV1_DATA/Public,share/CACHEDEV1_DATA/.qpkg}
   chmod 1777 "$root/tmp"
   cp "$bb" "$root/bin/busybox"
@@ -76,6 +76,7 @@ SH
   chmod 755 "$root/sbin/"*
   printf 'Platform = %s\n' "$platform" > "$root/etc/platform.conf"
   printf '[System]\nVersion = 5.2.0\nBuild Number = 20240802\n' > "$root/etc/config/uLinux.conf"
+  cp "$root/etc/config/uLinux.conf" "$root/etc/default_config/uLinux.conf"
   printf '[Public]\npath = /share/CACHEDEV1_DATA/Public\n' > "$root/etc/config/smb.conf"
   printf '[QuFirewall]\nName = QuFirewall\nVersion = 2.6.1\nEnable = TRUE\n' > "$root/etc/config/qpkg.conf"
   : > "$root/var/log/event.log"; echo 3 > "$root/tmp/update_process"

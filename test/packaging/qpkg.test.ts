@@ -28,6 +28,12 @@ const VERSION: string = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json
 /** The upgrade's QPKG_VER: the last number of VERSION plus one (the first build repacked under it). */
 const UPGRADE_VERSION = VERSION.replace(/(\d+)(?!.*\d)/, n => String(Number(n) + 1));
 const PANEL_FILES = ['index.html', 'sipa-panel.js', 'host.js', 'host.css', 'manifest.json', 'icon.svg'];
+/** The data archive's name inside the package (QDK's qinstall.sh picks the decompressor by it). */
+const DATA_ARCHIVE = 'data.tar.xz';
+/** QNAP's QDK (GPL), whose own tools check the packages: $SIPA_QDK, else ../shared/vendor/QDK beside the repository. */
+const QDK = process.env.SIPA_QDK ?? path.resolve(REPO, '..', 'shared', 'vendor', 'QDK');
+const QBUILD = path.join(QDK, 'shared', 'bin', 'qbuild');
+const QPKG_ENCRYPT_C = path.join(QDK, 'src', 'qpkg_encrypt.c');
 
 /** The check digits of the tail: the first 10 digits of size × 3589 + 1000000000 (PLATFORM.md, QPKG). */
 export function qpkgCheckDigits(size: number): string {
@@ -148,8 +154,21 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
   const inNetns = (folder: Folder, cmd: string[]) => mustRun('nsenter', [`--net=/proc/${netns[folder]!.pid}/ns/net`, ...cmd]);
   const took = (t0: number) => `${Math.round((Date.now() - t0) / 1000)} s`;
 
+  /** QDK's qbuild as a developer runs it off the NAS: its scripts and templates from the QDK tree. */
+  const qbuild = (args: string[]) => sh('bash', [QBUILD, ...args], {
+    cwd: tmp, env: { ...process.env, QDK_SCRIPTS_DIR: path.join(QDK, 'shared', 'scripts'), QDK_TEMPLATE_DIR: path.join(QDK, 'shared', 'template') },
+  });
+  const qpkgEncrypt = () => path.join(tmp, 'qpkg_encrypt');
+
   before(async function () {
+    for (const f of [QBUILD, QPKG_ENCRYPT_C]) {
+      if (!fs.existsSync(f)) {
+        throw new Error(`QNAP's QDK is missing: no ${f}. The packaging tests check the packages with QDK's own qbuild and ` +
+          'qpkg_encrypt.c (qnap-dev/QDK v2.5.3); put QDK at ../shared/vendor/QDK beside the repository or set SIPA_QDK to its folder.');
+      }
+    }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-packaging-'));
+    mustRun('cc', ['-o', qpkgEncrypt(), QPKG_ENCRYPT_C]);
     fs.mkdirSync(src());
     mustRun('bash', ['-c', 'tar -C "$1" --exclude=./build --exclude=./dist --exclude=./node_modules --exclude=./.git ' +
       '--exclude=./native/build -cf - . | tar -C "$2" -xf -', 'snapshot', REPO, src()]);
@@ -238,7 +257,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       const a = fs.readFileSync(qpkg(out1(), folder));
       const b = fs.readFileSync(qpkg(outUp(), folder, UPGRADE_VERSION));
       assert.equal(b.subarray(b.length - 100).toString('latin1').slice(80, 90), UPGRADE_VERSION.padEnd(10));
-      assert.match(b.subarray(0, 600).toString('latin1'), new RegExp(`QPKG_VER="${UPGRADE_VERSION.replace(/\./g, '\\.')}"`));
+      assert.match(b.subarray(0, 4096).toString('latin1'), new RegExp(`QPKG_VER="${UPGRADE_VERSION.replace(/\./g, '\\.')}"`));
       const tailA = a.length - 100;
       const tailB = b.length - 100;
       // data.tar.gz is the last part before the tail: the same bytes in both.
@@ -248,8 +267,10 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
   });
 
   for (const folder of FOLDERS) {
-    it(`${folder}: tail fields, check digits and the header's own lengths agree with the file`, function () {
-      for (const [file, version] of [[qpkg(out1(), folder), VERSION], [qpkg(outUp(), folder, UPGRADE_VERSION), UPGRADE_VERSION]]) {
+    const both = () => [[qpkg(out1(), folder), VERSION], [qpkg(outUp(), folder, UPGRADE_VERSION), UPGRADE_VERSION]] as const;
+
+    it(`${folder}: tail fields, and the check digits are what QDK's qpkg_encrypt.c writes`, function () {
+      for (const [file, version] of both()) {
         const buf = fs.readFileSync(file);
         const size = buf.length;
         const tail = buf.subarray(size - 100).toString('latin1');
@@ -257,15 +278,61 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         assert.equal(tail.slice(60, 80), NAME.padEnd(20));
         assert.equal(tail.slice(80, 90), version.padEnd(10));
         assert.equal(buf.subarray(size - 60, size - 50).toString('latin1'), qpkgCheckDigits(size), 'check digits at −60');
-        // As QDK's tools read a package: eval the header's script_len= and offset= lines up to "exit 1".
-        const head = buf.subarray(0, 8192).toString('latin1').split('\n');
-        const stop = head.findIndex(l => /^exit 1/.test(l));
-        assert.ok(stop > 0, 'header ends with "exit 1"');
-        const lines = head.slice(0, stop).filter(l => /^(script_len|offset)/.test(l)).map(l => l + ';').join('\n');
-        const r = mustRun('sh', ['-c', `${lines}\necho "$script_len $offset"`]);
-        const [scriptLen, contentEnd] = r.stdout.trim().split(/\s+/).map(Number);
-        assert.equal(buf.subarray(scriptLen - 7, scriptLen).toString('latin1'), 'exit 1\n', 'script_len ends the header');
-        assert.equal(contentEnd, size - 100, 'header + control.tar + data.tar.gz end where the tail begins');
+        // QDK's own program seals a copy whose digits were wiped: it must come out byte for byte as built.
+        const copy = path.join(tmp, 'sealed.qpkg');
+        const wiped = Buffer.from(buf);
+        wiped.write('0000000000', size - 60, 'latin1');
+        fs.writeFileSync(copy, wiped);
+        mustRun(qpkgEncrypt(), [copy]);
+        assert.ok(fs.readFileSync(copy).equals(buf), `${path.basename(file)}: qpkg_encrypt wrote other check digits`);
+        fs.rmSync(copy);
+      }
+    });
+
+    it(`${folder}: QDK's get_content_size (header + control + data) ends where the tail begins`, function () {
+      for (const [file] of both()) {
+        // qbuild's own function, cut out of qbuild and run on the file.
+        const r = mustRun('bash', ['-c', 'source <(sed -n "/^get_content_size(){/,/^}$/p" "$1"); err_msg() { echo "$*" >&2; exit 1; }; get_content_size "$2"',
+          'x', QBUILD, file]);
+        assert.equal(Number(r.stdout.trim()), fs.statSync(file).size - 100, r.out);
+      }
+    });
+
+    it(`${folder}: QDK's qbuild --extract pulls out the control files and the data archive, exactly`, function () {
+      for (const [file] of both()) {
+        const dir = path.join(tmp, `extract-${folder}`);
+        fs.rmSync(dir, { recursive: true, force: true });
+        const r = qbuild(['--extract', file, dir]);
+        assert.equal(r.code, 0, r.out);
+        assert.deepEqual(fs.readdirSync(dir).sort(), ['built_info', DATA_ARCHIVE, 'package_routines', 'qinstall.sh', 'qpkg.cfg', 'unxz'].sort(), r.out);
+        const [s, c, d] = mustRun('bash', ['-c', '. scripts/packaging/targets.sh; . scripts/packaging/lib.sh; . scripts/packaging/qpkg-format.sh; qpkg_lengths "$1"', 'x', file])
+          .stdout.trim().split(' ').map(Number);
+        const buf = fs.readFileSync(file);
+        assert.equal(buf.subarray(s - 7, s).toString('latin1'), 'exit 1\n', 'script_len ends the header');
+        assert.ok(fs.readFileSync(path.join(dir, DATA_ARCHIVE)).equals(buf.subarray(s + c, s + c + d)), 'the extracted data archive is not the one in the file');
+        const cfg = fs.readFileSync(path.join(dir, 'qpkg.cfg'), 'utf8');
+        assert.match(cfg, new RegExp(`^QPKG_NAME="${NAME}"$`, 'm'));
+        // QPKG_CONFIG (qbuild --query config) names files the data archive really ships.
+        const config = qbuild(['--query', 'config', file]).stdout.trim().split(/\s+/);
+        assert.deepEqual(config, ['etc/sipa.json']);
+        const listed = mustRun('tar', ['-tJf', path.join(dir, DATA_ARCHIVE)]).stdout.split('\n');
+        for (const c of config) assert.ok(listed.includes(`./${c}`), `QPKG_CONFIG ${c} is not in the data archive`);
+        fs.rmSync(dir, { recursive: true });
+      }
+    });
+
+    it(`${folder}: QDK's qbuild --query info and --query dump read the package's qpkg.cfg`, function () {
+      for (const [file, version] of both()) {
+        const info = qbuild(['--query', 'info', file]);
+        assert.equal(info.code, 0, info.out);
+        assert.match(info.stdout, new RegExp(`^Name +: ${NAME}$`, 'm'), info.out);
+        assert.match(info.stdout, new RegExp(`^Version +: ${version.replace(/\./g, '\\.')}$`, 'm'), info.out);
+        assert.match(info.stdout, /^Packager +: \S/m, info.out);
+        const dump = qbuild(['--query', 'dump', file]);
+        assert.equal(dump.code, 0, dump.out);
+        assert.match(dump.stdout, new RegExp(`^QPKG_NAME="${NAME}"$`, 'm'), dump.out);
+        assert.match(dump.stdout, new RegExp(`^QPKG_VER="${version.replace(/\./g, '\\.')}"$`, 'm'), dump.out);
+        assert.match(dump.stdout, /^QPKG_SERVICE_PROGRAM="sipa\.sh"$/m, dump.out);
       }
     });
   }
@@ -298,16 +365,37 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         assert.equal(r.code, 10, `install exited ${r.code} (10 = done, package file may go):\n${r.out}`);
         assert.equal(getcfg('Install_Path'), QPKG_ROOT);
         assert.equal(getcfg('Version'), VERSION);
-        assert.equal(getcfg('Enable'), 'TRUE');
+        const events = fs.readFileSync(path.join(root(), 'var/log/event.log'), 'utf8');
+        if (native) {
+          assert.equal(getcfg('Enable'), 'TRUE');
+          assert.match(events, /level=0 \[Secure IP Access\] started \(pid \d+\)/);
+        } else {
+          // Under qemu-user the daemon dies at its first netfilter netlink socket (qemu emulates none): start waits for
+          // the daemon to answer, sees it exit, reports the log's last lines, and the install leaves the package disabled.
+          assert.match(events, /level=2 \[Secure IP Access\] the daemon exited at start; last lines of \/var\/log\/sipa\/sipa\.log: .*the kernel lacks ip_set or nfnetlink support/, r.out);
+          assert.equal(getcfg('Enable'), 'FALSE');
+        }
         assert.equal(getcfg('Shell'), `${QPKG_ROOT}/sipa.sh`);
         assert.equal(getcfg('Use_Proxy'), '1');
         assert.equal(getcfg('Proxy_Path'), '/sipa');
         assert.equal(fs.readlinkSync(path.join(root(), 'etc/init.d/sipa.sh')), `${QPKG_ROOT}/sipa.sh`);
-        assert.ok(fs.lstatSync(path.join(root(), `etc/rcS.d/QS140${NAME}`)).isSymbolicLink());
-        assert.equal(fs.readlinkSync(path.join(root(), `home/httpd/RSS/images/${NAME}_80.gif`)), `${QPKG_ROOT}/.qpkg_icon_80.gif`);
+        // QDK's link_start_stop_script: QS<rc> to start, QK<1000 - rc> to stop at shutdown.
+        assert.equal(fs.readlinkSync(path.join(root(), `etc/rcS.d/QS140${NAME}`)), '/etc/init.d/sipa.sh');
+        assert.equal(fs.readlinkSync(path.join(root(), `etc/rcK.d/QK860${NAME}`)), '/etc/init.d/sipa.sh');
+        // QDK's copy_qpkg_icons: copies, not links.
+        for (const suffix of ['', '_80', '_gray']) {
+          const icon = path.join(root(), `home/httpd/RSS/images/${NAME}${suffix}.gif`);
+          assert.ok(fs.lstatSync(icon).isFile(), `${icon} is not a regular file`);
+          assert.ok(fs.readFileSync(icon).equals(fs.readFileSync(path.join(root(), QPKG_ROOT, `.qpkg_icon${suffix}.gif`))));
+        }
+        // QDK's register_qpkg: Distribution_Type (default 0) and Build (built_info's time).
+        assert.equal(getcfg('Distribution_Type'), '0');
+        assert.equal(getcfg('Build'), '20231114');
+        assert.equal(getcfg('Config_Path'), `${QPKG_ROOT}/etc/sipa.json`);
         assert.equal(fs.readlinkSync(path.join(root(), `home/httpd/cgi-bin/qpkg/${NAME}`)), `${QPKG_ROOT}/web`);
         const cfg = JSON.parse(fs.readFileSync(path.join(root(), QPKG_ROOT, 'etc/sipa.json'), 'utf8'));
         assert.equal(cfg.dataDir, '/mnt/boot_config/sipa');
+        assert.equal((fs.statSync(path.join(root(), QPKG_ROOT, 'etc/sipa.json')).mode & 0o777).toString(8), '600');
         assert.ok(fs.existsSync(path.join(root(), QPKG_ROOT, '.uninstall.sh')));
         assert.equal(fs.readdirSync(path.join(root(), 'share/CACHEDEV1_DATA/.qpkg')).join(','), NAME, 'no scratch dir left');
       });
@@ -345,6 +433,9 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
 
       if (native) {
         it('serves the panel through the daemon on the QTS proxy port (index, bundle, manifest)', function () {
+          // No wait after start: it returns once the daemon answers on its socket.
+          const up = inRoot(`${QPKG_ROOT}/sipa.sh start >/dev/null 2>&1 && ${SIPA} status ${CONF}`);
+          assert.equal(up.code, 0, up.out);
           const r = inRoot(`${QPKG_ROOT}/sipa.sh start >/dev/null 2>&1; for f in / /sipa-panel.js /manifest.json; do ` +
             `wget -qO /tmp/got http://127.0.0.1:8491$f && echo "$f $(wc -c < /tmp/got)"; done; cat /tmp/got; rm -f /tmp/got`);
           assert.equal(r.code, 0, r.out);
@@ -352,6 +443,56 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
           assert.match(r.stdout, new RegExp(`^/ ${fs.statSync(path.join(panel, 'index.html')).size}$`, 'm'), r.out);
           assert.match(r.stdout, new RegExp(`^/sipa-panel.js ${fs.statSync(path.join(panel, 'sipa-panel.js')).size}$`, 'm'), r.out);
           assert.match(r.stdout, /"id": "secure-ip-access"/);
+        });
+      }
+
+      if (native) {
+        it('loads nothing the build pruned from node_modules (a traced run of selftest, the daemon and the CLI)', function () {
+          // A require hook in every Node process (NODE_OPTIONS): the files each loaded (require.cache, native addons)
+          // and every require that failed to resolve, written at exit.
+          fs.writeFileSync(path.join(root(), 'tmp/sipa-trace.cjs'), `
+            const Module = require('module'), fs = require('fs');
+            const seen = new Set(), failed = [];
+            const resolve = Module._resolveFilename;
+            Module._resolveFilename = function (request, parent, ...rest) {
+              try { return resolve.call(this, request, parent, ...rest); }
+              catch (e) { failed.push({ request, from: parent && parent.filename }); throw e; }
+            };
+            const dlopen = process.dlopen;
+            process.dlopen = function (m, file, ...rest) { seen.add(file); return dlopen.call(this, m, file, ...rest); };
+            process.on('exit', () => {
+              for (const k of Object.keys(require.cache)) seen.add(k);
+              fs.appendFileSync('/tmp/sipa-trace.jsonl', JSON.stringify({ argv: process.argv.slice(2), loaded: [...seen], failed }) + '\\n');
+            });`);
+          const r = inRoot(`export NODE_OPTIONS="--require /tmp/sipa-trace.cjs"; ${SIPA} selftest >/dev/null && ` +
+            `${QPKG_ROOT}/sipa.sh start >/dev/null && ${SIPA} status ${CONF} && ${SIPA} enable ${CONF} && ` +
+            `${SIPA} register 203.0.113.9 --for 1h --label trace ${CONF} && ${SIPA} list --json ${CONF} >/dev/null && ` +
+            `${SIPA} audit --limit 5 ${CONF} >/dev/null && ${SIPA} revoke 203.0.113.9 ${CONF} && ${SIPA} doctor ${CONF} >/dev/null; ` +
+            `${SIPA} register not-an-address ${CONF}; echo "bad input exit $?"; ${SIPA} --help >/dev/null; ` +
+            `${SIPA} disable ${CONF} && ${QPKG_ROOT}/sipa.sh stop`);
+          const lines = fs.readFileSync(path.join(root(), 'tmp/sipa-trace.jsonl'), 'utf8').trim().split('\n');
+          fs.rmSync(path.join(root(), 'tmp/sipa-trace.jsonl'));
+          fs.rmSync(path.join(root(), 'tmp/sipa-trace.cjs'));
+          assert.equal(r.code, 0, r.out);
+          assert.match(r.out, /bad input exit 2/, r.out);
+          const runs = lines.map(l => JSON.parse(l) as { argv: string[]; loaded: string[]; failed: { request: string; from: string | null }[] });
+          assert.ok(runs.some(x => x.argv.includes('daemon')), 'the daemon wrote no trace (did it stop cleanly?)');
+          const app = `${QPKG_ROOT}/app/`;
+          const loaded = new Set(runs.flatMap(x => x.loaded).filter(f => f.startsWith(app)).map(f => f.slice(app.length)));
+          const pruned = new Set(fs.readFileSync(path.join(out1(), 'pruned-node_modules.txt'), 'utf8').trim().split('\n'));
+          assert.ok(pruned.size > 100, `only ${pruned.size} files pruned`);
+          for (const pkg of ['ajv', 'cron', 'luxon', 'koffi', 'sqlite3', 'netlink']) {
+            assert.ok([...loaded].some(f => f.startsWith(`node_modules/${pkg}/`)), `the trace saw nothing of ${pkg}`);
+          }
+          assert.deepEqual([...loaded].filter(f => pruned.has(f)), [], 'loaded files that the build pruned');
+          // A require that failed inside the package must not have been after a pruned file.
+          const misses = runs.flatMap(x => x.failed).filter(f => f.from?.startsWith(app)).map(f => {
+            const base = f.request.startsWith('.') ? path.posix.join(path.posix.dirname(f.from!.slice(app.length)), f.request) : `node_modules/${f.request}`;
+            return { ...f, pruned: ['', '.js', '.json', '.node', '/index.js', '/package.json'].map(e => base + e).filter(c => pruned.has(c)) };
+          }).filter(f => f.pruned.length > 0);
+          assert.deepEqual(misses, [], 'requires that failed because the build pruned their file');
+          console.log(`        traced ${runs.length} Node processes: ${[...loaded].filter(f => f.startsWith('node_modules/')).length} node_modules files loaded, ` +
+            `none of the ${pruned.size} pruned`);
         });
       }
 
@@ -373,6 +514,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         fs.writeFileSync(cfgPath, edited);
         fs.writeFileSync(path.join(root(), QPKG_ROOT, 'app/stale-file-from-old-version'), '');
         const events0 = fs.readFileSync(path.join(root(), 'var/log/event.log'), 'utf8').length;
+        const enabledBefore = getcfg('Enable');
         const r = inRoot('cd /share/CACHEDEV1_DATA/Public && sh b.qpkg');
         assert.equal(r.code, 10, r.out);
         assert.match(r.out, new RegExp(`upgrading Secure IP Access ${VERSION.replace(/\./g, '\\.')} to ${UPGRADE_VERSION.replace(/\./g, '\\.')}`));
@@ -382,7 +524,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
         for (const f of storeBefore) assert.ok(fs.existsSync(path.join(dataDir, f)), `${f} of the store kept`);
         assert.equal(fs.existsSync(path.join(root(), QPKG_ROOT, 'app/stale-file-from-old-version')), false, 'runtime replaced');
         assert.equal(getcfg('Install_Path'), QPKG_ROOT);
-        assert.equal(getcfg('Enable'), 'TRUE');
+        assert.equal(getcfg('Enable'), enabledBefore, 'an upgrade keeps Enable');
         const events = fs.readFileSync(path.join(root(), 'var/log/event.log'), 'utf8').slice(events0);
         assert.doesNotMatch(`${r.out}\n${events}`, /uninstall-cleanup|removed its firewall|removed \/mnt/, 'no removal cleanup on upgrade');
         if (native) {
@@ -409,6 +551,12 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       function () {
         assert.ok(fs.existsSync(path.join(root(), 'mnt/boot_config/sipa')), 'a data dir to remove');
         if (native) assert.equal(kernelState().sets.length, 4, 'the sets are there before removal');
+        // QDK's create_uninstall_script order: stop, remove, PKG_PRE_REMOVE, the files, PKG_MAIN_REMOVE, PKG_POST_REMOVE.
+        const script = fs.readFileSync(path.join(root(), QPKG_ROOT, '.uninstall.sh'), 'utf8');
+        const at = (re: RegExp) => { const i = script.search(re); assert.ok(i >= 0, `${re} not in .uninstall.sh`); return i; };
+        const order = [/"\$service" stop/, /"\$service" remove/, /# --- PKG_PRE_REMOVE/, /rm -rf "\$\{QPKG_ROOT:\?\}"/,
+          /# --- PKG_MAIN_REMOVE/, /# --- PKG_POST_REMOVE/].map(at);
+        assert.deepEqual(order, [...order].sort((a, b) => a - b), 'the removal steps are out of QDK\'s order');
         const events0 = fs.readFileSync(path.join(root(), 'var/log/event.log'), 'utf8').length;
         const r = inRoot(`sh ${QPKG_ROOT}/.uninstall.sh`);
         assert.equal(r.code, 0, r.out);
@@ -435,19 +583,90 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
     });
   }
 
+  describe('x86_64 install failures in a fake QTS root of their own', function () {
+    const root = () => path.join(tmp, 'root-edge');
+    const run = (cmd: string) => sh('bash', [FAKE_QTS, 'run', root(), 'x86_64', cmd], { timeoutMs: 5 * 60 * 1000 });
+    const file = (p: string) => path.join(root(), p);
+    const registered = () => run(`/sbin/getcfg ${NAME} Install_Path -f /etc/config/qpkg.conf`).stdout.trim();
+    const setVersion = (conf: string, v: string) => fs.writeFileSync(file(conf), `[System]\nVersion = ${v}\nBuild Number = 20240802\n`);
+
+    before(function () {
+      mustRun('bash', [FAKE_QTS, 'create', root(), 'x86_64']);
+      fs.copyFileSync(qpkg(out1(), 'x86_64'), file('share/CACHEDEV1_DATA/Public/a.qpkg'));
+    });
+
+    it('reads the firmware version from /etc/default_config/uLinux.conf first (QDK 2.5.3); a refusal exits 10 with "Installation Abort."', function () {
+      setVersion('etc/default_config/uLinux.conf', '5.1.0');
+      setVersion('etc/config/uLinux.conf', '5.2.0');
+      const r = run('cd /share/CACHEDEV1_DATA/Public && sh a.qpkg');
+      assert.equal(r.code, 10, r.out);
+      assert.match(r.out, /needs QTS 5\.2\.0 or later \(this NAS runs 5\.1\.0\)/, r.out);
+      assert.match(r.out, /Installation Abort\./, r.out);
+      assert.equal(fs.readFileSync(file('tmp/update_process'), 'utf8').trim(), '-1');
+      assert.equal(registered(), '');
+      assert.deepEqual(fs.readdirSync(file('share/CACHEDEV1_DATA/.qpkg')), [], 'nothing installed, no scratch dir left');
+    });
+
+    it('falls back to /etc/config/uLinux.conf when the firmware has no default_config', function () {
+      fs.rmSync(file('etc/default_config/uLinux.conf'));
+      setVersion('etc/config/uLinux.conf', '5.1.9');
+      const r = run('cd /share/CACHEDEV1_DATA/Public && sh a.qpkg');
+      assert.equal(r.code, 10, r.out);
+      assert.match(r.out, /this NAS runs 5\.1\.9/, r.out);
+      assert.equal(registered(), '');
+    });
+
+    it('a service that does not start at install leaves the package installed but Enable=FALSE, as QDK does', function () {
+      setVersion('etc/default_config/uLinux.conf', '5.2.0');
+      setVersion('etc/config/uLinux.conf', '5.2.0');
+      fs.writeFileSync(file('var/run/sipa'), 'not a directory: the service cannot make its run dir\n');
+      const r = run('cd /share/CACHEDEV1_DATA/Public && sh a.qpkg');
+      assert.equal(r.code, 10, r.out);
+      assert.doesNotMatch(r.out, /Installation Abort/, r.out);
+      assert.equal(registered(), QPKG_ROOT);
+      assert.equal(run(`/sbin/getcfg ${NAME} Enable -f /etc/config/qpkg.conf`).stdout.trim(), 'FALSE');
+      assert.match(fs.readFileSync(file('var/log/event.log'), 'utf8'), /level=1 .*did not start, so it is disabled/);
+      assert.equal(fs.readFileSync(file('tmp/update_process'), 'utf8').trim(), '3');
+      fs.rmSync(file('var/run/sipa'));
+    });
+
+    it('start gives up on a daemon that lives but never answers: a bounded wait, the log\'s last lines, the process stopped', function () {
+      // The fault: bin/sipa's daemon is a Node process (on the bundled runtime) that never opens the socket.
+      const bin = file(`${QPKG_ROOT}/bin/sipa`);
+      const real = fs.readFileSync(bin);
+      fs.mkdirSync(file('tmp/hang/cli'), { recursive: true });
+      fs.writeFileSync(file('tmp/hang/cli/main.js'), 'console.log("hanging before the socket"); setInterval(() => {}, 1 << 30);\n');
+      fs.writeFileSync(bin, `#!/bin/sh\n[ "$1" = daemon ] || exit 3\nR=${QPKG_ROOT}\n` +
+        'exec $R/lib/ld-linux-x86-64.so.2 --inhibit-cache --library-path $R/lib $R/bin/node /tmp/hang/cli/main.js\n');
+      try {
+        const r = run(`/sbin/setcfg ${NAME} Enable TRUE -f /etc/config/qpkg.conf; SIPA_START_WAIT=3 ${QPKG_ROOT}/sipa.sh start; ` +
+          'echo "rc=$?"; ps -o args | grep "[h]ang/cli" || echo "none left"');
+        assert.match(r.out, /rc=1/, r.out);
+        assert.match(r.out, /did not answer on \/var\/run\/sipa\/sipa\.sock within 3 s; stopping it\. Last lines of \/var\/log\/sipa\/sipa\.log: .*hanging before the socket/, r.out);
+        assert.match(r.out, /none left/, r.out);
+      } finally {
+        fs.writeFileSync(bin, real);
+      }
+    });
+  });
+
   describe('rootfs overlay (arm_64)', function () {
     const o = () => path.join(ov(), 'arm_64');
     const archive = () => path.join(ov(), `sipa-overlay_${VERSION}_arm_64.tar.gz`);
 
-    it('has the runtime, init script, default config, panel registration, the panel and a manifest of every file', function () {
+    it('has the runtime, init script with its boot links, default config, panel registration, the panel and a manifest of every file', function () {
+      assert.equal(fs.readlinkSync(path.join(o(), 'etc/rcS.d/S98sipa')), '../init.d/sipa.sh');
+      assert.equal(fs.readlinkSync(path.join(o(), 'etc/rcK.d/K02sipa')), '../init.d/sipa.sh');
       for (const p of ['etc/init.d/sipa.sh', 'usr/local/sipa/bin/sipa', 'usr/local/sipa/bin/node', 'usr/local/sipa/sipa.sh',
         'usr/local/sipa/lib/ld-linux-aarch64.so.1', 'usr/local/sipa/etc/sipa.json', 'usr/local/sipa/etc/panel.conf',
         ...PANEL_FILES.map(f => `usr/local/sipa/app/dist/panel/${f}`)]) {
         assert.ok(fs.existsSync(path.join(o(), p)), `${p} missing`);
       }
       assert.equal(fs.readlinkSync(path.join(o(), 'usr/local/sipa/web/panel')), '../app/dist/panel');
-      const manifest = fs.readFileSync(path.join(o(), 'MANIFEST.sha256'), 'utf8').trim().split('\n');
-      const files = fileList(o()).filter(l => l.startsWith('f ') && l !== 'f /MANIFEST.sha256').map(l => l.slice(2));
+      // The manifest lives in the module's own folder, not at / of the image.
+      assert.ok(!fs.existsSync(path.join(o(), 'MANIFEST.sha256')));
+      const manifest = fs.readFileSync(path.join(o(), 'usr/local/sipa/MANIFEST.sha256'), 'utf8').trim().split('\n');
+      const files = fileList(o()).filter(l => l.startsWith('f ') && l !== 'f /usr/local/sipa/MANIFEST.sha256').map(l => l.slice(2));
       assert.deepEqual(manifest.map(l => l.slice(66)), files);
       for (const line of manifest) {
         const [sum, p] = [line.slice(0, 64), line.slice(66)];
@@ -464,7 +683,7 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       fs.mkdirSync(data);
       mustRun('bash', ['-c', `. scripts/packaging/targets.sh; . scripts/packaging/lib.sh; . scripts/packaging/qpkg-format.sh
         read -r s c d < <(qpkg_lengths "$1")
-        dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip=$((s + c)) count="$d" status=none | tar -xzf - -C "$2"`,
+        dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip=$((s + c)) count="$d" status=none | tar -xJf - -C "$2"`,
       'x', qpkg(out1(), 'arm_64'), data]);
       const sums = (dir: string) => new Map(fileList(dir).filter(l => /^[fl] \/(app|bin|lib|web)\/|^f \/sipa\.sh$/.test(l)).map(l => {
         const p = path.join(dir, l.slice(2));
@@ -472,12 +691,23 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
       }));
       const a = sums(data);
       const b = sums(path.join(o(), 'usr/local/sipa'));
-      assert.ok(a.size > 500, `only ${a.size} runtime files in the QPKG`);
+      assert.ok(a.size > 150, `only ${a.size} runtime files in the QPKG`);
       assert.deepEqual([...b.entries()].sort(), [...a.entries()].sort());
-      // det_tgz again over the tree: the same bytes as the archive the build wrote.
-      const again = path.join(tmp, 'overlay-again.tar.gz');
-      mustRun('bash', ['-c', '. scripts/packaging/lib.sh; SOURCE_DATE_EPOCH=1700000000; det_tgz "$1" "$2"', 'x', again, o()]);
-      assert.ok(fs.readFileSync(again).equals(fs.readFileSync(archive())), 'the overlay archive is not the deterministic tar of its tree');
+      // The archive holds what the overlay owns and nothing above it (no ./, ./etc/, ./usr/ ... entries that would
+      // re-stamp the image's folders), with the tree's own contents; the unpacked tree carries the archive's times.
+      const members = mustRun('tar', ['-tzvf', archive()]).stdout.trim().split('\n');
+      const names = members.map(l => l.split(/\s+/).slice(5).join(' ').replace(/ -> .*/, ''));
+      for (const parent of ['./', './etc/', './etc/init.d/', './etc/rcS.d/', './etc/rcK.d/', './usr/', './usr/local/']) {
+        assert.ok(!names.includes(parent), `the archive carries ${parent}`);
+      }
+      assert.ok(names.includes('./usr/local/sipa/') && names.includes('./etc/init.d/sipa.sh') && names.includes('./etc/rcS.d/S98sipa'), names.slice(0, 10).join('\n'));
+      assert.ok(members.every(l => / 2023-11-14 /.test(l)), 'archive times are SOURCE_DATE_EPOCH');
+      const unpacked = path.join(tmp, 'overlay-unpacked');
+      fs.mkdirSync(unpacked);
+      mustRun('tar', ['-xzf', archive(), '-C', unpacked]);
+      assert.deepEqual(fileList(unpacked), fileList(o()));
+      const bad = fileList(o()).filter(l => fs.lstatSync(path.join(o(), l.slice(2))).mtimeMs !== 1700000000 * 1000);
+      assert.deepEqual(bad, [], 'build/overlay/<arch>/ carries build-time mtimes');
     });
   });
 });
