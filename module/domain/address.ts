@@ -53,14 +53,14 @@ const FULL_PREFIX: Record<AddressFamily, number> = { 4: 32, 6: 128 };
 /** An address or network that the rules single out, and why. */
 interface SpecialRange {
   family: AddressFamily;
-  bytes: number[];
+  bytes: Uint8Array;
   prefix: number;
   reason: string;
 }
 
 function range(family: AddressFamily, bytes: number[], prefix: number, reason: string): SpecialRange {
-  const full = new Array<number>(family === 4 ? 4 : 16).fill(0);
-  bytes.forEach((b, i) => { full[i] = b; });
+  const full = new Uint8Array(family === 4 ? 4 : 16);
+  full.set(bytes);
   return { family, bytes: full, prefix, reason };
 }
 
@@ -316,6 +316,7 @@ function checkWidthOption(value: number | undefined, fallback: number, full: num
 }
 
 function checkHostBits(text: string, parsed: ParsedSyntax, what: 'address' | 'network'): void {
+  if (parsed.prefix === FULL_PREFIX[parsed.family]) return;
   const masked = maskBytes(parsed.bytes, parsed.prefix);
   if (!samePrefixBits(masked, parsed.bytes, FULL_PREFIX[parsed.family])) {
     const suggestion = `${parsed.family === 4 ? formatV4(masked) : formatV6(masked)}/${parsed.prefix}`;
@@ -324,8 +325,7 @@ function checkHostBits(text: string, parsed: ParsedSyntax, what: 'address' | 'ne
 }
 
 function firstOverlap(parsed: ParsedSyntax, ranges: SpecialRange[]): SpecialRange | undefined {
-  return ranges.find((r) => r.family === parsed.family
-    && samePrefixBits(Uint8Array.from(r.bytes), parsed.bytes, Math.min(r.prefix, parsed.prefix)));
+  return ranges.find((r) => r.family === parsed.family && samePrefixBits(r.bytes, parsed.bytes, Math.min(r.prefix, parsed.prefix)));
 }
 
 function build(family: AddressFamily, bytes: Uint8Array, prefix: number): IpNetwork {
@@ -343,11 +343,16 @@ function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
   return out;
 }
 
+// Called for every stored address at start (65,536 of them): no allocation.
 function samePrefixBits(a: Uint8Array, b: Uint8Array, bits: number): boolean {
   if (a.length !== b.length) return false;
-  const ma = maskBytes(a, bits);
-  const mb = maskBytes(b, bits);
-  return ma.every((v, i) => v === mb[i]);
+  for (let i = 0; i < a.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - 8 * i));
+    if (keep === 0) return true;
+    const mask = (0xff << (8 - keep)) & 0xff;
+    if ((a[i] & mask) !== (b[i] & mask)) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------------------

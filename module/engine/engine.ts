@@ -164,6 +164,9 @@ export class Engine implements EngineApi {
         inKernel = new Map();
       }
       this.enabled = await this.decideEnabled(recovered);
+      // Close the NAS before reading 65,536 stored devices (a second or more on a NAS): after a reboot the allow
+      // sets start empty and fill when the devices are loaded; after a restart they keep what the kernel holds.
+      const rulesInPlace = this.enabled && await this.installRules().then(() => true, () => false);
       if (recovered) await this.recoverFromKernel(recovered, inKernel);
       if (this.deps.storeUnavailable) {
         this.storeRecovered = `the store could not be opened (${this.deps.storeUnavailable}); running on a temporary store in RAM, so changes are lost at the next restart`;
@@ -195,7 +198,7 @@ export class Engine implements EngineApi {
       if (this.enabled) {
         // A kernel that refuses now (a module not loaded yet at boot) must not keep the service down: status and
         // doctor say it is not enforcing, and the reconciler tries again every few seconds.
-        await this.enforce().catch(err => {
+        await this.enforce(rulesInPlace).catch(err => {
           log('error', 'cannot enforce yet; the reconciler retries', { error: (err as Error).message });
           this.systemLog('error', `cannot enforce yet (${(err as Error).message}); retrying`);
         });
@@ -427,7 +430,16 @@ export class Engine implements EngineApi {
   }
 
   /** Installs sets and rules and loads the LAN and every active device in one replace per family. */
-  private async enforce(): Promise<void> {
+  private async enforce(rulesInPlace = false): Promise<void> {
+    const { kernel, config } = this.deps;
+    if (!rulesInPlace) await this.installRules();
+    const failed = kernel.replaceAllowed(this.desiredEntries(), config.limits.maxEntries);
+    for (const f of failed) this.deps.log('error', 'kernel refused an entry', { reason: f.reason });
+    this.enforcing = true;
+  }
+
+  /** Sets, chains and the LAN: the NAS is closed to the internet from here on (the allow sets as they are). */
+  private async installRules(): Promise<void> {
     const { kernel, config } = this.deps;
     try {
       await kernel.install(this.plan, config.limits.maxEntries);
@@ -437,9 +449,6 @@ export class Engine implements EngineApi {
       throw err;
     }
     kernel.setLan(this.lanNetworks());
-    const failed = kernel.replaceAllowed(this.desiredEntries(), config.limits.maxEntries);
-    for (const f of failed) this.deps.log('error', 'kernel refused an entry', { reason: f.reason });
-    this.enforcing = true;
   }
 
   /** A reloaded config (SIGHUP): policy, LAN and firewall scope apply at once; names and paths need a restart. */
