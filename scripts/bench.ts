@@ -120,7 +120,7 @@ async function conntrack(): Promise<void> {
     const total = Number(inNs(net.nas, 'conntrack', ['-C']).trim());
     const victim = Uint8Array.from([203, 0, 113, 20]);
     const t0 = process.hrtime.bigint();
-    const cut = nl.cutFlows(4, victim);
+    const cut = nl.cutFlows(4, [{ bytes: victim, prefix: 32 }]);
     record('ct.cut', total, ms(t0), 'ms');
     const t1 = process.hrtime.bigint();
     inNs(net.nas, 'conntrack', ['-D', '-s', '203.0.113.21']);

@@ -176,18 +176,19 @@ export class Enforcer implements Enforcement {
   }
 
   disallow(entries: ReadonlyArray<Omit<AllowEntry, 'timeout'>>): { cut: number; failed: BatchFailure[] } {
-    let cut = 0;
     const failed: BatchFailure[] = [];
+    const deleted = new Map<Family, Array<Omit<AllowEntry, 'timeout'>>>();
+    // Every entry leaves the sets before any flow is cut: the chains refuse them from then on, and the cut (a
+    // dump of the conntrack table per family) is cleanup.
     for (const [family, items] of this.byFamily(entries)) {
       if (!items.length) continue;
       const result = this.sets.apply(this.names.allow[family], items.map(({ entry }) => ({ op: 'del', ...entry, timeout: 0 })));
       const refused = new Set(result.failed.map(f => f.index));
       for (const f of result.failed) failed.push({ ...f, index: items[f.index].index });
-      items.forEach(({ entry }, i) => {
-        // conntrack matches exact sources; a prefix entry's flows end when their packets next meet the chain.
-        if (!refused.has(i) && entry.prefix === (family === 4 ? 32 : 128)) cut += this.flows.cut(family, entry.bytes);
-      });
+      deleted.set(family, items.filter((_, i) => !refused.has(i)).map(({ entry }) => entry));
     }
+    let cut = 0;
+    for (const [family, nets] of deleted) cut += this.flows.cut(family, nets);
     return { cut, failed };
   }
 

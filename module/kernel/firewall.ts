@@ -1,4 +1,4 @@
-// The enforcement chain, one per family, jumped to first from INPUT. Rules come from fixed templates and are
+// The enforcement chains, per family: input (jumped to first from INPUT) and output (from OUTPUT). Rules come from fixed templates and are
 // installed with `iptables-restore --noflush` of the legacy backend (the one QTS has); no user text reaches them.
 import { CommandRunner, findProgram } from './command';
 import { Family } from './native';
@@ -61,32 +61,64 @@ function chunks(ports: number[]): string[] {
   return out;
 }
 
-/** The chain's rules, in order: what returns to INPUT (allowed) first, then what is refused. */
+/** The TCP and other-protocol matches that make up the protected scope, one rule's worth each. */
+interface Scope {
+  tcp: string[];
+  other: string[];
+}
+
+/** The protected scope by the NAS's own port: `--dports` on the way in, `--sports` on the way out. */
+function portScope(plan: FirewallPlan, dir: 'dports' | 'sports'): Scope {
+  if (plan.protect === 'all') return { tcp: ['-p tcp'], other: [''] };
+  return {
+    tcp: chunks(plan.protect.tcp).map(list => `-p tcp -m multiport --${dir} ${list}`),
+    other: chunks(plan.protect.udp).map(list => `-p udp -m multiport --${dir} ${list}`),
+  };
+}
+
+// A TCP segment that is not a SYN belongs to a flow already open (or cut): reset it so that both ends learn at
+// once instead of retransmitting into silence.
+const NOT_SYN = '-m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN';
+const RESET = '-j REJECT --reject-with tcp-reset';
+
+/** What refuses a packet of a flow that a source which is not allowed started: reset TCP, drop or reject the rest. */
+function refusals(c: string, family: Family, plan: FirewallPlan, scope: Scope): string[] {
+  const unreachable = family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable';
+  const refuseTcp = plan.action === 'reject' ? 'REJECT --reject-with tcp-reset' : 'DROP';
+  const refuseOther = plan.action === 'reject' ? `REJECT --reject-with ${unreachable}` : 'DROP';
+  const rules: string[] = [];
+  for (const m of scope.tcp) rules.push(`${c} ${m} ${NOT_SYN} ${RESET}`, `${c} ${m} -j ${refuseTcp}`);
+  for (const m of scope.other) rules.push(`${c} ${m} -j ${refuseOther}`.replace(/ {2,}/g, ' '));
+  return rules;
+}
+
+/** ICMP errors about a tracked flow (path MTU, unreachable) pass whoever sends them: they carry no data. */
+function relatedIcmp(c: string, family: Family): string {
+  return `${c} -p ${family === 4 ? 'icmp' : 'ipv6-icmp'} -m conntrack --ctstate RELATED -j RETURN`;
+}
+
+/**
+ * The input chain's rules, in order: what returns to INPUT (allowed) first, then what is refused.
+ * Only the replies of flows the NAS started (`--ctdir REPLY`) pass on their state alone. Every packet in the
+ * original direction, of a new flow or an established one, is checked against the LAN and allow sets: a flow
+ * whose source is not allowed (opened before enable, of a revoked network, of a device that expired while the
+ * daemon was down) is refused at its next packet, whether or not its conntrack entry was deleted.
+ */
 export function chainRules(family: Family, plan: FirewallPlan): string[] {
   checkPlan(plan);
   const c = `-A ${plan.names.chain}`;
-  const unreachable = family === 4 ? 'icmp-port-unreachable' : 'icmp6-port-unreachable';
-  const rules = [`${c} -i lo -j RETURN`, `${c} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`];
+  const rules = [
+    `${c} -i lo -j RETURN`,
+    `${c} -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j RETURN`,
+    relatedIcmp(c, family),
+  ];
   if (family === 6) {
     // Router and neighbour discovery: IPv6 itself stops working without them.
     for (const t of [133, 134, 135, 136, 137]) rules.push(`${c} -p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j RETURN`);
   }
   rules.push(`${c} -m set --match-set ${plan.names.lan[family]} src -j RETURN`);
   rules.push(`${c} -m set --match-set ${plan.names.allow[family]} src -j RETURN`);
-  // A TCP segment that is not a SYN here belongs to a flow that was cut (or never allowed): reset it so that
-  // both ends learn at once instead of retransmitting into silence.
-  const notSyn = '-m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j REJECT --reject-with tcp-reset';
-  const refuseTcp = plan.action === 'reject' ? 'REJECT --reject-with tcp-reset' : 'DROP';
-  const refuseOther = plan.action === 'reject' ? `REJECT --reject-with ${unreachable}` : 'DROP';
-  if (plan.protect === 'all') {
-    rules.push(`${c} -p tcp ${notSyn}`, `${c} -p tcp -j ${refuseTcp}`, `${c} -j ${refuseOther}`);
-  } else {
-    for (const list of chunks(plan.protect.tcp)) {
-      const ports = `-p tcp -m multiport --dports ${list}`;
-      rules.push(`${c} ${ports} ${notSyn}`, `${c} ${ports} -j ${refuseTcp}`);
-    }
-    for (const list of chunks(plan.protect.udp)) rules.push(`${c} -p udp -m multiport --dports ${list} -j ${refuseOther}`);
-  }
+  rules.push(...refusals(c, family, plan, portScope(plan, 'dports')));
   return rules;
 }
 
@@ -96,55 +128,66 @@ export function outputChainOf(chain: string): string {
 }
 
 /**
- * The output chain's rules. Once a cut flow's conntrack entry is gone, the NAS's next segment of it (a download
- * still being sent) would be picked up as a new flow started by the NAS, and the device's answers would pass as
- * its replies. A TCP segment that starts a flow without being a SYN, going to a source that is neither LAN nor
- * allowed, is such a remnant: reset it, so the NAS's side of the connection ends too.
+ * The output chain's rules: the NAS's side of a flow whose far end is neither LAN nor allowed, on a protected
+ * port. Two cases. The NAS answering a flow such a source started (`--ctstate ESTABLISHED --ctdir REPLY`, e.g. a
+ * download still being sent after the device was revoked): reset, so the NAS's socket ends too. And a TCP
+ * segment that starts a flow without being a SYN: once a cut flow's conntrack entry is gone, the NAS's next
+ * segment of it would be picked up as a new flow started by the NAS, and the device's answers would pass as its
+ * replies; reset it. A reset the chains send on their own is RELATED, never matched here. Other protocols'
+ * answers to such a source are dropped.
  */
 export function outputRules(family: Family, plan: FirewallPlan): string[] {
   checkPlan(plan);
   const c = `-A ${outputChainOf(plan.names.chain)}`;
-  const remnant = '-m conntrack --ctstate NEW -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j REJECT --reject-with tcp-reset';
+  const scope = portScope(plan, 'sports');
   const rules = [
     `${c} -o lo -j RETURN`,
     `${c} -m set --match-set ${plan.names.lan[family]} dst -j RETURN`,
     `${c} -m set --match-set ${plan.names.allow[family]} dst -j RETURN`,
   ];
-  if (plan.protect === 'all') rules.push(`${c} -p tcp ${remnant}`);
-  else for (const list of chunks(plan.protect.tcp)) rules.push(`${c} -p tcp -m multiport --sports ${list} ${remnant}`);
+  for (const m of scope.tcp) {
+    rules.push(`${c} ${m} -m conntrack --ctstate ESTABLISHED --ctdir REPLY ${RESET}`);
+    rules.push(`${c} ${m} -m conntrack --ctstate NEW ${NOT_SYN} ${RESET}`);
+  }
+  for (const m of scope.other) rules.push(`${c} ${m} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j DROP`.replace(/ {2,}/g, ' '));
   return rules;
 }
 
-type Hook = 'INPUT' | 'OUTPUT';
-
 interface ParsedFilter {
   chains: Set<string>;
-  /** The rules of INPUT and OUTPUT, as saved. */
-  hooks: Record<Hook, string[]>;
+  /** The rules of every chain (built-in ones too), as saved. */
   rules: Map<string, string[]>;
 }
 
 function parseSave(text: string): ParsedFilter {
-  const out: ParsedFilter = { chains: new Set(), hooks: { INPUT: [], OUTPUT: [] }, rules: new Map() };
+  const out: ParsedFilter = { chains: new Set(), rules: new Map() };
   let inFilter = false;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) inFilter = line === '*filter';
     if (!inFilter) continue;
     if (line.startsWith(':')) out.chains.add(line.slice(1).split(' ')[0]);
     const m = /^-A (\S+) (.*)$/.exec(line);
-    if (m) {
-      if (m[1] === 'INPUT' || m[1] === 'OUTPUT') out.hooks[m[1]].push(line);
-      else out.rules.set(m[1], [...(out.rules.get(m[1]) ?? []), line]);
-    }
+    if (m) out.rules.set(m[1], [...(out.rules.get(m[1]) ?? []), line]);
   }
   return out;
 }
 
-/** Our two chains and the built-in chain that jumps to each first. */
-function chainsOf(plan: FirewallPlan): Array<{ hook: Hook; chain: string; rules: (f: Family, p: FirewallPlan) => string[] }> {
+interface Jump {
+  /** The chain that jumps: a built-in hook, or Docker's chain when it exists. */
+  from: string;
+  /** The rule as iptables-save prints it; it must be the first rule of `from`. */
+  rule: string;
+  /** Only where `from` exists (Docker's chain is Docker's to create). */
+  optional: boolean;
+}
+
+/** Our chains and the jumps that lead to each first. */
+function chainsOf(plan: FirewallPlan): Array<{ chain: string; rules: (f: Family, p: FirewallPlan) => string[]; jumps: Jump[] }> {
+  const input = plan.names.chain;
+  const output = outputChainOf(input);
   return [
-    { hook: 'INPUT', chain: plan.names.chain, rules: chainRules },
-    { hook: 'OUTPUT', chain: outputChainOf(plan.names.chain), rules: outputRules },
+    { chain: input, rules: chainRules, jumps: [{ from: 'INPUT', rule: `-A INPUT -j ${input}`, optional: false }] },
+    { chain: output, rules: outputRules, jumps: [{ from: 'OUTPUT', rule: `-A OUTPUT -j ${output}`, optional: false }] },
   ];
 }
 
@@ -169,16 +212,19 @@ export class Firewall {
     }
   }
 
-  /** Writes both chains (replacing their rules) and makes each one's jump the first rule of its hook. */
+  /** Writes our chains (replacing their rules) and makes each jump the first rule of the chain it leaves. */
   async install(family: Family, plan: FirewallPlan): Promise<void> {
     const before = await this.save(family);
     const lines: string[] = [];
-    for (const { hook, chain, rules } of chainsOf(plan)) {
+    for (const { chain, rules, jumps } of chainsOf(plan)) {
       lines.push(`:${chain} - [0:0]`);
       if (before.chains.has(chain)) lines.push(`-F ${chain}`);
       lines.push(...rules(family, plan));
-      for (const r of before.hooks[hook]) if (r === `-A ${hook} -j ${chain}`) lines.push(`-D ${hook} -j ${chain}`);
-      lines.push(`-I ${hook} 1 -j ${chain}`);
+      for (const j of jumps) {
+        if (j.optional && !before.chains.has(j.from)) continue;
+        for (const r of before.rules.get(j.from) ?? []) if (r === j.rule) lines.push(`-D ${j.rule.slice(3)}`);
+        lines.push(`-I ${j.from} 1 ${j.rule.slice(3 + j.from.length + 1)}`);
+      }
     }
     await this.restore(family, lines);
     const after = await this.save(family);
@@ -189,13 +235,16 @@ export class Firewall {
   async verify(family: Family, plan: FirewallPlan): Promise<FirewallCheck> {
     const now = await this.save(family);
     const problems: string[] = [];
-    for (const { hook, chain } of chainsOf(plan)) {
-      const jump = `-A ${hook} -j ${chain}`;
+    for (const { chain, jumps } of chainsOf(plan)) {
       if (!now.chains.has(chain)) problems.push(`IPv${family} chain ${chain} is missing`);
-      const jumps = now.hooks[hook].filter(r => r === jump).length;
-      if (jumps === 0) problems.push(`IPv${family} jump from ${hook} to ${chain} is missing`);
-      else if (now.hooks[hook][0] !== jump) problems.push(`IPv${family} jump to ${chain} is not the first rule of ${hook}`);
-      else if (jumps > 1) problems.push(`IPv${family} ${hook} jumps to ${chain} ${jumps} times`);
+      for (const j of jumps) {
+        if (j.optional && !now.chains.has(j.from)) continue;
+        const there = now.rules.get(j.from) ?? [];
+        const count = there.filter(r => r === j.rule).length;
+        if (count === 0) problems.push(`IPv${family} jump from ${j.from} to ${chain} is missing`);
+        else if (there[0] !== j.rule) problems.push(`IPv${family} jump to ${chain} is not the first rule of ${j.from}`);
+        else if (count > 1) problems.push(`IPv${family} ${j.from} jumps to ${chain} ${count} times`);
+      }
       const expected = this.installed.get(`${family}:${chain}`);
       const rules = now.rules.get(chain) ?? [];
       if (now.chains.has(chain) && expected && rules.join('\n') !== expected.join('\n')) {
@@ -209,8 +258,8 @@ export class Firewall {
   async remove(family: Family, plan: FirewallPlan): Promise<void> {
     const now = await this.save(family);
     const lines: string[] = [];
-    for (const { hook, chain } of chainsOf(plan)) {
-      for (const r of now.hooks[hook]) if (r === `-A ${hook} -j ${chain}`) lines.push(`-D ${hook} -j ${chain}`);
+    for (const { chain, jumps } of chainsOf(plan)) {
+      for (const j of jumps) for (const r of now.rules.get(j.from) ?? []) if (r === j.rule) lines.push(`-D ${j.rule.slice(3)}`);
       if (now.chains.has(chain)) lines.push(`-F ${chain}`, `-X ${chain}`);
       this.installed.delete(`${family}:${chain}`);
     }

@@ -96,8 +96,11 @@ export interface NetlinkHandle {
   setDiff(name: string, count: number, each: EntryVisitor, slackSeconds: number): SetDiff;
   /** Per-entry result codes: 0, or a positive errno/ipset code. */
   batchApply(name: string, entries: readonly KernelEntry[]): Int32Array;
-  /** Deletes the conntrack flows whose original source is the address; returns how many. */
-  cutFlows(family: Family, bytes: Uint8Array): number;
+  /**
+   * Deletes, in one dump of the table, the conntrack flows of the family whose original source is in one of the
+   * networks (a /32 or /128 is one address) and whose protocol is l4proto (default 0: any); returns how many.
+   */
+  cutFlows(family: Family, nets: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>, l4proto?: number): number;
   /**
    * A digest (hex) of the legacy iptables filter table of the family, counters left out: it changes when a rule,
    * a chain or a jump changes. One pair of getsockopt calls; no program is run.
@@ -129,8 +132,9 @@ export function defaultLibraryPath(): string {
 const ENTRY_SIZE = 24;
 const MEMBER_SIZE = 24;
 const INFO_SIZE = 56;
+const NET_SIZE = 20;
 const ERRLEN = 512;
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 const OP_CODES = { add: 1, del: 2 } as const;
 
 let loaded: NativeLibrary | null = null;
@@ -159,7 +163,7 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
     list: lib.func('int sipa_set_list(void *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
     diff: lib.func('int sipa_set_diff(void *h, const char *name, const uint8_t *wanted, uint32_t n, uint32_t slack, _Out_ uint8_t *state, _Out_ uint8_t *extra, uint32_t extraCap, _Out_ uint32_t *extraCount, _Out_ uint32_t *members)'),
     batch: lib.func('int sipa_batch_apply(void *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
-    ctCut: lib.func('int sipa_ct_delete_source(void *h, int family, const uint8_t *addr, _Out_ uint32_t *cut)'),
+    ctCut: lib.func('int sipa_ct_delete_nets(void *h, int family, const uint8_t *nets, uint32_t n, uint8_t l4proto, _Out_ uint32_t *cut)'),
     fwDigest: lib.func('int sipa_fw_digest(void *h, int family, _Out_ uint8_t *digest, _Out_ uint32_t *rules)'),
     nsEnter: lib.func('int sipa_netns_enter(const char *path, _Out_ uint8_t *err, size_t errlen)'),
     nsLeave: lib.func('int sipa_netns_leave(_Out_ uint8_t *err, size_t errlen)'),
@@ -302,9 +306,18 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       for (let i = 0; i < results.length; i++) results[i] = -results[i];
       return results;
     }
-    cutFlows(family: Family, bytes: Uint8Array): number {
+    cutFlows(family: Family, nets: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>, l4proto = 0): number {
+      if (nets.length === 0) return 0;
+      // struct sipa_net: family, prefix, 2 reserved, 16 address bytes
+      const buf = Buffer.alloc(nets.length * NET_SIZE);
+      nets.forEach((n, i) => {
+        const o = i * NET_SIZE;
+        buf[o] = family;
+        buf[o + 1] = n.prefix;
+        buf.set(addrBuffer(family, n.bytes), o + 4);
+      });
       const cut = [0];
-      this.check(c.ctCut(this.ptr, family, addrBuffer(family, bytes), cut) as number);
+      this.check(c.ctCut(this.ptr, family, buf, nets.length, l4proto, cut) as number);
       return cut[0];
     }
     filterDigest(family: Family): string {

@@ -8,7 +8,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static sipa_member members[64];
-	const uint8_t addr[16] = { 203, 0, 113, 7 };
+	static sipa_net nets[3] = { { 4, 32, { 0 }, { 203, 0, 113, 7 } }, { 4, 7, { 0 }, { 203 } },
+				    { 6, 61, { 0 }, { 0x20, 0x01, 0x0d, 0xb8 } } };
+	static int prepared;
+	if (!prepared)
+		wire_nets_prepare(nets, 3), prepared = 1;
 	size_t off = 0;
 	struct wire_msg m;
 	/* Copy so that ASan sees the exact end of the input. */
@@ -23,8 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wire_parse_ack(&m, &a);
 		memset(&info, 0, sizeof info);
 		wire_parse_list(&m, &info, members, 64, &count);
-		wire_parse_ct(&m, 4, addr, &f);
-		wire_parse_ct(&m, 6, addr, &f);
+		if (wire_parse_ct(&m, 4, &f) == 1)
+			wire_nets_contain(nets, 3, 4, f.src);
+		if (wire_parse_ct(&m, 6, &f) == 1)
+			wire_nets_contain(nets, 3, 6, f.src);
 	}
 	/* The same bytes as a table's entries, with a header whose rule count comes from the first byte. */
 	struct wire_table_head head = { .num_entries = size ? data[0] : 0 };

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SIPA_API __attribute__((visibility("default")))
-#define SIPA_ABI_VERSION 2u
+#define SIPA_ABI_VERSION 3u
 #define SIPA_SETNAME_MAX 31 /* IPSET_MAXNAMELEN - 1 */
 #define SIPA_KERNEL_MAX_TIMEOUT 2147483u
 
@@ -39,6 +39,14 @@ typedef struct sipa_member {
 	uint32_t timeout; /* remaining seconds as the kernel reports them; 0 for a set without timeouts */
 	uint8_t addr[16];
 } sipa_member;
+
+/* A network whose flows are cut. 20 bytes, no implicit padding. */
+typedef struct sipa_net {
+	uint8_t family; /* 4 or 6 */
+	uint8_t prefix; /* 1..32 or 1..128 */
+	uint8_t reserved[2];
+	uint8_t addr[16];
+} sipa_net;
 
 /* A set's header. */
 typedef struct sipa_set_info {
@@ -97,8 +105,11 @@ SIPA_API int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *w
 			   uint8_t *state, sipa_member *extra, uint32_t extra_cap, uint32_t *extra_count,
 			   uint32_t *members);
 
-/* Deletes every conntrack flow whose original source is addr. *cut gets how many were deleted. */
-SIPA_API int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint32_t *cut);
+/* Deletes every conntrack flow of the family whose original source is in one of nets[0..n) (a /32 or /128 is one
+ * address; networks of the other family are ignored) and, unless l4proto is 0, whose protocol is l4proto (e.g. 6
+ * for TCP), in one dump of the table. *cut gets how many were deleted. */
+SIPA_API int sipa_ct_delete_nets(sipa_handle *h, int family, const sipa_net *nets, uint32_t n, uint8_t l4proto,
+				 uint32_t *cut);
 
 /* A digest (8 bytes) of the legacy iptables filter table of the family (4 or 6) in the handle's namespace, with
  * the rule counters left out: it changes when a rule, a chain or a jump is added, removed or changed, and not

@@ -243,7 +243,7 @@ int wire_ct_dump_source(struct nlbuf *b, uint32_t seq, int family, const uint8_t
 	/* The kernel's IPv6 source filter (5.8 and later) compares with !ipv6_addr_cmp, the wrong way round: it
 	 * would return every flow except the ones asked for. IPv6 dumps therefore ask only for the family and the
 	 * caller filters (as it always does, for kernels that ignore CTA_FILTER). */
-	if (family == 4) {
+	if (family == 4 && addr) {
 		TRY(put_ct_source(b, family, addr));
 		TRY(filter = nest_begin(b, CTA_FILTER));
 		TRY(attr_u32(b, CTA_FILTER_ORIG_FLAGS, SIPA_CTA_FILTER_IP_SRC));

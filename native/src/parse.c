@@ -217,43 +217,48 @@ int wire_parse_list(const struct wire_msg *m, sipa_set_info *info, sipa_member *
 	return r;
 }
 
-static int ct_source_of(const struct attr_view *tuple, int family, uint8_t *src)
+/* The original source address and layer-4 protocol of a CTA_TUPLE_ORIG nest; -ENOENT without an address. */
+static int ct_origin_of(const struct attr_view *tuple, int family, uint8_t *src, int *l4proto)
 {
 	size_t off = 0;
 	struct attr_view a;
+	int found = -ENOENT;
+	*l4proto = -1;
 	while (attr_next(tuple->data, tuple->len, &off, &a) > 0) {
-		if (a.type != CTA_TUPLE_IP)
-			continue;
 		size_t ioff = 0;
-		struct attr_view ip;
-		while (attr_next(a.data, a.len, &ioff, &ip) > 0) {
-			if (family == 4 && ip.type == CTA_IP_V4_SRC && ip.len == 4) {
-				memcpy(src, ip.data, 4);
-				return 0;
+		struct attr_view in;
+		if (a.type == CTA_TUPLE_IP) {
+			while (attr_next(a.data, a.len, &ioff, &in) > 0) {
+				if (family == 4 && in.type == CTA_IP_V4_SRC && in.len == 4) {
+					memcpy(src, in.data, 4);
+					found = 0;
+				} else if (family == 6 && in.type == CTA_IP_V6_SRC && in.len == 16) {
+					memcpy(src, in.data, 16);
+					found = 0;
+				}
 			}
-			if (family == 6 && ip.type == CTA_IP_V6_SRC && ip.len == 16) {
-				memcpy(src, ip.data, 16);
-				return 0;
-			}
+		} else if (a.type == CTA_TUPLE_PROTO) {
+			while (attr_next(a.data, a.len, &ioff, &in) > 0)
+				if (in.type == CTA_PROTO_NUM && in.len == 1)
+					*l4proto = in.data[0];
 		}
 	}
-	return -ENOENT;
+	return found;
 }
 
-int wire_parse_ct(const struct wire_msg *m, int family, const uint8_t *addr, struct wire_ct_flow *f)
+int wire_parse_ct(const struct wire_msg *m, int family, struct wire_ct_flow *f)
 {
 	if ((m->type >> 8) != NFNL_SUBSYS_CTNETLINK || m->payload_len < NFGEN_LEN)
 		return -EBADMSG;
 	const uint8_t *p = m->payload + NFGEN_LEN;
 	size_t n = m->payload_len - NFGEN_LEN, off = 0;
 	struct attr_view a;
-	int r, match = 0;
+	int r, found = 0;
 	memset(f, 0, sizeof *f);
+	f->l4proto = -1;
 	while ((r = attr_next(p, n, &off, &a)) > 0) {
 		if (a.type == CTA_TUPLE_ORIG) {
-			uint8_t src[16];
-			if (ct_source_of(&a, family, src) == 0 && memcmp(src, addr, family == 6 ? 16 : 4) == 0)
-				match = 1;
+			found = ct_origin_of(&a, family, f->src, &f->l4proto) == 0;
 			f->tuple = a.raw;
 			f->tuple_len = a.raw_len;
 		} else if (a.type == CTA_ID) {
@@ -266,5 +271,5 @@ int wire_parse_ct(const struct wire_msg *m, int family, const uint8_t *addr, str
 	}
 	if (r < 0)
 		return r;
-	return match && f->tuple ? 1 : 0;
+	return found && f->tuple ? 1 : 0;
 }

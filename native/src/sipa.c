@@ -580,7 +580,9 @@ out:
 
 struct ct_ctx {
 	int family;
-	const uint8_t *addr;
+	const sipa_net *nets; /* prepared: wire_nets_prepare */
+	uint32_t n;
+	int l4proto;
 	struct nlbuf del; /* delete requests, built while the dump streams in */
 	uint32_t first_seq;
 	uint32_t nmsg;
@@ -590,9 +592,11 @@ static int on_flow(const struct wire_msg *m, void *p)
 {
 	struct ct_ctx *c = p;
 	struct wire_ct_flow f;
-	int r = wire_parse_ct(m, c->family, c->addr, &f);
+	int r = wire_parse_ct(m, c->family, &f);
 	if (r <= 0)
-		return r < 0 ? 0 : 0; /* a flow we cannot read is not ours to delete */
+		return 0; /* a flow we cannot read is not ours to delete */
+	if ((c->l4proto && f.l4proto != c->l4proto) || !wire_nets_contain(c->nets, c->n, c->family, f.src))
+		return 0;
 	if (c->del.cap - c->del.len < 512) {
 		size_t cap = c->del.cap ? c->del.cap * 2 : 64 * 1024;
 		uint8_t *d = realloc(c->del.data, cap);
@@ -608,19 +612,40 @@ static int on_flow(const struct wire_msg *m, void *p)
 	return 0;
 }
 
-int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint32_t *cut)
+int sipa_ct_delete_nets(sipa_handle *h, int family, const sipa_net *nets, uint32_t n, uint8_t l4proto,
+			uint32_t *cut)
 {
 	struct nlbuf b = BUF(h);
-	struct ct_ctx c = { .family = family, .addr = addr };
+	struct ct_ctx c = { .family = family, .n = 0, .l4proto = l4proto };
+	sipa_net *mine = NULL;
 	int r;
 
 	*cut = 0;
 	if (family != 4 && family != 6)
 		return fail(h, -EAFNOSUPPORT, "conntrack: family must be 4 or 6");
-	/* One dump: kernels from 5.8 filter it by source themselves; older ones send every flow of the family
-	 * and the filter below (wire_parse_ct) does the same job. */
+	if (n && !(mine = malloc((size_t)n * sizeof *mine)))
+		return fail(h, -ENOMEM, "conntrack: no memory for %u networks", n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (nets[i].family != family)
+			continue;
+		if (nets[i].prefix < 1 || nets[i].prefix > (family == 4 ? 32 : 128)) {
+			free(mine);
+			return fail(h, -EINVAL, "conntrack: prefix %u is not 1..%d", nets[i].prefix, family == 4 ? 32 : 128);
+		}
+		mine[c.n++] = nets[i];
+	}
+	if (c.n == 0) {
+		free(mine);
+		return 0;
+	}
+	wire_nets_prepare(mine, c.n);
+	c.nets = mine;
+	/* One dump for all of them: kernels from 5.8 filter it by source themselves when there is one address;
+	 * older ones, and every dump for several sources or a network (the kernel has no prefix filter), send every
+	 * flow of the family and the match below does the job. */
 	uint32_t seq = ++h->seq;
-	wire_ct_dump_source(&b, seq, family, addr);
+	int one = c.n == 1 && mine[0].prefix == (family == 4 ? 32 : 128);
+	wire_ct_dump_source(&b, seq, family, one ? mine[0].addr : NULL);
 	h->seq += 1u << 20; /* deletes get seqs of their own, clear of the dump's */
 	c.first_seq = h->seq;
 	r = dump(h, &b, seq, on_flow, &c);
@@ -665,7 +690,8 @@ int sipa_ct_delete_source(sipa_handle *h, int family, const uint8_t *addr, uint3
 	}
 out:
 	free(c.del.data);
-	return r < 0 ? fail(h, r, "cut flows of a source") : 0;
+	free(mine);
+	return r < 0 ? fail(h, r, "cut flows of %u sources", c.n) : 0;
 }
 
 /* ---- iptables filter tables ---- */

@@ -29,7 +29,8 @@ HIDDEN int wire_ipset_test(struct nlbuf *b, uint32_t seq, const char *name, cons
  * (0 when nothing fits). Element k carries line number first_line + k; first_line 0 sends no line numbers. */
 HIDDEN uint32_t wire_ipset_adt(struct nlbuf *b, uint32_t seq, const char *name, const sipa_entry *entries,
 			       uint32_t n, uint32_t first_line);
-/* A conntrack dump of one family asking the kernel (5.8+) to keep only flows whose original source is addr. */
+/* A conntrack dump of one family asking the kernel (5.8+) to keep only flows whose original source is addr;
+ * addr NULL dumps the whole family (the kernel filters by exact address only, never by prefix). */
 HIDDEN int wire_ct_dump_source(struct nlbuf *b, uint32_t seq, int family, const uint8_t *addr);
 /* A conntrack delete of one flow from the raw CTA_TUPLE_ORIG, CTA_ID and CTA_ZONE attributes of a dump. */
 HIDDEN int wire_ct_delete(struct nlbuf *b, uint32_t seq, int family, const uint8_t *tuple, size_t tuple_len,
@@ -56,7 +57,8 @@ HIDDEN int wire_parse_ack(const struct wire_msg *m, struct wire_ack *a);
 HIDDEN int wire_parse_list(const struct wire_msg *m, sipa_set_info *info, sipa_member *out, uint32_t cap,
 			   uint32_t *count);
 
-/* One conntrack dump message: 1 if its original source equals addr, with the raw attributes to delete it. */
+/* One conntrack dump message: 1 if it has an original source of the family, with that source, its layer-4
+ * protocol (-1 when absent) and the raw attributes to delete it; 0 if it has none. */
 struct wire_ct_flow {
 	const uint8_t *tuple;
 	size_t tuple_len;
@@ -64,8 +66,15 @@ struct wire_ct_flow {
 	size_t id_len;
 	const uint8_t *zone;
 	size_t zone_len;
+	uint8_t src[16];
+	int l4proto;
 };
-HIDDEN int wire_parse_ct(const struct wire_msg *m, int family, const uint8_t *addr, struct wire_ct_flow *f);
+HIDDEN int wire_parse_ct(const struct wire_msg *m, int family, struct wire_ct_flow *f);
+
+/* Clears the host bits of each network and sorts them for wire_nets_contain. */
+HIDDEN void wire_nets_prepare(sipa_net *nets, uint32_t n);
+/* 1 if addr (of the family) lies in one of the prepared networks. */
+HIDDEN int wire_nets_contain(const sipa_net *nets, uint32_t n, int family, const uint8_t *addr);
 
 HIDDEN const char *wire_strerror(int code);
 

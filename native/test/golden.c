@@ -10,6 +10,8 @@
 #include <linux/netfilter/ipset/ip_set.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include "../src/wire.h"
 #include "golden_vectors.h"
 
@@ -70,6 +72,125 @@ static void expect(int cond, const char *what)
 		failures++;
 		fprintf(stderr, "FAIL %s\n", what);
 	}
+}
+
+/* Appends one attribute (payload p, n bytes) at b; returns where it starts, for nests to close. */
+static size_t put_attr(struct nlbuf *b, uint16_t type, const void *p, size_t n)
+{
+	size_t at = b->len;
+	struct nlattr a = { .nla_len = (uint16_t)(NLA_HDRLEN + n), .nla_type = type };
+	memcpy(b->data + b->len, &a, sizeof a);
+	if (n)
+		memcpy(b->data + b->len + NLA_HDRLEN, p, n);
+	b->len += NLA_ALIGN(NLA_HDRLEN + n);
+	return at;
+}
+
+static void end_nest(struct nlbuf *b, size_t at)
+{
+	uint16_t len = (uint16_t)(b->len - at);
+	memcpy(b->data + at, &len, 2);
+}
+
+/* A conntrack dump message as the kernel sends one: original tuple (source, protocol) and an id. */
+static struct wire_msg ct_flow_msg(struct nlbuf *b, int family, const uint8_t *src, uint8_t l4proto)
+{
+	static const uint8_t dst[16] = { 192, 0, 2, 1 };
+	struct nlmsghdr h = { .nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, .nlmsg_seq = 5 };
+	struct nfgenmsg g = { .nfgen_family = family == 6 ? 10 : 2 };
+	b->len = NLMSG_HDRLEN;
+	memcpy(b->data + b->len, &g, sizeof g);
+	b->len += NLMSG_ALIGN(sizeof g);
+	size_t tuple = put_attr(b, CTA_TUPLE_ORIG | NLA_F_NESTED, NULL, 0);
+	size_t ip = put_attr(b, CTA_TUPLE_IP | NLA_F_NESTED, NULL, 0);
+	put_attr(b, family == 6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, src, family == 6 ? 16 : 4);
+	put_attr(b, family == 6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, dst, family == 6 ? 16 : 4);
+	end_nest(b, ip);
+	size_t proto = put_attr(b, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
+	put_attr(b, CTA_PROTO_NUM, &l4proto, 1);
+	end_nest(b, proto);
+	end_nest(b, tuple);
+	uint32_t id = 0x12345678;
+	put_attr(b, CTA_ID, &id, 4);
+	h.nlmsg_len = (uint32_t)b->len;
+	memcpy(b->data, &h, sizeof h);
+	struct wire_msg m;
+	size_t off = 0;
+	wire_next(b->data, b->len, &off, &m);
+	return m;
+}
+
+static sipa_net net_of(int family, const uint8_t *addr, uint8_t prefix)
+{
+	sipa_net n = { .family = (uint8_t)family, .prefix = prefix };
+	memcpy(n.addr, addr, family == 6 ? 16 : 4);
+	return n;
+}
+
+/* 1 if the flow message's source lies in the one network given (prepared as a cut prepares its list). */
+static int flow_in(const struct wire_msg *m, int family, const uint8_t *addr, uint8_t prefix)
+{
+	struct wire_ct_flow f;
+	sipa_net n = net_of(family, addr, prefix);
+	wire_nets_prepare(&n, 1);
+	return wire_parse_ct(m, family, &f) == 1 && wire_nets_contain(&n, 1, family, f.src);
+}
+
+/* Which flows a cut takes: sources inside a network (prefix bits compared), of any of many networks. */
+static void ct_match_checks(void)
+{
+	static uint8_t space[512];
+	struct nlbuf b = { .data = space, .cap = sizeof space };
+	struct wire_ct_flow f;
+	const uint8_t net24[4] = { 203, 0, 113, 0 }, host[4] = { 203, 0, 113, 10 }, other[4] = { 203, 0, 114, 10 };
+	const uint8_t odd[4] = { 203, 0, 113, 130 }, dirty[4] = { 203, 0, 113, 77 };
+	struct wire_msg m = ct_flow_msg(&b, 4, host, 6);
+	expect(wire_parse_ct(&m, 4, &f) == 1 && f.tuple && f.id && f.l4proto == 6 && !memcmp(f.src, host, 4),
+	       "a v4 TCP flow parses: source, protocol, tuple and id");
+	expect(wire_parse_ct(&m, 6, &f) == 0, "a v4 flow has no v6 source");
+	expect(flow_in(&m, 4, host, 32), "v4 flow of the address is in its /32");
+	expect(flow_in(&m, 4, net24, 24), "v4 flow inside 203.0.113.0/24");
+	expect(flow_in(&m, 4, dirty, 24), "host bits of a network are ignored (203.0.113.77/24)");
+	expect(!flow_in(&m, 4, net24, 32), "v4 flow of another address is not in that /32");
+	expect(!flow_in(&m, 4, odd, 25), "203.0.113.10 is not in 203.0.113.128/25");
+	expect(flow_in(&m, 4, net24, 25), "203.0.113.10 is in 203.0.113.0/25");
+	m = ct_flow_msg(&b, 4, other, 17);
+	expect(wire_parse_ct(&m, 4, &f) == 1 && f.l4proto == 17, "a UDP flow says so");
+	expect(!flow_in(&m, 4, net24, 24), "203.0.114.10 is not in 203.0.113.0/24");
+	expect(flow_in(&m, 4, net24, 22), "203.0.114.10 is in 203.0.112.0/22");
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 2, [15] = 0x10 }, v6net[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 2 };
+	m = ct_flow_msg(&b, 6, v6, 6);
+	expect(flow_in(&m, 6, v6, 128), "v6 flow of the address is in its /128");
+	expect(flow_in(&m, 6, v6net, 64), "v6 flow inside 2001:db8:2::/64");
+	expect(!flow_in(&m, 6, v6net, 128), "v6 flow of another address is not in that /128");
+	expect(wire_parse_ct(&m, 4, &f) == 0, "a v6 flow has no v4 source");
+
+	/* Many networks of mixed lengths and both families, in any order: each member found, neighbours not. */
+	static sipa_net many[1000];
+	uint32_t n = 0;
+	for (unsigned i = 0; i < 500; i++) {
+		uint8_t a[4] = { 10, (uint8_t)(i >> 8), (uint8_t)i, 1 };
+		many[n++] = net_of(4, a, 32);
+	}
+	for (unsigned i = 0; i < 400; i++) {
+		uint8_t a[16] = { 0x20, 0x01, 0x0d, 0xb8, (uint8_t)(i >> 8), (uint8_t)i };
+		many[n++] = net_of(6, a, 64);
+	}
+	many[n++] = net_of(4, net24, 24);
+	many[n++] = net_of(6, v6net, 48);
+	wire_nets_prepare(many, n);
+	const uint8_t in32[4] = { 10, 1, 44, 1 }, out32[4] = { 10, 1, 44, 2 }, past[4] = { 10, 2, 0, 1 };
+	uint8_t in64[16] = { 0x20, 0x01, 0x0d, 0xb8, 1, 0x2c, [15] = 9 }, out64[16] = { 0x20, 0x01, 0x0d, 0xb8, 1, 0x2c, 0, 1 };
+	uint8_t in48[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 2, 0xff, 0xff, [15] = 1 };
+	out64[4] = 3; /* 2001:db8:32c:1::/64 is past the 400 */
+	expect(wire_nets_contain(many, n, 4, in32), "10.1.44.1 is one of 500 /32s");
+	expect(!wire_nets_contain(many, n, 4, out32), "10.1.44.2 is none of them");
+	expect(!wire_nets_contain(many, n, 4, past), "10.2.0.1 is past them");
+	expect(wire_nets_contain(many, n, 4, odd), "203.0.113.130 is in the /24 among the /32s");
+	expect(wire_nets_contain(many, n, 6, in64), "2001:db8:12c::9 is in one of 400 /64s");
+	expect(!wire_nets_contain(many, n, 6, out64), "2001:db8:32c:1::/64 is none of them");
+	expect(wire_nets_contain(many, n, 6, in48), "2001:db8:2:ffff::1 is in the /48");
+	expect(!wire_nets_contain(many, n, 6, (const uint8_t[16]){ 10, 1, 44, 1 }), "a v4 address never matches as v6");
 }
 
 /* Replies are built with the encoders' own framing, then parsed. */
@@ -244,6 +365,7 @@ int main(int argc, char **argv)
 	}
 	{ NEW(b); wire_ct_dump_source(&b, 13, 4, v4addr); check("ct-dump4", &b, print); }
 	{ NEW(b); wire_ct_dump_source(&b, 14, 6, v6addr); check("ct-dump6", &b, print); }
+	{ NEW(b); wire_ct_dump_source(&b, 17, 4, NULL); check("ct-dump4-all", &b, print); }
 	{
 		/* A delete carries the dump's attributes back as they came. */
 		const uint8_t tuple[] = { 0x0c, 0x00, 0x01, 0x80, 0x08, 0x00, 0x01, 0x80, 0x04, 0x00, 0x01, 0x00 };
@@ -267,6 +389,7 @@ int main(int argc, char **argv)
 	if (!print) {
 		diff_checks();
 		parse_checks();
+		ct_match_checks();
 		printf("golden: %d checks, %d failed (%s)\n", checks, failures, ARCH_NAME);
 	}
 	return failures ? 1 : 0;

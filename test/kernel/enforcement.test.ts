@@ -2,7 +2,7 @@
 // behind a router, and a LAN peer. What a user would check: who can connect, and that a cut flow dies.
 import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
-import { holdConnection, inNs, makeTopology, probeConnections, startServer, Topology, tryConnect } from '../../scripts/lib/netns';
+import { holdConnection, inNs, makeTopology, probeConnections, startServer, Topology, tryConnect, udpFlows } from '../../scripts/lib/netns';
 import { Family, KernelEntry, loadNative, NetlinkHandle } from '../../module/kernel/native';
 import { IpsetManager, SetSpec } from '../../module/kernel/ipset';
 import { Firewall, FirewallPlan } from '../../module/kernel/firewall';
@@ -89,7 +89,7 @@ describe('kernel: enforcement in namespaces (firewall chain + sets + conntrack)'
     await new Promise(r => setTimeout(r, 300));
     const t0 = Date.now();
     sets.apply(names.allow[4], [entry('del', net.remoteAddr[4], 0)]);
-    const cut = flowCutter(nl).cut(4, bytesOf(net.remoteAddr[4]));
+    const cut = flowCutter(nl).cut(4, [{ bytes: bytesOf(net.remoteAddr[4]), prefix: 32 }]);
     assert.ok(cut >= 1, `cut ${cut} flows`);
     const dead = await held.dead;
     assert.ok(dead.atMs - t0 < 1000, `connection died after ${dead.atMs - t0} ms (${dead.reason})`);
@@ -105,12 +105,62 @@ describe('kernel: enforcement in namespaces (firewall chain + sets + conntrack)'
     assert.equal(await victim.connected, true);
     assert.equal(await other.connected, true);
     sets.apply(names.allow[6], [entry('del', net.remoteAddr[6], 0)]);
-    const cut = flowCutter(nl).cut(6, bytesOf(net.remoteAddr[6]));
+    const cut = flowCutter(nl).cut(6, [{ bytes: bytesOf(net.remoteAddr[6]), prefix: 128 }]);
     assert.ok(cut >= 1, `cut ${cut}`); // the held flow, plus any closed ones of earlier tests
     await victim.dead;
     const stillAlive = await Promise.race([other.dead.then(() => false), new Promise(r => setTimeout(() => r(true), 600))]);
     assert.equal(stillAlive, true, 'the other device keeps its connection');
     other.stop();
+  });
+
+  it('resets an established connection at its next packet once its source is out of the set, with no conntrack cut', async () => {
+    for (const f of [4, 6] as const) {
+      sets.apply(names.allow[f], [entry('add', net.remoteAddr[f], 60)]);
+      const held = holdConnection(net.remote, net.nasAddr[f], PORT, net.remoteAddr[f]);
+      assert.equal(await held.connected, true);
+      await new Promise(r => setTimeout(r, 200));
+      const t0 = Date.now();
+      sets.apply(names.allow[f], [entry('del', net.remoteAddr[f], 0)]);
+      const dead = await held.dead;
+      assert.ok(dead.atMs - t0 < 1000, `IPv${f}: died after ${dead.atMs - t0} ms (${dead.reason})`);
+      assert.equal(dead.reason, 'ECONNRESET', `IPv${f}: the chain resets the flow whose conntrack entry is still there`);
+    }
+  });
+
+  it('keeps the connections the NAS starts: the replies of any address pass, before and after the set changes', async () => {
+    const far = await startServer(net.remote, [7070]);
+    try {
+      const held = [4, 6].map(f => holdConnection(net.nas, net.remoteAddr[f as Family], 7070));
+      for (const h of held) assert.equal(await h.connected, true);
+      assert.equal(await tryConnect(net.nas, net.remoteAddr[4], 7070), 'connected');
+      assert.equal(await tryConnect(net.nas, net.remoteAddr[6], 7070), 'connected');
+      const alive = await Promise.race([Promise.any(held.map(h => h.dead)).then(d => d.reason), new Promise(r => setTimeout(() => r('alive'), 800))]);
+      assert.equal(alive, 'alive', 'the NAS\'s own connections keep their replies');
+      for (const h of held) h.stop();
+    } finally {
+      far.kill();
+    }
+  });
+
+  it('cuts the TCP flows of whole networks by prefix, several in one dump, none outside them, and leaves UDP flows to the chain', async () => {
+    sets.apply(names.allow[4], [entry('add', '203.0.113.0', 60, 24)]);
+    sets.apply(names.allow[6], [entry('add', '2001:db8:2::', 60, 64)]);
+    const held = [4, 6].map(f => holdConnection(net.remote, net.nasAddr[f as Family], PORT, net.remoteAddr[f as Family]));
+    for (const h of held) assert.equal(await h.connected, true);
+    await udpFlows(net.remote, net.nasAddr[4], PORT, net.remoteAddr[4], 3);
+    const tracked = (args: string[]) => inNs(net.nas, 'conntrack', ['-L', ...args]).split('\n').filter(Boolean).length;
+    const cutter = flowCutter(nl);
+    assert.equal(cutter.cut(4, [{ bytes: bytesOf('203.0.113.128'), prefix: 25 }]), 0, '203.0.113.10 is not in 203.0.113.128/25');
+    assert.equal(cutter.cut(6, [{ bytes: bytesOf('2001:db8:2:1::'), prefix: 64 }]), 0, '2001:db8:2::10 is not in 2001:db8:2:1::/64');
+    assert.equal(tracked(['-p', 'tcp', '-s', net.remoteAddr[4], '--dport', String(PORT), '--state', 'ESTABLISHED']), 1);
+    sets.apply(names.allow[4], [entry('del', '203.0.113.0', 0, 24)]);
+    sets.apply(names.allow[6], [entry('del', '2001:db8:2::', 0, 64)]);
+    assert.ok(cutter.cut(4, [{ bytes: bytesOf('198.51.100.7'), prefix: 32 }, { bytes: bytesOf('203.0.113.0'), prefix: 24 }]) >= 1);
+    assert.ok(cutter.cut(6, [{ bytes: bytesOf('2001:db8:2::'), prefix: 64 }, { bytes: bytesOf('2001:db8:9::'), prefix: 48 }]) >= 1);
+    assert.equal(tracked(['-p', 'tcp', '-s', net.remoteAddr[4], '--dport', String(PORT), '--state', 'ESTABLISHED']), 0);
+    assert.equal(tracked(['-f', 'ipv6', '-p', 'tcp', '-s', net.remoteAddr[6], '--dport', String(PORT), '--state', 'ESTABLISHED']), 0);
+    assert.ok(tracked(['-p', 'udp', '-s', net.remoteAddr[4]]) >= 3, 'UDP flows stay tracked (refused both ways)');
+    for (const h of held) assert.equal((await h.dead).reason, 'ECONNRESET');
   });
 
   it('never refuses an allowed device during 100 full replaces', async () => {
@@ -182,7 +232,7 @@ describe('kernel: enforcement in namespaces (firewall chain + sets + conntrack)'
     await firewall.remove(6, plan);
     await firewall.remove(4, plan); // twice is fine
     for (const save of ['iptables-legacy-save', 'ip6tables-legacy-save']) {
-      assert.doesNotMatch(inNs(net.nas, save, []), /SIPA/, 'neither chain nor jump (INPUT and OUTPUT) is left');
+      assert.doesNotMatch(inNs(net.nas, save, []), /SIPA/, 'neither chain nor jump (INPUT, OUTPUT, FORWARD) is left');
     }
     assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'connected');
     for (const f of [4, 6] as const) await firewall.install(f, plan);
