@@ -1,4 +1,5 @@
-// The enforcement chains, per family: input (jumped to first from INPUT) and output (from OUTPUT). Rules come from fixed templates and are
+// The enforcement chains, per family: input (jumped to first from INPUT), output (from OUTPUT) and forward (from
+// FORWARD and Docker's DOCKER-USER, for flows the NAS destination-NATed). Rules come from fixed templates and are
 // installed with `iptables-restore --noflush` of the legacy backend (the one QTS has); no user text reaches them.
 import { CommandRunner, findProgram } from './command';
 import { Family } from './native';
@@ -76,6 +77,17 @@ function portScope(plan: FirewallPlan, dir: 'dports' | 'sports'): Scope {
   };
 }
 
+/**
+ * The protected scope of forwarded flows, by the NAS port the flow was sent to before the NAS translated it (the
+ * original destination port; multiport cannot match it, so one rule per port).
+ */
+function forwardScope(plan: FirewallPlan): Scope {
+  if (plan.protect === 'all') return { tcp: ['-p tcp'], other: [''] };
+  const byPort = (proto: string, ports: number[]) =>
+    [...new Set(ports)].sort((a, b) => a - b).map(p => `-p ${proto} -m conntrack --ctorigdstport ${p}`);
+  return { tcp: byPort('tcp', plan.protect.tcp), other: byPort('udp', plan.protect.udp) };
+}
+
 // A TCP segment that is not a SYN belongs to a flow already open (or cut): reset it so that both ends learn at
 // once instead of retransmitting into silence.
 const NOT_SYN = '-m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN';
@@ -127,6 +139,11 @@ export function outputChainOf(chain: string): string {
   return chain.endsWith('_INPUT') ? `${chain.slice(0, -'_INPUT'.length)}_OUTPUT` : `${chain.slice(0, 24)}_OUT`;
 }
 
+/** The forward chain's name beside the input chain's: SIPA_INPUT → SIPA_FORWARD. */
+export function forwardChainOf(chain: string): string {
+  return chain.endsWith('_INPUT') ? `${chain.slice(0, -'_INPUT'.length)}_FORWARD` : `${chain.slice(0, 24)}_FWD`;
+}
+
 /**
  * The output chain's rules: the NAS's side of a flow whose far end is neither LAN nor allowed, on a protected
  * port. Two cases. The NAS answering a flow such a source started (`--ctstate ESTABLISHED --ctdir REPLY`, e.g. a
@@ -152,6 +169,34 @@ export function outputRules(family: Family, plan: FirewallPlan): string[] {
   for (const m of scope.other) rules.push(`${c} ${m} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j DROP`.replace(/ {2,}/g, ' '));
   return rules;
 }
+
+/**
+ * The forward chain's rules, for flows the NAS destination-NATed (a port it publishes for a container or a VM:
+ * the jumps carry `--ctstate DNAT`, so traffic the NAS merely routes never gets here). The same sets decide: the
+ * original direction by its source, the reply direction by its destination. A reply to a source that is not
+ * allowed resets the container's side (TCP) or is dropped; the source's own packets are refused like at INPUT.
+ */
+export function forwardRules(family: Family, plan: FirewallPlan): string[] {
+  checkPlan(plan);
+  const c = `-A ${forwardChainOf(plan.names.chain)}`;
+  const { lan, allow } = plan.names;
+  const scope = forwardScope(plan);
+  const rules = [
+    relatedIcmp(c, family),
+    `${c} -m conntrack --ctdir ORIGINAL -m set --match-set ${lan[family]} src -j RETURN`,
+    `${c} -m conntrack --ctdir ORIGINAL -m set --match-set ${allow[family]} src -j RETURN`,
+    `${c} -m conntrack --ctdir REPLY -m set --match-set ${lan[family]} dst -j RETURN`,
+    `${c} -m conntrack --ctdir REPLY -m set --match-set ${allow[family]} dst -j RETURN`,
+  ];
+  for (const m of scope.tcp) rules.push(`${c} ${m} -m conntrack --ctstate ESTABLISHED --ctdir REPLY ${RESET}`);
+  for (const m of scope.other) rules.push(`${c} ${m} -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j DROP`.replace(/ {2,}/g, ' '));
+  rules.push(`${c} -m conntrack --ctdir REPLY -j RETURN`);
+  rules.push(...refusals(c, family, plan, scope));
+  return rules;
+}
+
+/** Docker's chain for the admin's own forward rules, evaluated before Docker accepts traffic to its containers. */
+export const DOCKER_USER = 'DOCKER-USER';
 
 interface ParsedFilter {
   chains: Set<string>;
@@ -185,9 +230,19 @@ interface Jump {
 function chainsOf(plan: FirewallPlan): Array<{ chain: string; rules: (f: Family, p: FirewallPlan) => string[]; jumps: Jump[] }> {
   const input = plan.names.chain;
   const output = outputChainOf(input);
+  const forward = forwardChainOf(input);
+  const dnat = `-m conntrack --ctstate DNAT -j ${forward}`;
   return [
     { chain: input, rules: chainRules, jumps: [{ from: 'INPUT', rule: `-A INPUT -j ${input}`, optional: false }] },
     { chain: output, rules: outputRules, jumps: [{ from: 'OUTPUT', rule: `-A OUTPUT -j ${output}`, optional: false }] },
+    {
+      chain: forward,
+      rules: forwardRules,
+      jumps: [
+        { from: 'FORWARD', rule: `-A FORWARD ${dnat}`, optional: false },
+        { from: DOCKER_USER, rule: `-A ${DOCKER_USER} ${dnat}`, optional: true },
+      ],
+    },
   ];
 }
 

@@ -109,7 +109,7 @@ describe('kernel: what the reconciler reads (namespace)', function () {
       ['an IPv6 jump deleted', () => inNs(ns, 'ip6tables-legacy', ['-D', 'INPUT', '-j', 'SIPA_INPUT'])],
       ['an address added to a LAN set', () => ipset('add', 'sipa6_lan', '2001:db8:2::11')],
       ['an allow set emptied', () => ipset('flush', 'sipa6_allow')],
-      ['the chains flushed', () => { inNs(ns, 'iptables-legacy', ['-F', 'SIPA_INPUT']); inNs(ns, 'iptables-legacy', ['-F', 'SIPA_OUTPUT']); }],
+      ['the chains flushed', () => { for (const c of ['SIPA_INPUT', 'SIPA_OUTPUT', 'SIPA_FORWARD']) inNs(ns, 'iptables-legacy', ['-F', c]); }],
       ['a set destroyed (no rule refers to it now)', () => ipset('destroy', 'sipa4_lan')],
     ];
     let last = fp;

@@ -109,6 +109,7 @@ describe('service: daemon + sipa against the real kernel', function () {
     ['ipset destroy of the allow set', () => {
       inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_INPUT']);
       inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_OUTPUT']);
+      inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_FORWARD']);
       inNs(net.nas, 'ipset', ['destroy', 'sipa4_allow']);
     }],
     ['a flushed allow set', () => inNs(net.nas, 'ipset', ['flush', 'sipa4_allow'])],

@@ -1,13 +1,16 @@
-// No flow of a source that is not allowed survives: the real daemon enforcing inside a test NAS namespace, the
-// real `sipa` CLI, a remote device behind a router and a LAN peer (the router).
+// No flow of a source that is not allowed survives, and ports the NAS forwards are protected like its own: the
+// real daemon enforcing inside a test NAS namespace, the real `sipa` CLI, a remote device behind a router, a LAN
+// peer (the router), and a container the NAS publishes on port 9090 by DNAT.
 import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
 import { HeldConnection, holdConnection, inNs, makeTopology, startServer, Topology, tryConnect } from '../../scripts/lib/netns';
+import { addContainer, Container } from '../../scripts/lib/container';
 import { makeDaemon, TestDaemon } from '../../scripts/lib/daemon';
 import { until } from '../../scripts/lib/wait';
-import type { Device } from '../../module/engine/contract';
+import type { AuditEntry, Device } from '../../module/engine/contract';
 
 const PORT = 8080;
+const PUBLISHED = 9090;
 const OUTSIDE = 7070;
 const FAMILIES = [4, 6] as const;
 
@@ -23,9 +26,10 @@ async function diesWithin(held: HeldConnection, t0: number, ms: number, what: st
   assert.equal(dead.reason, 'ECONNRESET', `${what}: ended by a reset`);
 }
 
-describe('service: no flow of a source that is not allowed survives', function () {
+describe('service: no flow of a source that is not allowed survives, forwarded ports included', function () {
   this.timeout(60000);
   let net: Topology;
+  let ctr: Container;
   const servers: ChildProcess[] = [];
   let d: TestDaemon;
   let held: HeldConnection[] = [];
@@ -49,10 +53,13 @@ describe('service: no flow of a source that is not allowed survives', function (
     for (const ipt of ['iptables-legacy', 'ip6tables-legacy']) {
       inNs(net.nas, ipt, ['-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']);
     }
-    servers.push(await startServer(net.nas, [PORT]), await startServer(net.remote, [OUTSIDE]));
+    ctr = addContainer(net);
+    ctr.publish(PUBLISHED, PORT);
+    servers.push(await startServer(net.nas, [PORT]), await startServer(net.remote, [OUTSIDE]), await startServer(ctr.ns, [PORT]));
   });
   after(() => {
     for (const s of servers) s.kill();
+    ctr?.destroy();
     net?.destroy();
   });
   afterEach(async () => {
@@ -121,5 +128,40 @@ describe('service: no flow of a source that is not allowed survives', function (
     assert.ok(dead, 'the connection of the expired device is still open after the restart');
     assert.equal(dead.reason, 'ECONNRESET');
     assert.ok(dead.atMs - t0 < 4500, `died ${dead.atMs - t0} ms after a 3 s registration began`);
+  });
+
+  for (const f of FAMILIES) {
+    it(`protects a port the NAS forwards to a container: refused, registered, revoked, LAN, routed (IPv${f})`, async () => {
+      await daemon();
+      await enable();
+      const published = () => tryConnect(net.remote, net.nasAddr[f], PUBLISHED);
+      assert.equal(await published(), 'timeout', 'unregistered remote at NAS:9090');
+      assert.equal(await tryConnect(net.router, net.nasAddr[f], PUBLISHED), 'connected', 'a LAN host at NAS:9090');
+      assert.equal(await tryConnect(net.remote, ctr.addr[f], PORT), 'connected', 'routed to the container without DNAT');
+      const reg = await d.sipa('register', net.remoteAddr[f], '--for', '10m');
+      assert.equal(reg.code, 0, reg.stderr);
+      assert.equal(await published(), 'connected', 'registered remote at NAS:9090');
+      const h = hold(net.remote, net.nasAddr[f], PUBLISHED);
+      assert.equal(await h.connected, true);
+      const t0 = Date.now();
+      assert.equal((await d.sipa('revoke', net.remoteAddr[f])).code, 0);
+      await diesWithin(h, t0, 1500, 'held forwarded connection of the revoked device');
+      assert.equal(await published(), 'timeout');
+    });
+  }
+
+  it('repairs a deleted FORWARD jump within 5 s, and disable removes the forward chain', async () => {
+    await daemon();
+    await enable();
+    // (that the port is open while the jump is gone is test/kernel/forward.test.ts's: the reconciler may be faster)
+    inNs(net.nas, 'iptables-legacy', ['-D', 'FORWARD', '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'SIPA_FORWARD']);
+    await until('repaired', async () => {
+      const audit = await d.sipaJson<AuditEntry[]>('audit', '--limit', '5');
+      return audit.some(a => a.action === 'repaired' && /FORWARD/.test(a.detail ?? ''));
+    }, 5000, 100);
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PUBLISHED), 'timeout', 'closed again');
+    assert.equal((await d.sipa('disable')).code, 0);
+    for (const save of ['iptables-legacy-save', 'ip6tables-legacy-save']) assert.doesNotMatch(inNs(net.nas, save, []), /SIPA/);
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PUBLISHED), 'connected');
   });
 });

@@ -151,11 +151,13 @@ describe('service: the reconciler watches the chain, the jumps and the sets betw
     ['the IPv4 allow set destroyed', () => {
       ipt('-F', 'SIPA_INPUT');
       ipt('-F', 'SIPA_OUTPUT');
+      ipt('-F', 'SIPA_FORWARD');
       inNs(net.nas, 'ipset', ['destroy', 'sipa4_allow']);
     }],
     ['the IPv6 LAN set destroyed', () => {
       ip6t('-F', 'SIPA_INPUT');
       ip6t('-F', 'SIPA_OUTPUT');
+      ip6t('-F', 'SIPA_FORWARD');
       inNs(net.nas, 'ipset', ['destroy', 'sipa6_lan']);
     }],
   ] as Array<[string, () => void]>) {
