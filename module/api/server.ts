@@ -10,7 +10,9 @@ import type { ApiConfig } from '../engine/config';
 import { MAX_BATCH_BODY, readJsonBody } from './body';
 import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
-import { QtsSessionChecker, QtsUnavailableError } from './qts-auth';
+import type { SystemLog } from '../engine/system-log';
+import { RefusalSummary } from '../engine/refusal-summary';
+import { QtsLookupLimitedError, QtsSessionChecker, QtsUnavailableError, QtsUntrustedError } from './qts-auth';
 import { coveredByActiveDevice, isLanAddress, remoteAddressOf } from './remote';
 import { EventStreams } from './sse';
 import { DEFAULT_PANEL_DIR, panelFile, sendFile } from './static';
@@ -28,6 +30,8 @@ export interface ApiDeps {
   remoteRegistered?: (addr: string) => Promise<boolean>;
   /** The portal link, for /api/v1/portal (status, bind, unbind); absent = those routes answer 404. */
   portal?: PortalControl;
+  /** The NAS's event log: refused session checks (summarised), a web server on the QTS port that is not root's. */
+  systemLog?: SystemLog;
 }
 
 /** What the API needs of the portal link (module/cloud PortalLink). */
@@ -105,7 +109,9 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
   const { engine, config } = deps;
   const log: ApiLog = deps.log ?? (() => undefined);
   const csrfKey = crypto.randomBytes(32);
-  const qts = new QtsSessionChecker(config.qtsAuthUrl);
+  const systemLog: SystemLog = deps.systemLog ?? (() => undefined);
+  const refusedChecks = new RefusalSummary(systemLog, { what: 'QTS session checks for the Secure IP Access panel' });
+  const qts = new QtsSessionChecker({ url: config.qtsAuthUrl, configFile: config.qtsConfigFile }, (reason, detail) => refusedChecks.add(reason, detail));
   const streams = new EventStreams(engine);
   const panelDir = config.panelDir ?? DEFAULT_PANEL_DIR;
   const allowed = new Set(config.allowedHosts.map(h => h.trim().toLowerCase()));
@@ -144,9 +150,16 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     if (!sid) throw new ApiError(401, 'no_session', 'sign in to QTS as an administrator, then reload this page');
     let s;
     try {
-      s = await qts.check(sid);
+      s = await qts.check(sid, remoteAddressOf(req) ?? req.socket.remoteAddress ?? 'unknown');
     } catch (e) {
+      if (e instanceof QtsLookupLimitedError) {
+        throw new ApiError(429, e.code, e.message, null, { 'Retry-After': String(e.retryAfterSeconds) });
+      }
       log('error', 'api: cannot check the QTS session', { error: (e as Error).message });
+      if (e instanceof QtsUntrustedError) {
+        systemLog('warn', `panel sign-ins refused: ${e.message}`);
+        throw new ApiError(503, e.code, `${e.message}. Only QTS's own web server (run by root) can vouch for a session; ask the NAS's administrator to check what listens on port ${e.port}`);
+      }
       throw new ApiError(503, 'auth_unavailable', 'the QTS session cannot be checked right now; try again shortly');
     }
     if (!s.authPassed) throw new ApiError(401, 'bad_session', 'your QTS session has ended; sign in again, then reload this page');
@@ -324,7 +337,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       const caller = await authenticate(req);
       await route(req, res, url, caller);
     } catch (e) {
-      if (e instanceof QtsUnavailableError) e = new ApiError(503, 'auth_unavailable', e.message);
+      if (e instanceof QtsUnavailableError) e = new ApiError(503, e.code, e.message);
       fail(res, e, req);
     }
   }
@@ -383,6 +396,8 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       await Promise.all(closing);
       try { fs.unlinkSync(socketPath); } catch { /* gone */ }
       qts.clear();
+      refusedChecks.flush();
+      refusedChecks.stop();
     },
   };
 }
