@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Actor, EngineApi, RegisterRequest } from '../engine/contract';
 import type { ApiConfig } from '../engine/config';
 import { MAX_BATCH_BODY, readJsonBody } from './body';
+import { connectionCaps } from './descriptors';
 import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
 import type { SystemLog } from '../engine/system-log';
@@ -103,6 +104,39 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
     'Cache-Control': 'no-store',
   });
   res.end(data);
+}
+
+const IDLE_MS = 30_000;
+
+/**
+ * At most caps.overall HTTP connections, caps.perClient from one peer; beyond, a new connection is closed at
+ * once. The descriptors left over keep the unix socket, the store and the reconciler working under any load.
+ */
+function limitConnections(server: http.Server, caps: ReturnType<typeof connectionCaps>, log: ApiLog): void {
+  server.maxConnections = caps.overall;
+  const perPeer = new Map<string, number>();
+  let refused = 0;
+  let lastNote = 0;
+  server.on('connection', (socket: import('node:net').Socket) => {
+    const peer = socket.remoteAddress ?? '?';
+    const n = (perPeer.get(peer) ?? 0) + 1;
+    if (n > caps.perClient) {
+      socket.destroy();
+      refused++;
+      if (Date.now() - lastNote > 60_000) {
+        lastNote = Date.now();
+        log('warn', 'api: too many HTTP connections from one client; new ones are closed', { peer, limit: caps.perClient, refusedSinceLastNote: refused });
+        refused = 0;
+      }
+      return;
+    }
+    perPeer.set(peer, n);
+    socket.once('close', () => {
+      const left = (perPeer.get(peer) ?? 1) - 1;
+      if (left <= 0) perPeer.delete(peer);
+      else perPeer.set(peer, left);
+    });
+  });
 }
 
 export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
@@ -366,9 +400,14 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
   let httpServer: http.Server | null = null;
   let httpUrl: string | null = null;
   if (config.http.enabled) {
-    const server = http.createServer((req, res) => void handleHttp(req, res));
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    // Slow and idle clients are cut off: headers within 10 s of the first byte, a whole request within 30 s,
+    // an idle kept-alive connection after 5 s, and a connection that says nothing (or an event stream whose
+    // client stopped reading: streams write every 15 s) after 30 s.
+    const server = http.createServer({
+      headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000,
+    }, (req, res) => void handleHttp(req, res));
+    server.timeout = IDLE_MS;
+    limitConnections(server, connectionCaps(), log);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -382,7 +421,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     const a = server.address() as AddressInfo;
     httpUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
-  log('info', 'api: listening', { socket: socketPath, http: httpUrl, panelDir });
+  log('info', 'api: listening', { socket: socketPath, http: httpUrl, panelDir, httpConnections: config.http.enabled ? connectionCaps() : null });
 
   return {
     socketPath,

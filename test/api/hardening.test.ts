@@ -6,6 +6,8 @@ import path from 'node:path';
 import sinon from 'sinon';
 import { startApi, ApiHandle } from '../../module/api';
 import type { ApiConfig } from '../../module/engine/config';
+import net from 'node:net';
+import { connectionCaps, descriptorLimit } from '../../module/api/descriptors';
 import { call, stubEngine } from './helpers';
 
 describe('api: listener hardening', () => {
@@ -65,6 +67,32 @@ describe('api: listener hardening', () => {
       assert.equal((await call({ base: api.httpUrl as string, path: '/../secret.txt' })).status, 404);
     } finally {
       process.chdir(cwd);
+    }
+  });
+
+  it('caps HTTP connections per client and overall at a quarter of the descriptors; a client beyond its share is closed at once', async () => {
+    assert.deepEqual(connectionCaps(1024), { descriptorLimit: 1024, overall: 256, perClient: 64 });
+    assert.equal(connectionCaps(64).overall, 16);
+    assert.equal(connectionCaps(1 << 20).overall, 512);
+    assert.ok(descriptorLimit() >= 1024);
+    api = await startApi({ engine: stubEngine(), config: config(), runDir: path.join(dir, 'run') });
+    const port = Number(new URL(api.httpUrl as string).port);
+    const caps = connectionCaps();
+    const sockets: net.Socket[] = [];
+    const closed = await Promise.all(Array.from({ length: caps.perClient + 20 }, () => new Promise<boolean>(resolve => {
+      const s = net.connect(port, '127.0.0.1');
+      sockets.push(s);
+      s.once('close', () => resolve(true));
+      s.once('connect', () => setTimeout(() => resolve(s.destroyed), 500));
+    })));
+    try {
+      assert.equal(closed.filter(Boolean).length, 20, 'the connections beyond the share are closed by the server');
+      const r = await new Promise<string>((resolve) => {
+        sockets.find(s => !s.destroyed)!.once('data', b => resolve(b.toString())).write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      });
+      assert.match(r, /^HTTP\/1\.1 200/, 'the ones within it are served');
+    } finally {
+      for (const s of sockets) s.destroy();
     }
   });
 });
