@@ -16,13 +16,35 @@ import { jsonLogger, levelMethods, Logger } from '../engine/log';
 import { systemLog } from '../engine/system-log';
 import { startApi } from '../api';
 import { PortalLink } from '../cloud';
+import { ownFiles, ownFolder, UntrustedPathError } from './own-dirs';
 import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
+
+/** The store's files in dataDir (database, its journals and moved-aside copies, the on/off record, the reserve). */
+const STORE_FILES = /^sipa\.(db(-wal|-shm|-journal|\.corrupt-.*)?|enforce(\.tmp)?|reserve)$/;
+
+/**
+ * The run and data folders: every folder on the way must be root's alone (own-dirs.ts); missing ones are made
+ * 0700 and marked; the store's files must be root's own regular files and are made 0600. A data folder that
+ * cannot be made (a read-only or full partition) is left to openStore, which then runs on a temporary store.
+ */
+function prepareFolders(config: Config): void {
+  ownFolder(config.runDir);
+  try {
+    ownFolder(config.dataDir);
+  } catch (e) {
+    if (e instanceof UntrustedPathError) throw e;
+    return;
+  }
+  ownFiles(config.dataDir, name => STORE_FILES.test(name));
+}
 
 /** Another daemon answers on the socket: refuse. A stale socket or pid file from a crash is cleaned up. */
 async function claimRunDir(runDir: string): Promise<void> {
-  fs.mkdirSync(runDir, { recursive: true, mode: 0o750 });
   const sock = socketPath(runDir);
-  const alive = await new Promise<boolean>(resolve => {
+  let found: fs.Stats | null = null;
+  try { found = fs.lstatSync(sock); } catch { /* none */ }
+  // Only a socket is probed: connect() would follow a link to wherever it leads.
+  const alive = found?.isSocket() === true && await new Promise<boolean>(resolve => {
     const c = net.connect(sock);
     c.once('connect', () => { c.destroy(); resolve(true); });
     c.once('error', () => resolve(false));
@@ -33,7 +55,15 @@ async function claimRunDir(runDir: string): Promise<void> {
     throw new Error(`another sipa daemon is running (pid ${pid}, socket ${sock}); stop it first`);
   }
   fs.rmSync(sock, { force: true });
-  fs.writeFileSync(pidPath(runDir), `${process.pid}\n`);
+  // A new file, never through a link left in its place.
+  const pidFile = pidPath(runDir);
+  fs.rmSync(pidFile, { force: true });
+  const fd = fs.openSync(pidFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, `${process.pid}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -56,7 +86,10 @@ async function openStore(config: Config, log: Logger): Promise<{ store: Store; r
 
 export async function runDaemon(config: Config, configFile: string): Promise<number> {
   let log: Logger = jsonLogger(config.log.level);
+  // What the daemon creates is root's alone: files 0600, folders 0700 (the store holds the portal binding's key).
+  process.umask(0o077);
   try {
+    prepareFolders(config);
     await claimRunDir(config.runDir);
   } catch (e) {
     process.stderr.write(`sipa: ${(e as Error).message}\n`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import sinon from 'sinon';
 import { startApi, ApiHandle } from '../../module/api';
 import type { ApiConfig } from '../../module/engine/config';
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { connectionCaps, descriptorLimit } from '../../module/api/descriptors';
 import { call, stubEngine } from './helpers';
@@ -94,5 +95,27 @@ describe('api: listener hardening', () => {
     } finally {
       for (const s of sockets) s.destroy();
     }
+  });
+
+  it('serves only regular files whose real path is inside panelDir: a link out of it is 404, a link within it works', async () => {
+    fs.writeFileSync(path.join(dir, 'secret.txt'), 'outside the panel');
+    fs.mkdirSync(path.join(dir, 'elsewhere'));
+    fs.writeFileSync(path.join(dir, 'elsewhere', 'key.pem'), 'outside too');
+    fs.symlinkSync(path.join(dir, 'secret.txt'), path.join(dir, 'panel', 'leak.txt'));
+    fs.symlinkSync('../secret.txt', path.join(dir, 'panel', 'relative.txt'));
+    fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(dir, 'panel', 'assets'));
+    fs.symlinkSync('index.html', path.join(dir, 'panel', 'alias.html'));
+    fs.mkdirSync(path.join(dir, 'panel', 'fifo-dir'));
+    execFileSync('mkfifo', [path.join(dir, 'panel', 'fifo-dir', 'pipe.js')]);
+    api = await startApi({ engine: stubEngine(), config: config(), runDir: path.join(dir, 'run') });
+    const get = (p: string) => call({ base: api!.httpUrl as string, path: p });
+    for (const p of ['/leak.txt', '/relative.txt', '/assets/key.pem', '/fifo-dir/pipe.js', '/fifo-dir']) {
+      const r = await get(p);
+      assert.equal(r.status, 404, `${p}: ${r.status} ${r.text}`);
+      assert.doesNotMatch(r.text, /outside/);
+    }
+    const alias = await get('/alias.html');
+    assert.equal(alias.status, 200);
+    assert.match(alias.text, /<title>panel<\/title>/);
   });
 });
