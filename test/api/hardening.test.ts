@@ -118,4 +118,20 @@ describe('api: listener hardening', () => {
     assert.equal(alias.status, 200);
     assert.match(alias.text, /<title>panel<\/title>/);
   });
+
+  it('refuses a body with a field twice (JSON.parse would keep the last), naming the field; the engine is not asked', async () => {
+    const engine = stubEngine();
+    api = await startApi({ engine, config: config(), runDir: path.join(dir, 'run') });
+    const raw = '{"address":"203.0.113.7","expiry":{"policy":"fixed","seconds":60},"address":"198.51.100.7"}';
+    const r = await call({ socketPath: api.socketPath, method: 'POST', path: '/api/v1/devices', raw, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.json.error, { code: 'bad_json', message: 'the request body has the field "address" more than once', field: 'address' });
+    sinon.assert.notCalled(engine.register);
+    const nested = await call({ socketPath: api.socketPath, method: 'POST', path: '/api/v1/devices', headers: { 'Content-Type': 'application/json' },
+      raw: '{"address":"203.0.113.7","expiry":{"policy":"fixed","seconds":60,"seconds":43200}}' });
+    assert.equal(nested.status, 400);
+    assert.equal(nested.json.error.field, 'expiry.seconds');
+    const fine = await call({ socketPath: api.socketPath, path: '/api/v1/devices', body: { address: '203.0.113.7', expiry: { policy: 'fixed', seconds: 60 } } });
+    assert.equal(fine.status, 201, fine.text);
+  });
 });
