@@ -12,7 +12,7 @@ import { connectionCaps } from './descriptors';
 import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
 import type { SystemLog } from '../engine/system-log';
-import { RefusalSummary } from '../engine/refusal-summary';
+import { EventSummary } from '../engine/event-summary';
 import { QtsLookupLimitedError, QtsSessionChecker, QtsUnavailableError, QtsUntrustedError } from './qts-auth';
 import { coveredByActiveDevice, isLanAddress, remoteAddressOf } from './remote';
 import { EventStreams } from './sse';
@@ -144,7 +144,11 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
   const log: ApiLog = deps.log ?? (() => undefined);
   const csrfKey = crypto.randomBytes(32);
   const systemLog: SystemLog = deps.systemLog ?? (() => undefined);
-  const refusedChecks = new RefusalSummary(systemLog, { what: 'QTS session checks for the Secure IP Access panel' });
+  const refusedChecks = new EventSummary(systemLog, {
+    level: 'warn',
+    first: (why, detail) => `refused a QTS session check for the panel: ${why}${detail ? ` (${detail})` : ''}; more are summarised every 5 minutes`,
+    more: (n, byKind, minutes) => `refused ${n} more QTS session checks for the panel in the last ${minutes} minutes: ${byKind}`,
+  });
   const qts = new QtsSessionChecker({ url: config.qtsAuthUrl, configFile: config.qtsConfigFile }, (reason, detail) => refusedChecks.add(reason, detail));
   const streams = new EventStreams(engine);
   const panelDir = config.panelDir ?? DEFAULT_PANEL_DIR;

@@ -13,11 +13,22 @@ import { Engine } from '../engine/engine';
 import { Reconciler } from '../engine/reconciler';
 import { Config, kernelNames, loadConfig } from '../engine/config';
 import { jsonLogger, levelMethods, Logger } from '../engine/log';
-import { systemLog } from '../engine/system-log';
+import { systemLog, type SystemLog } from '../engine/system-log';
+import { EventSummary } from '../engine/event-summary';
 import { startApi } from '../api';
 import { PortalLink } from '../cloud';
 import { ownFiles, ownFolder, UntrustedPathError } from './own-dirs';
 import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
+
+/** Repairs of rules or sets that something else removed, for the NAS's event log: the first at once, then summarised. */
+function reportRepairs(sysLog: SystemLog): (e: { what: string }) => void {
+  const repairs = new EventSummary(sysLog, {
+    level: 'warn',
+    first: (_kind, what) => `repaired the firewall rules or sets after something else changed them: ${(what ?? '').slice(0, 200)}; further repairs are summarised every 5 minutes`,
+    more: (n, _byKind, minutes) => `repaired the firewall rules or sets ${n} more times in the last ${minutes} minutes (something keeps removing them)`,
+  });
+  return ({ what }) => repairs.add('repair', what);
+}
 
 /** The store's files in dataDir (database, its journals and moved-aside copies, the on/off record, the reserve). */
 const STORE_FILES = /^sipa\.(db(-wal|-shm|-journal|\.corrupt-.*)?|enforce(\.tmp)?|reserve)$/;
@@ -117,7 +128,8 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     },
   });
   await engine.start(recovered);
-  link = new PortalLink({ engine, store, config: config.portal, log: levelMethods(() => log, 'portal') });
+  engine.on('repaired', reportRepairs(sysLog));
+  link = new PortalLink({ engine, store, config: config.portal, log: levelMethods(() => log, 'portal'), systemLog: sysLog });
   const reconciler = new Reconciler(engine, config.reconcile.intervalSeconds * 1000, (...a) => log(...a));
   reconciler.start();
   lan.on('change', networks => {
@@ -130,7 +142,7 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     onError: err => log('warn', 'pruning failed', { error: String(err) }),
   });
   pruner.start();
-  const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a), portal: link });
+  const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a), portal: link, systemLog: sysLog });
   await link.start();
   log('info', 'daemon ready', { pid: process.pid, socket: api.socketPath, http: api.httpUrl, netns: config.netns });
 
