@@ -66,7 +66,8 @@ export function duplicateMember(text: string): string | null {
       let j = i;
       while (WHITESPACE.has(text[j])) j++;
       if (top?.keys && text[j] === ':') {
-        const name = JSON.parse(text.slice(start, i)) as string;
+        const raw = text.slice(start + 1, i - 1);
+        const name = raw.includes('\\') ? JSON.parse(text.slice(start, i)) as string : raw;
         lastKeyPath = top.path ? `${top.path}.${name}` : name;
         if (top.keys.has(name)) return lastKeyPath;
         top.keys.add(name);
