@@ -104,7 +104,15 @@ prepare_data_dir() {
           event 1 "the flash config partition is not mounted at /mnt/boot_config; the store in $data_dir will not survive a reboot"
       fi ;;
   esac
-  mkdir -p "$data_dir" && chmod 700 "$data_dir"
+  # The daemon makes the folder itself (0700, with the marker uninstall looks for) after checking that no user
+  # but root can change anything on the way; a folder the config merely names is never chmod-ed or taken over.
+  return 0
+}
+
+# The run dir: made here (the service's pid file goes in first) 0700 and marked as the package's own.
+prepare_run_dir() {
+  [ -d "$RUN_DIR" ] && return 0
+  mkdir -m 700 "$RUN_DIR" && (cd "$RUN_DIR" && pwd -P) > "$RUN_DIR/.sipa-owned"
 }
 
 start() {
@@ -120,7 +128,8 @@ start() {
   if pid=$(daemon_pid); then echo "$QPKG_NAME: already running (pid $pid)"; return 0; fi
   [ -f "$CONFIG" ] || { event 2 "cannot start: config file $CONFIG is missing"; return 1; }
   prepare_data_dir || return 1
-  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  prepare_run_dir || { event 2 "cannot create $RUN_DIR"; return 1; }
+  mkdir -p "$LOG_DIR"
   rm -f "$PID_FILE"
   rotate_log
   # The inner sh writes its own pid and execs bin/sipa, which execs the loader: the pid is the daemon's.
@@ -172,6 +181,21 @@ status() {
 
 # App Center's removal (.uninstall.sh runs stop, then remove, before the files go): undo what the service did to
 # the system. An upgrade never calls this, so it keeps the store and the config.
+# Removes a folder only when the package made it: it holds the marker .sipa-owned, a regular file of root that
+# names this very folder (its real path), as the daemon and prepare_run_dir write it. Never a path with . or ..
+# in it, never through a link.
+remove_own_dir() {
+  d=$1
+  case "$d" in /?*) ;; *) return 1 ;; esac
+  case "$d/" in */../*|*/./*|*//*) return 1 ;; esac
+  [ -d "$d" ] && [ ! -L "$d" ] || return 1
+  m="$d/.sipa-owned"
+  [ -f "$m" ] && [ ! -L "$m" ] || return 1
+  [ "$(ls -ln "$m" | awk '{ print $3 }')" = 0 ] || return 1
+  [ "$(cat "$m")" = "$(cd "$d" && pwd -P)" ] || return 1
+  rm -rf "$d"
+}
+
 remove() {
   if [ "${SIPA_STANDALONE:-0}" = 1 ]; then
     echo "$QPKG_NAME: the firmware's copy is part of the image; there is nothing to remove" >&2
@@ -183,12 +207,11 @@ remove() {
   else
     event 1 "sipa uninstall-cleanup failed or does not exist (exit $?); firewall rules or sets may remain until reboot."
   fi
-  # The fallback for when uninstall-cleanup could not run or stopped at its kernel part.
-  case "$data_dir" in
-    /mnt/boot_config/sipa|"$QPKG_ROOT"/*) rm -rf "$data_dir" ;;
-    "") ;;
-    *) event 1 "not removing unexpected data dir $data_dir" ;;
-  esac
+  # The fallback for when uninstall-cleanup could not run or stopped at its kernel part, under its rule: only a
+  # folder the package made goes.
+  if [ -n "$data_dir" ] && [ -e "$data_dir" ] && ! remove_own_dir "$data_dir"; then
+    event 1 "not removing $data_dir: the package did not make it (no .sipa-owned marker naming it)"
+  fi
   rm -f "$WEB_LINK"
 }
 

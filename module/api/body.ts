@@ -1,5 +1,6 @@
 // Reads a JSON request body of at most MAX_BODY bytes. An empty body reads as {} (POST /enable etc.).
 import type { IncomingMessage } from 'node:http';
+import { duplicateMember } from '../cloud/canonical';
 import { ApiError } from './errors';
 
 export const MAX_BODY = 16 * 1024;
@@ -24,9 +25,15 @@ export async function readJsonBody(req: IncomingMessage, max = MAX_BODY): Promis
   if (type !== 'application/json') {
     throw new ApiError(415, 'bad_content_type', 'send the body as JSON with Content-Type: application/json');
   }
+  const text = Buffer.concat(chunks).toString('utf8');
+  let body: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch {
     throw new ApiError(400, 'bad_json', 'the request body is not valid JSON');
   }
+  // JSON.parse keeps the last of two members of one name; what was checked must be what was meant.
+  const twice = duplicateMember(text);
+  if (twice !== null) throw new ApiError(400, 'bad_json', `the request body has the field "${twice}" more than once`, twice);
+  return body;
 }

@@ -8,9 +8,12 @@ import path from 'node:path';
 import type { Actor, EngineApi, RegisterRequest } from '../engine/contract';
 import type { ApiConfig } from '../engine/config';
 import { MAX_BATCH_BODY, readJsonBody } from './body';
+import { connectionCaps } from './descriptors';
 import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
-import { QtsSessionChecker, QtsUnavailableError } from './qts-auth';
+import type { SystemLog } from '../engine/system-log';
+import { EventSummary } from '../engine/event-summary';
+import { QtsLookupLimitedError, QtsSessionChecker, QtsUnavailableError, QtsUntrustedError } from './qts-auth';
 import { coveredByActiveDevice, isLanAddress, remoteAddressOf } from './remote';
 import { EventStreams } from './sse';
 import { DEFAULT_PANEL_DIR, panelFile, sendFile } from './static';
@@ -28,6 +31,8 @@ export interface ApiDeps {
   remoteRegistered?: (addr: string) => Promise<boolean>;
   /** The portal link, for /api/v1/portal (status, bind, unbind); absent = those routes answer 404. */
   portal?: PortalControl;
+  /** The NAS's event log: refused session checks (summarised), a web server on the QTS port that is not root's. */
+  systemLog?: SystemLog;
 }
 
 /** What the API needs of the portal link (module/cloud PortalLink). */
@@ -101,11 +106,50 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(data);
 }
 
+const IDLE_MS = 30_000;
+
+/**
+ * At most caps.overall HTTP connections, caps.perClient from one peer; beyond, a new connection is closed at
+ * once. The descriptors left over keep the unix socket, the store and the reconciler working under any load.
+ */
+function limitConnections(server: http.Server, caps: ReturnType<typeof connectionCaps>, log: ApiLog): void {
+  server.maxConnections = caps.overall;
+  const perPeer = new Map<string, number>();
+  let refused = 0;
+  let lastNote = 0;
+  server.on('connection', (socket: import('node:net').Socket) => {
+    const peer = socket.remoteAddress ?? '?';
+    const n = (perPeer.get(peer) ?? 0) + 1;
+    if (n > caps.perClient) {
+      socket.destroy();
+      refused++;
+      if (Date.now() - lastNote > 60_000) {
+        lastNote = Date.now();
+        log('warn', 'api: too many HTTP connections from one client; new ones are closed', { peer, limit: caps.perClient, refusedSinceLastNote: refused });
+        refused = 0;
+      }
+      return;
+    }
+    perPeer.set(peer, n);
+    socket.once('close', () => {
+      const left = (perPeer.get(peer) ?? 1) - 1;
+      if (left <= 0) perPeer.delete(peer);
+      else perPeer.set(peer, left);
+    });
+  });
+}
+
 export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
   const { engine, config } = deps;
   const log: ApiLog = deps.log ?? (() => undefined);
   const csrfKey = crypto.randomBytes(32);
-  const qts = new QtsSessionChecker(config.qtsAuthUrl);
+  const systemLog: SystemLog = deps.systemLog ?? (() => undefined);
+  const refusedChecks = new EventSummary(systemLog, {
+    level: 'warn',
+    first: (why, detail) => `refused a QTS session check for the panel: ${why}${detail ? ` (${detail})` : ''}; more are summarised every 5 minutes`,
+    more: (n, byKind, minutes) => `refused ${n} more QTS session checks for the panel in the last ${minutes} minutes: ${byKind}`,
+  });
+  const qts = new QtsSessionChecker({ url: config.qtsAuthUrl, configFile: config.qtsConfigFile }, (reason, detail) => refusedChecks.add(reason, detail));
   const streams = new EventStreams(engine);
   const panelDir = config.panelDir ?? DEFAULT_PANEL_DIR;
   const allowed = new Set(config.allowedHosts.map(h => h.trim().toLowerCase()));
@@ -144,9 +188,16 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     if (!sid) throw new ApiError(401, 'no_session', 'sign in to QTS as an administrator, then reload this page');
     let s;
     try {
-      s = await qts.check(sid);
+      s = await qts.check(sid, remoteAddressOf(req) ?? req.socket.remoteAddress ?? 'unknown');
     } catch (e) {
+      if (e instanceof QtsLookupLimitedError) {
+        throw new ApiError(429, e.code, e.message, null, { 'Retry-After': String(e.retryAfterSeconds) });
+      }
       log('error', 'api: cannot check the QTS session', { error: (e as Error).message });
+      if (e instanceof QtsUntrustedError) {
+        systemLog('warn', `panel sign-ins refused: ${e.message}`);
+        throw new ApiError(503, e.code, `${e.message}. Only QTS's own web server (run by root) can vouch for a session; ask the NAS's administrator to check what listens on port ${e.port}`);
+      }
       throw new ApiError(503, 'auth_unavailable', 'the QTS session cannot be checked right now; try again shortly');
     }
     if (!s.authPassed) throw new ApiError(401, 'bad_session', 'your QTS session has ended; sign in again, then reload this page');
@@ -324,7 +375,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       const caller = await authenticate(req);
       await route(req, res, url, caller);
     } catch (e) {
-      if (e instanceof QtsUnavailableError) e = new ApiError(503, 'auth_unavailable', e.message);
+      if (e instanceof QtsUnavailableError) e = new ApiError(503, e.code, e.message);
       fail(res, e, req);
     }
   }
@@ -353,9 +404,14 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
   let httpServer: http.Server | null = null;
   let httpUrl: string | null = null;
   if (config.http.enabled) {
-    const server = http.createServer((req, res) => void handleHttp(req, res));
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    // Slow and idle clients are cut off: headers within 10 s of the first byte, a whole request within 30 s,
+    // an idle kept-alive connection after 5 s, and a connection that says nothing (or an event stream whose
+    // client stopped reading: streams write every 15 s) after 30 s.
+    const server = http.createServer({
+      headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000,
+    }, (req, res) => void handleHttp(req, res));
+    server.timeout = IDLE_MS;
+    limitConnections(server, connectionCaps(), log);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -369,7 +425,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     const a = server.address() as AddressInfo;
     httpUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
-  log('info', 'api: listening', { socket: socketPath, http: httpUrl, panelDir });
+  log('info', 'api: listening', { socket: socketPath, http: httpUrl, panelDir, httpConnections: config.http.enabled ? connectionCaps() : null });
 
   return {
     socketPath,
@@ -383,6 +439,8 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       await Promise.all(closing);
       try { fs.unlinkSync(socketPath); } catch { /* gone */ }
       qts.clear();
+      refusedChecks.flush();
+      refusedChecks.stop();
     },
   };
 }

@@ -1,5 +1,5 @@
-// The built panel, served read-only at / from one directory. Only files directly under that directory tree,
-// no dot files, no directory listings.
+// The built panel, served read-only at / from one directory. Only regular files whose real path (links
+// followed) is inside that directory's real path; no dot files, no directory listings.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
@@ -31,11 +31,17 @@ export function panelFile(dir: string, urlPath: string): string | null {
   if (rel === '/' || rel === '') rel = '/index.html';
   const parts = rel.split('/').filter(Boolean);
   if (parts.some(p => p.startsWith('.'))) return null;
-  const root = path.resolve(dir);
-  const file = path.join(root, ...parts);
-  if (!file.startsWith(root + path.sep)) return null;
+  let root: string;
+  let real: string;
   try {
-    return fs.statSync(file).isFile() ? file : null;
+    root = fs.realpathSync(dir);
+    real = fs.realpathSync(path.join(root, ...parts));
+  } catch {
+    return null;
+  }
+  if (!real.startsWith(root + path.sep)) return null;
+  try {
+    return fs.lstatSync(real).isFile() ? real : null;
   } catch {
     return null;
   }
@@ -43,7 +49,15 @@ export function panelFile(dir: string, urlPath: string): string | null {
 
 export function sendFile(res: ServerResponse, file: string, head: boolean, headers: Record<string, string>): void {
   const type = TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
-  const data = fs.readFileSync(file);
+  // The resolved path, opened without following a link that may have replaced it since.
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  let data: Buffer;
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: 'not_found' });
+    data = fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   res.writeHead(200, { ...headers, 'Content-Type': type, 'Content-Length': String(data.length), 'Cache-Control': 'no-cache' });
   res.end(head ? undefined : data);
 }

@@ -13,16 +13,49 @@ import { Engine } from '../engine/engine';
 import { Reconciler } from '../engine/reconciler';
 import { Config, kernelNames, loadConfig } from '../engine/config';
 import { jsonLogger, levelMethods, Logger } from '../engine/log';
-import { systemLog } from '../engine/system-log';
+import { systemLog, type SystemLog } from '../engine/system-log';
+import { EventSummary } from '../engine/event-summary';
 import { startApi } from '../api';
 import { PortalLink } from '../cloud';
+import { ownFiles, ownFolder, UntrustedPathError } from './own-dirs';
 import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
+
+/** Repairs of rules or sets that something else removed, for the NAS's event log: the first at once, then summarised. */
+function reportRepairs(sysLog: SystemLog): (e: { what: string }) => void {
+  const repairs = new EventSummary(sysLog, {
+    level: 'warn',
+    first: (_kind, what) => `repaired the firewall rules or sets after something else changed them: ${(what ?? '').slice(0, 200)}; further repairs are summarised every 5 minutes`,
+    more: (n, _byKind, minutes) => `repaired the firewall rules or sets ${n} more times in the last ${minutes} minutes (something keeps removing them)`,
+  });
+  return ({ what }) => repairs.add('repair', what);
+}
+
+/** The store's files in dataDir (database, its journals and moved-aside copies, the on/off record, the reserve). */
+const STORE_FILES = /^sipa\.(db(-wal|-shm|-journal|\.corrupt-.*)?|enforce(\.tmp)?|reserve)$/;
+
+/**
+ * The run and data folders: every folder on the way must be root's alone (own-dirs.ts); missing ones are made
+ * 0700 and marked; the store's files must be root's own regular files and are made 0600. A data folder that
+ * cannot be made (a read-only or full partition) is left to openStore, which then runs on a temporary store.
+ */
+function prepareFolders(config: Config): void {
+  ownFolder(config.runDir);
+  try {
+    ownFolder(config.dataDir);
+  } catch (e) {
+    if (e instanceof UntrustedPathError) throw e;
+    return;
+  }
+  ownFiles(config.dataDir, name => STORE_FILES.test(name));
+}
 
 /** Another daemon answers on the socket: refuse. A stale socket or pid file from a crash is cleaned up. */
 async function claimRunDir(runDir: string): Promise<void> {
-  fs.mkdirSync(runDir, { recursive: true, mode: 0o750 });
   const sock = socketPath(runDir);
-  const alive = await new Promise<boolean>(resolve => {
+  let found: fs.Stats | null = null;
+  try { found = fs.lstatSync(sock); } catch { /* none */ }
+  // Only a socket is probed: connect() would follow a link to wherever it leads.
+  const alive = found?.isSocket() === true && await new Promise<boolean>(resolve => {
     const c = net.connect(sock);
     c.once('connect', () => { c.destroy(); resolve(true); });
     c.once('error', () => resolve(false));
@@ -33,7 +66,15 @@ async function claimRunDir(runDir: string): Promise<void> {
     throw new Error(`another sipa daemon is running (pid ${pid}, socket ${sock}); stop it first`);
   }
   fs.rmSync(sock, { force: true });
-  fs.writeFileSync(pidPath(runDir), `${process.pid}\n`);
+  // A new file, never through a link left in its place.
+  const pidFile = pidPath(runDir);
+  fs.rmSync(pidFile, { force: true });
+  const fd = fs.openSync(pidFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, `${process.pid}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -56,7 +97,10 @@ async function openStore(config: Config, log: Logger): Promise<{ store: Store; r
 
 export async function runDaemon(config: Config, configFile: string): Promise<number> {
   let log: Logger = jsonLogger(config.log.level);
+  // What the daemon creates is root's alone: files 0600, folders 0700 (the store holds the portal binding's key).
+  process.umask(0o077);
   try {
+    prepareFolders(config);
     await claimRunDir(config.runDir);
   } catch (e) {
     process.stderr.write(`sipa: ${(e as Error).message}\n`);
@@ -84,7 +128,8 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     },
   });
   await engine.start(recovered);
-  link = new PortalLink({ engine, store, config: config.portal, log: levelMethods(() => log, 'portal') });
+  engine.on('repaired', reportRepairs(sysLog));
+  link = new PortalLink({ engine, store, config: config.portal, log: levelMethods(() => log, 'portal'), systemLog: sysLog });
   const reconciler = new Reconciler(engine, config.reconcile.intervalSeconds * 1000, (...a) => log(...a));
   reconciler.start();
   lan.on('change', networks => {
@@ -97,7 +142,7 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     onError: err => log('warn', 'pruning failed', { error: String(err) }),
   });
   pruner.start();
-  const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a), portal: link });
+  const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a), portal: link, systemLog: sysLog });
   await link.start();
   log('info', 'daemon ready', { pid: process.pid, socket: api.socketPath, http: api.httpUrl, netns: config.netns });
 

@@ -9,6 +9,7 @@ import { Config, kernelNames } from '../engine/config';
 import type { Status } from '../engine/contract';
 import { apiRequest } from './client';
 import { SwitchFile, SpaceReserve } from '../store';
+import { isMarked, MARKER } from './own-dirs';
 
 interface Finding {
   check: string;
@@ -74,17 +75,76 @@ function storageDetail(dataDir: string): string {
   }
 }
 
-/** Folders uninstall-cleanup will never remove, whatever a config says. */
+/** Folders uninstall-cleanup will never remove, marker or not. */
 function safeToRemove(dir: string): boolean {
   const d = path.resolve(dir);
   const depth = d.split('/').filter(Boolean).length;
   return depth >= 2 && !/^\/(share|etc|usr|bin|sbin|lib|lib64|home|root|proc|sys|dev|boot|var)\/?$/.test(d) && !/^\/share\/[^/]+\/?$/.test(d);
 }
 
+/** What the service itself creates in its data and run folders, by name. */
+const OWN_FILES = /^(sipa\.(db(-wal|-shm|-journal|\.corrupt-.*)?|enforce(\.tmp)?|reserve|pid|sock)|service\.pid)$/;
+
+/**
+ * A folder the package made (its marker names it) goes with everything in it. Any other folder a config names
+ * stays, with only the service's own files taken out of it (never through a link). True when it is gone or
+ * was never there.
+ */
+function removeFolder(dir: string, say: (line: string) => void, complain: (line: string) => void): boolean {
+  if (!safeToRemove(dir)) {
+    complain(`not removing ${dir}: it is a system folder, not one of this module's own`);
+    return false;
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    return true;
+  }
+  if (st.isDirectory() && isMarked(dir)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    say(`removed ${dir}`);
+    return true;
+  }
+  const taken: string[] = [];
+  if (st.isDirectory()) {
+    for (const name of fs.readdirSync(dir)) {
+      if (!OWN_FILES.test(name)) continue;
+      const file = path.join(dir, name);
+      const f = fs.lstatSync(file);
+      if (f.isFile() || f.isSocket()) {
+        fs.rmSync(file, { force: true });
+        taken.push(name);
+      }
+    }
+  }
+  complain(`not removing ${dir}: this package did not make it (no ${MARKER} marker naming it)`
+    + (taken.length ? `; removed only the service's own files in it: ${taken.join(', ')}` : ''));
+  return false;
+}
+
+/** Folders the package made on the way to dir (e.g. /tmp/sipa for /tmp/sipa/data) go once nothing else is in them. */
+function removeEmptyMarkedParents(dir: string, say: (line: string) => void): void {
+  for (let p = path.dirname(path.resolve(dir)); safeToRemove(p); p = path.dirname(p)) {
+    if (!isMarked(p)) return;
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(p);
+    } catch {
+      return;
+    }
+    if (entries.some(e => e !== MARKER)) return;
+    fs.rmSync(path.join(p, MARKER), { force: true });
+    fs.rmdirSync(p);
+    say(`removed ${p}`);
+  }
+}
+
 /**
  * Used by the package's removal hook (the daemon is stopped first): takes out every rule and set, then the
- * store and the run dir, so that nothing of the module is left on the NAS. The folders go even when the kernel
- * part fails (e.g. no netfilter where it runs); the exit code says whether everything went.
+ * folders the package made for the store and the run dir, so that nothing of the module is left on the NAS,
+ * and nothing that is not its own goes. The folders go even when the kernel part fails (e.g. no netfilter where
+ * it runs); the exit code says whether everything went.
  */
 export async function uninstallCleanup(config: Config): Promise<number> {
   let failed = false;
@@ -102,14 +162,11 @@ export async function uninstallCleanup(config: Config): Promise<number> {
     failed = true;
     process.stderr.write(`sipa: could not remove the rules and sets: ${(e as Error).message}\n`);
   }
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const complain = (line: string) => process.stderr.write(`sipa: ${line}\n`);
   for (const dir of [config.dataDir, config.runDir]) {
-    if (!safeToRemove(dir)) {
-      failed = true;
-      process.stderr.write(`sipa: not removing ${dir}: it is not a folder of this module's own\n`);
-      continue;
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-    process.stdout.write(`removed ${dir}\n`);
+    if (!removeFolder(dir, say, complain)) failed = true;
   }
+  for (const dir of [config.dataDir, config.runDir]) removeEmptyMarkedParents(dir, say);
   return failed ? 1 : 0;
 }

@@ -43,3 +43,48 @@ function encode(value: unknown, path: string, depth: number): string {
       throw new CanonicalError(path, `${typeof value} is not JSON`);
   }
 }
+
+const WHITESPACE = new Set([' ', '\t', '\n', '\r']);
+
+/**
+ * The path of the first member that appears twice in one object of a JSON text ("type", "body.items[2].id"),
+ * or null. JSON.parse keeps the last of two members of one name, and another reader may keep the first: a
+ * message whose meaning depends on the reader is refused. Names are compared as decoded ("type" and
+ * "typ\u0065" are one name). The text must already have parsed (this scanner does not check the grammar).
+ */
+export function duplicateMember(text: string): string | null {
+  const stack: Array<{ keys: Set<string> | null; path: string; index: number }> = [];
+  let lastKeyPath = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i++;
+      while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      i++;
+      const top = stack[stack.length - 1];
+      let j = i;
+      while (WHITESPACE.has(text[j])) j++;
+      if (top?.keys && text[j] === ':') {
+        const raw = text.slice(start + 1, i - 1);
+        const name = raw.includes('\\') ? JSON.parse(text.slice(start, i)) as string : raw;
+        lastKeyPath = top.path ? `${top.path}.${name}` : name;
+        if (top.keys.has(name)) return lastKeyPath;
+        top.keys.add(name);
+      }
+      continue;
+    }
+    if (c === '{' || c === '[') {
+      const top = stack[stack.length - 1];
+      const at = top === undefined ? '' : top.keys ? lastKeyPath : `${top.path}[${top.index}]`;
+      stack.push({ keys: c === '{' ? new Set() : null, path: at, index: 0 });
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+    } else if (c === ',') {
+      const top = stack[stack.length - 1];
+      if (top && !top.keys) top.index++;
+    }
+    i++;
+  }
+  return null;
+}

@@ -45,6 +45,8 @@ export interface ReceiverDeps {
   /** NAS wall clock (the engine's clock), ms. */
   now: () => number;
   monoNow: () => number;
+  /** Every refused command, for the NAS's event log (summarised there). */
+  onRefused?: (refusal: Refusal) => void;
 }
 
 type FixedBody = { policy: 'fixed'; seconds: number };
@@ -109,6 +111,7 @@ export class CommandReceiver {
   async refuse(refusal: Refusal): Promise<Ack | null> {
     const { code, seq, type, message } = refusal;
     this.deps.log.warn(`portal: refused command seq ${seq ?? '?'} (${type ?? '?'}): ${code}: ${message}`);
+    this.deps.onRefused?.(refusal);
     const t = this.deps.monoNow();
     if (t - this.refusalWindowStart >= 60_000) {
       this.refusalWindowStart = t;

@@ -1,5 +1,6 @@
 // Verification of portal command envelopes (PROTOCOL.md §5): pure, no I/O. The caller supplies the last
 // accepted sequence number and the portal's time as the NAS estimates it.
+import { duplicateMember } from './canonical';
 import { verifyMessage } from './keys';
 import { check } from './schemas';
 
@@ -56,14 +57,18 @@ function refuse(code: RefusalCode, message: string, env?: Record<string, unknown
 export function verifyEnvelope(raw: string | Buffer, ctx: VerifyContext): Verified {
   const bytes = typeof raw === 'string' ? Buffer.byteLength(raw, 'utf8') : raw.length;
   if (bytes > MAX_ENVELOPE_BYTES) return refuse('too_large', `envelope of ${bytes} bytes is over the ${MAX_ENVELOPE_BYTES}-byte limit`);
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (e) {
     return refuse('malformed', `envelope is not JSON (${(e as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return refuse('malformed', 'envelope is not a JSON object');
   const env = parsed as Record<string, unknown>;
+  // The signature covers one reading of the text; a second member of one name allows another.
+  const twice = duplicateMember(text);
+  if (twice !== null) return refuse('malformed', `envelope has the member "${twice}" more than once`, env);
   if (env.v !== 1) return refuse('unsupported_version', `envelope version ${JSON.stringify(env.v ?? null)} is not supported (this NAS speaks 1)`, env);
   const shape = check('envelope', undefined, env, 'envelope');
   if (shape) return refuse('malformed', shape, env);

@@ -3,6 +3,8 @@
 import os from 'node:os';
 import type { Actor, Device, EngineApi } from '../engine/contract';
 import type { PortalConfig } from '../engine/config';
+import { EventSummary } from '../engine/event-summary';
+import type { SystemLog } from '../engine/system-log';
 import type { Store } from '../store';
 import { BINDING_SETTING, checkPortalUrl, loadBinding, type Binding } from './binding';
 import { CommandReceiver, type Ack, type Log } from './commands';
@@ -25,6 +27,8 @@ export interface PortalLinkDeps {
   monoNow?: () => number;
   /** For the reconnect jitter; [0, 1). */
   random?: () => number;
+  /** The NAS's event log: refused commands, summarised. */
+  systemLog?: SystemLog;
 }
 
 export interface PortalStatus {
@@ -83,12 +87,18 @@ export class PortalLink {
   /** Binding changes one at a time: a bind issued while an unbind is in flight waits for it. */
   private bindingChange: Promise<unknown> = Promise.resolve();
   private unsubscribe: Array<() => void> = [];
+  private readonly refusedCommands: EventSummary;
 
   constructor(private readonly deps: PortalLinkDeps) {
     this.log = deps.log ?? NULL_LOG;
     this.now = deps.now ?? Date.now;
     this.monoNow = deps.monoNow ?? (() => performance.now());
     this.random = deps.random ?? Math.random;
+    this.refusedCommands = new EventSummary(deps.systemLog ?? (() => undefined), {
+      level: 'warn',
+      first: (code, detail) => `refused a portal command: ${code} (${detail ?? ''}); more are summarised every 5 minutes`,
+      more: (n, byKind, minutes) => `refused ${n} more portal commands in the last ${minutes} minutes: ${byKind}`,
+    });
   }
 
   private get timeoutMs(): number {
@@ -121,6 +131,8 @@ export class PortalLink {
     this.unsubscribe = [];
     await this.stopLoop();
     await this.commands;
+    this.refusedCommands.flush();
+    this.refusedCommands.stop();
   }
 
   status(): PortalStatus {
@@ -244,6 +256,7 @@ export class PortalLink {
     this.binding = b;
     this.receiver = b ? new CommandReceiver({
       engine: this.deps.engine, store: this.deps.store, config: this.deps.config, binding: b, log: this.log, now: this.now, monoNow: this.monoNow,
+      onRefused: r => this.refusedCommands.add(r.code, `${r.type ?? 'unknown type'}, seq ${r.seq ?? '?'}: ${r.message.slice(0, 200)}`),
     }) : null;
   }
 

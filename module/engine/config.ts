@@ -17,7 +17,10 @@ export interface FirewallConfig {
 export interface ApiConfig {
   http: { enabled: boolean; host: string; port: number };
   token: string | null;
-  qtsAuthUrl: string;
+  /** authLogin.cgi on loopback; null (the default): QTS's own web port from qtsConfigFile. */
+  qtsAuthUrl: string | null;
+  /** QTS's configuration, where its web port is (`Web Access Port` in [System]); default /etc/config/uLinux.conf. */
+  qtsConfigFile?: string;
   allowedHosts: string[];
   panelDir: string | null;
 }

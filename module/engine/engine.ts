@@ -72,7 +72,12 @@ export interface EngineDeps {
 const LABEL_MAX = 64;
 const BOOKING_RETRY_FIRST_MS = 1000;
 const BOOKING_RETRY_MAX_MS = 60_000;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * Characters text shown to people must not hold: C0 and C1 controls, and the marks that reorder or hide text
+ * (bidi embeddings, overrides and isolates, LRM/RLM, the Arabic letter mark), with which a label or an audit
+ * line can be made to read as something else.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
 /** A kernel allow entry and its text (the key under which devices that share it meet). */
@@ -1003,12 +1008,21 @@ function sessionScope(by: Actor): 'portal' | null {
   return by.surface === 'portal' ? 'portal' : null;
 }
 
+/** The refusal for text holding a CONTROL character, naming the field and the character. */
+function controlRefusal(field: 'label' | 'reason', text: string): EngineError | null {
+  const m = CONTROL.exec(text);
+  if (!m) return null;
+  const code = `U+${(m[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
+  return new EngineError('bad_label', `${field} must not contain control characters or text-direction marks (found ${code})`, field);
+}
+
 function checkLabel(label: unknown): string | undefined {
   if (label === undefined || label === null) return undefined;
   if (typeof label !== 'string') throw new EngineError('bad_label', 'label must be text', 'label');
   const t = label.trim();
   if (t.length > LABEL_MAX) throw new EngineError('bad_label', `label is ${t.length} characters; at most ${LABEL_MAX}`, 'label');
-  if (CONTROL.test(t)) throw new EngineError('bad_label', 'label must not contain control characters', 'label');
+  const refused = controlRefusal('label', t);
+  if (refused) throw refused;
   return t;
 }
 
@@ -1023,7 +1037,8 @@ function checkQnapId(id: unknown): string | null | undefined {
 
 function checkReason(reason: string): string {
   const t = String(reason).trim().slice(0, 200);
-  if (CONTROL.test(t)) throw new EngineError('bad_label', 'reason must not contain control characters', 'reason');
+  const refused = controlRefusal('reason', t);
+  if (refused) throw refused;
   return t || 'revoked';
 }
 

@@ -6,6 +6,9 @@ import path from 'node:path';
 import sinon from 'sinon';
 import { startApi, ApiHandle } from '../../module/api';
 import type { ApiConfig } from '../../module/engine/config';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { connectionCaps, descriptorLimit } from '../../module/api/descriptors';
 import { call, stubEngine } from './helpers';
 
 describe('api: listener hardening', () => {
@@ -66,5 +69,69 @@ describe('api: listener hardening', () => {
     } finally {
       process.chdir(cwd);
     }
+  });
+
+  it('caps HTTP connections per client and overall at a quarter of the descriptors; a client beyond its share is closed at once', async () => {
+    assert.deepEqual(connectionCaps(1024), { descriptorLimit: 1024, overall: 256, perClient: 64 });
+    assert.equal(connectionCaps(64).overall, 16);
+    assert.equal(connectionCaps(1 << 20).overall, 512);
+    assert.ok(descriptorLimit() >= 1024);
+    api = await startApi({ engine: stubEngine(), config: config(), runDir: path.join(dir, 'run') });
+    const port = Number(new URL(api.httpUrl as string).port);
+    const caps = connectionCaps();
+    const sockets: net.Socket[] = [];
+    const closed = await Promise.all(Array.from({ length: caps.perClient + 20 }, () => new Promise<boolean>(resolve => {
+      const s = net.connect(port, '127.0.0.1');
+      sockets.push(s);
+      s.once('close', () => resolve(true));
+      s.once('connect', () => setTimeout(() => resolve(s.destroyed), 500));
+    })));
+    try {
+      assert.equal(closed.filter(Boolean).length, 20, 'the connections beyond the share are closed by the server');
+      const r = await new Promise<string>((resolve) => {
+        sockets.find(s => !s.destroyed)!.once('data', b => resolve(b.toString())).write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      });
+      assert.match(r, /^HTTP\/1\.1 200/, 'the ones within it are served');
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+
+  it('serves only regular files whose real path is inside panelDir: a link out of it is 404, a link within it works', async () => {
+    fs.writeFileSync(path.join(dir, 'secret.txt'), 'outside the panel');
+    fs.mkdirSync(path.join(dir, 'elsewhere'));
+    fs.writeFileSync(path.join(dir, 'elsewhere', 'key.pem'), 'outside too');
+    fs.symlinkSync(path.join(dir, 'secret.txt'), path.join(dir, 'panel', 'leak.txt'));
+    fs.symlinkSync('../secret.txt', path.join(dir, 'panel', 'relative.txt'));
+    fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(dir, 'panel', 'assets'));
+    fs.symlinkSync('index.html', path.join(dir, 'panel', 'alias.html'));
+    fs.mkdirSync(path.join(dir, 'panel', 'fifo-dir'));
+    execFileSync('mkfifo', [path.join(dir, 'panel', 'fifo-dir', 'pipe.js')]);
+    api = await startApi({ engine: stubEngine(), config: config(), runDir: path.join(dir, 'run') });
+    const get = (p: string) => call({ base: api!.httpUrl as string, path: p });
+    for (const p of ['/leak.txt', '/relative.txt', '/assets/key.pem', '/fifo-dir/pipe.js', '/fifo-dir']) {
+      const r = await get(p);
+      assert.equal(r.status, 404, `${p}: ${r.status} ${r.text}`);
+      assert.doesNotMatch(r.text, /outside/);
+    }
+    const alias = await get('/alias.html');
+    assert.equal(alias.status, 200);
+    assert.match(alias.text, /<title>panel<\/title>/);
+  });
+
+  it('refuses a body with a field twice (JSON.parse would keep the last), naming the field; the engine is not asked', async () => {
+    const engine = stubEngine();
+    api = await startApi({ engine, config: config(), runDir: path.join(dir, 'run') });
+    const raw = '{"address":"203.0.113.7","expiry":{"policy":"fixed","seconds":60},"address":"198.51.100.7"}';
+    const r = await call({ socketPath: api.socketPath, method: 'POST', path: '/api/v1/devices', raw, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(r.json.error, { code: 'bad_json', message: 'the request body has the field "address" more than once', field: 'address' });
+    sinon.assert.notCalled(engine.register);
+    const nested = await call({ socketPath: api.socketPath, method: 'POST', path: '/api/v1/devices', headers: { 'Content-Type': 'application/json' },
+      raw: '{"address":"203.0.113.7","expiry":{"policy":"fixed","seconds":60,"seconds":43200}}' });
+    assert.equal(nested.status, 400);
+    assert.equal(nested.json.error.field, 'expiry.seconds');
+    const fine = await call({ socketPath: api.socketPath, path: '/api/v1/devices', body: { address: '203.0.113.7', expiry: { policy: 'fixed', seconds: 60 } } });
+    assert.equal(fine.status, 201, fine.text);
   });
 });
