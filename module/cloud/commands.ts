@@ -169,6 +169,41 @@ export class CommandReceiver {
       case 'lease-renew': return this.leaseRenew(body);
       case 'resync': return this.resync((env.body as { devices: ResyncDevice[] }).devices);
       case 'batch': return this.batch(env, (env.body as { items: BatchItem[] }).items);
+      case 'register-device': return [await this.registerDevice(body)];
+      case 'add-address': return [await this.addAddress(body)];
+    }
+  }
+
+  /** A device with every address the portal itself saw it from (PROTOCOL.md §6a). */
+  private async registerDevice(b: { ref: string; addresses: string[]; label: string; qnapId: string; expiry: RegisterBody['expiry'] }): Promise<Result> {
+    const expiry: ExpiryRequest = b.expiry.policy === 'fixed'
+      ? { policy: 'fixed', seconds: b.expiry.seconds }
+      : { policy: 'session', sessionId: b.expiry.sessionId, leaseSeconds: this.leaseWithGrace(b.expiry.leaseSeconds) };
+    const [address, ...moreAddresses] = b.addresses;
+    try {
+      const d = await this.deps.engine.register({ address, moreAddresses, label: b.label, qnapId: b.qnapId, source: 'portal', expiry }, this.actor(b.qnapId));
+      return { ok: true, ref: b.ref, address: d.address, deviceId: d.id, expiresAt: d.expiresAt };
+    } catch (e) {
+      return { ref: b.ref, address, ...errorResult(e) };
+    }
+  }
+
+  /**
+   * The same signed-in session seen from a new address (PROTOCOL.md §6a): added to that session's portal device,
+   * whose expiry stays; anything else (a local device, another session) is refused.
+   */
+  private async addAddress(b: { deviceId: number; sessionId: string; address: string; qnapId?: string }): Promise<Result> {
+    const base: Result = { ok: false, deviceId: b.deviceId, address: b.address };
+    try {
+      const device = (await this.deps.engine.list()).find((d) => d.id === b.deviceId);
+      if (!device) return { ...base, code: 'not_found', message: `no active device ${b.deviceId}` };
+      if (device.source !== 'portal' || device.sessionId !== b.sessionId) {
+        return { ...base, code: 'not_portal_device', message: `device ${b.deviceId} is not a device of session ${b.sessionId}` };
+      }
+      const d = await this.deps.engine.addAddress(b.deviceId, b.address, this.actor(b.qnapId));
+      return { ok: true, deviceId: d.id, address: b.address, expiresAt: d.expiresAt };
+    } catch (e) {
+      return { ...base, ...errorResult(e) };
     }
   }
 

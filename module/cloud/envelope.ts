@@ -8,7 +8,7 @@ export const MAX_ENVELOPE_BYTES = 65536;
 /** Longest validity an envelope may claim (expiresAt − issuedAt). */
 export const MAX_ENVELOPE_LIFETIME_MS = 3_600_000;
 
-export const COMMAND_TYPES = ['register', 'revoke', 'session-ended', 'lease-renew', 'resync', 'batch'] as const;
+export const COMMAND_TYPES = ['register', 'revoke', 'session-ended', 'lease-renew', 'resync', 'batch', 'register-device', 'add-address'] as const;
 export type CommandType = (typeof COMMAND_TYPES)[number];
 
 export interface Envelope {

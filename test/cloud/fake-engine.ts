@@ -57,7 +57,7 @@ export class FakeEngine implements EngineApi {
       Object.assign(existing, fields);
       return { ...existing };
     }
-    const d: Device = { id: this.nextId++, address: net.text, addresses: [net.text], family: net.family, prefix: net.prefix, ...fields, state: 'active', endedAt: null, endedBy: null, endReason: null };
+    const d: Device = { id: this.nextId++, address: net.text, addresses: [net.text, ...(req.moreAddresses ?? [])], family: net.family, prefix: net.prefix, ...fields, state: 'active', endedAt: null, endedBy: null, endReason: null };
     this.devices.push(d);
     this.emit('registered', { device: { ...d } });
     return { ...d };
@@ -74,10 +74,10 @@ export class FakeEngine implements EngineApi {
   }
 
   async addAddress(deviceId: number, address: string): Promise<Device> {
-    const d = (await this.list()).find(x => x.id === deviceId);
+    const d = this.devices.find(x => x.id === deviceId && x.state === 'active');
     if (!d) throw Object.assign(new Error(`no active device ${deviceId}`), { code: 'not_found' });
     d.addresses = [...d.addresses, address];
-    return d;
+    return { ...d };
   }
 
   async registerMany(reqs: readonly RegisterRequest[], by: Actor): Promise<{ devices: Device[]; renewed: number }> {

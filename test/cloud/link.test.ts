@@ -191,6 +191,27 @@ describe('cloud/link against the dev portal (127.0.0.1)', function () {
     assert.equal(link.status().nasId, rebound.nasId, 'the new binding is the stored one');
   });
 
+  it('register-device carries every address the portal saw; add-address adds one to the session\'s device without moving its expiry', async () => {
+    const nasId = await bound();
+    const reg = portal.sendCommand(nasId, 'register-device', {
+      ref: 'dual-1', addresses: ['2001:db8::40', '203.0.113.40'], label: 'phone', qnapId: ACCOUNT.qnapId,
+      expiry: { policy: 'session', sessionId: 's-dual', leaseSeconds: 300 },
+    });
+    await portal.waitForAck(nasId, reg!.seq as number);
+    const [device] = engine.active();
+    assert.deepEqual(device.addresses, ['2001:db8::40', '203.0.113.40']);
+    const add = portal.sendCommand(nasId, 'add-address', { deviceId: device.id, sessionId: 's-dual', address: '2001:db8::41', qnapId: ACCOUNT.qnapId });
+    await portal.waitForAck(nasId, add!.seq as number);
+    const [after] = engine.active();
+    assert.deepEqual(after.addresses, ['2001:db8::40', '203.0.113.40', '2001:db8::41']);
+    assert.equal(after.expiresAt, device.expiresAt, 'the expiry did not move');
+    // another session's command cannot add to this device
+    const other = portal.sendCommand(nasId, 'add-address', { deviceId: device.id, sessionId: 's-other', address: '2001:db8::42' });
+    const ack = await portal.waitForAck(nasId, other!.seq as number);
+    assert.match(JSON.stringify(ack), /not_portal_device/);
+    assert.deepEqual(engine.active()[0].addresses, ['2001:db8::40', '203.0.113.40', '2001:db8::41']);
+  });
+
   it('the web page registers the address the portal sees; the NAS refuses loopback and the portal shows why', async () => {
     const nasId = await bound();
     const signin = await fetch(`${portal.url}/signin`, { method: 'POST', body: new URLSearchParams(ACCOUNT), redirect: 'manual' });
