@@ -27,25 +27,32 @@ describe('the NAS event log', function () {
     const calls = path.join(dir, 'calls');
     const tool = path.join(dir, 'log_tool');
     fs.writeFileSync(tool, `#!/bin/sh\nfor a in "$@"; do printf '%s|' "$a"; done >> ${calls}; echo >> ${calls}\n`, { mode: 0o755 });
-    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    const daemonLog: string[] = [];
     try {
-      const send = systemLog(() => (level, msg, fields) => daemonLog.push(JSON.stringify({ level, msg, ...fields })), { tool });
-      const summary = new EventSummary(send, {
-        level: 'warn', first: (k, d) => `refused a thing: ${k} (${d})`, more: (n, by, m) => `refused ${n} more things in the last ${m} minutes: ${by}`,
-      });
-      for (let i = 0; i < 300; i++) summary.add(i % 3 ? 'rate-limited' : 'not signed in', `client ${i}`);
-      await clock.tickAsync(5 * 60 * 1000);
-      summary.stop();
+      const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const daemonLog: string[] = [];
+      try {
+        const send = systemLog(() => (level, msg, fields) => daemonLog.push(JSON.stringify({ level, msg, ...fields })), { tool });
+        const summary = new EventSummary(send, {
+          level: 'warn', first: (k, d) => `refused a thing: ${k} (${d})`, more: (n, by, m) => `refused ${n} more things in the last ${m} minutes: ${by}`,
+        });
+        for (let i = 0; i < 300; i++) summary.add(i % 3 ? 'rate-limited' : 'not signed in', `client ${i}`);
+        await clock.tickAsync(5 * 60 * 1000);
+        summary.stop();
+      } finally {
+        clock.restore();
+      }
+      await until('log_tool ran twice', () => fs.existsSync(calls) && fs.readFileSync(calls, 'utf8').trim().split('\n').length === 2, 5000);
+      // log_tool runs asynchronously: the two calls may finish in either order.
+      const lines = fs.readFileSync(calls, 'utf8').trim().split('\n').sort();
+      assert.deepEqual(lines, [
+        '-t|1|-uSystem|-p127.0.0.1|-mlocalhost|-a|[Secure IP Access] refused 299 more things in the last 5 minutes: 200 rate-limited, 99 not signed in|',
+        '-t|1|-uSystem|-p127.0.0.1|-mlocalhost|-a|[Secure IP Access] refused a thing: not signed in (client 0)|',
+      ]);
+      const order = daemonLog.filter(l => l.includes('"systemLog":true')).map(l => (JSON.parse(l) as { msg: string }).msg);
+      assert.deepEqual(order, ['refused a thing: not signed in (client 0)', 'refused 299 more things in the last 5 minutes: 200 rate-limited, 99 not signed in'], 'sent in this order');
     } finally {
-      clock.restore();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    await until('log_tool ran twice', () => fs.existsSync(calls) && fs.readFileSync(calls, 'utf8').trim().split('\n').length === 2, 5000);
-    const lines = fs.readFileSync(calls, 'utf8').trim().split('\n');
-    assert.equal(lines[0], '-t|1|-uSystem|-p127.0.0.1|-mlocalhost|-a|[Secure IP Access] refused a thing: not signed in (client 0)|');
-    assert.equal(lines[1], '-t|1|-uSystem|-p127.0.0.1|-mlocalhost|-a|[Secure IP Access] refused 299 more things in the last 5 minutes: 200 rate-limited, 99 not signed in|');
-    assert.equal(daemonLog.filter(l => l.includes('"systemLog":true')).length, 2, 'the same two lines in the daemon log');
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   describe('from a running daemon (no log_tool here: its own log, marked systemLog)', () => {
