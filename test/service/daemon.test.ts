@@ -107,9 +107,7 @@ describe('service: daemon + sipa against the real kernel', function () {
     ['iptables -F of its chain', () => inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_INPUT'])],
     ['a deleted jump', () => inNs(net.nas, 'iptables-legacy', ['-D', 'INPUT', '-j', 'SIPA_INPUT'])],
     ['ipset destroy of the allow set', () => {
-      inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_INPUT']);
-      inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_OUTPUT']);
-      inNs(net.nas, 'iptables-legacy', ['-F', 'SIPA_FORWARD']);
+      inNs(net.nas, 'iptables-legacy-restore', ['--noflush'], '*filter\n-F SIPA_INPUT\n-F SIPA_OUTPUT\n-F SIPA_FORWARD\nCOMMIT\n');
       inNs(net.nas, 'ipset', ['destroy', 'sipa4_allow']);
     }],
     ['a flushed allow set', () => inNs(net.nas, 'ipset', ['flush', 'sipa4_allow'])],

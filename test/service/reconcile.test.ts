@@ -149,15 +149,13 @@ describe('service: the reconciler watches the chain, the jumps and the sets betw
     ['the IPv6 jump from INPUT deleted', () => ip6t('-D', 'INPUT', '-j', 'SIPA_INPUT')],
     ['the IPv4 output jump deleted', () => ipt('-D', 'OUTPUT', '-j', 'SIPA_OUTPUT')],
     ['the IPv4 allow set destroyed', () => {
-      ipt('-F', 'SIPA_INPUT');
-      ipt('-F', 'SIPA_OUTPUT');
-      ipt('-F', 'SIPA_FORWARD');
+      // one restore: the watcher could refill one chain between separate flushes
+      inNs(net.nas, 'iptables-legacy-restore', ['--noflush'], '*filter\n-F SIPA_INPUT\n-F SIPA_OUTPUT\n-F SIPA_FORWARD\nCOMMIT\n');
       inNs(net.nas, 'ipset', ['destroy', 'sipa4_allow']);
     }],
     ['the IPv6 LAN set destroyed', () => {
-      ip6t('-F', 'SIPA_INPUT');
-      ip6t('-F', 'SIPA_OUTPUT');
-      ip6t('-F', 'SIPA_FORWARD');
+      // one restore: the watcher could refill one chain between separate flushes
+      inNs(net.nas, 'ip6tables-legacy-restore', ['--noflush'], '*filter\n-F SIPA_INPUT\n-F SIPA_OUTPUT\n-F SIPA_FORWARD\nCOMMIT\n');
       inNs(net.nas, 'ipset', ['destroy', 'sipa6_lan']);
     }],
   ] as Array<[string, () => void]>) {
