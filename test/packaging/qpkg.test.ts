@@ -35,7 +35,7 @@ const QDK = process.env.SIPA_QDK ?? path.resolve(REPO, '..', 'shared', 'vendor',
 const QBUILD = path.join(QDK, 'shared', 'bin', 'qbuild');
 const QPKG_ENCRYPT_C = path.join(QDK, 'src', 'qpkg_encrypt.c');
 
-/** The check digits of the tail: the first 10 digits of size × 3589 + 1000000000 (PLATFORM.md, QPKG). */
+/** The check digits of the tail: the first 10 digits of size × 3589 + 1000000000 (qpkg/platform.md, QPKG). */
 export function qpkgCheckDigits(size: number): string {
   return (BigInt(size) * 3589n + 1000000000n).toString().slice(0, 10);
 }
