@@ -549,8 +549,8 @@ export class SipaPanel extends HTMLElement {
     const devicesPanel = h('div', { class: 'tabpanel', role: 'tabpanel', id: `${id}-p-devices`, 'aria-labelledby': `${id}-t-devices` },
       h('div', { class: 'toolbar', role: 'search' },
         h('label', { for: `${id}-q`, class: 'sr-only', text: 'Search the trusted list' }), this.searchEl,
-        h('label', { for: `${id}-state`, text: 'Show' }), this.stateSel,
-        h('label', { for: `${id}-source`, text: 'Source' }), sourceSel,
+        h('span', { class: 'pair' }, h('label', { for: `${id}-state`, text: 'Show' }), this.stateSel),
+        h('span', { class: 'pair' }, h('label', { for: `${id}-source`, text: 'Source' }), sourceSel),
         h('span', { class: 'spacer' }), this.deviceCount),
       h('div', { class: 'toolbar actions' },
         this.registerBtn = h('button', { class: 'btn primary', type: 'button', 'data-key': 'register', text: 'Register a device', onclick: (e: Event) => void this.registerDialog(e.currentTarget as HTMLElement) }),
@@ -859,11 +859,10 @@ export class SipaPanel extends HTMLElement {
   private addressBlock(e: Entry, own: boolean): HTMLElement[] {
     const d = e.current;
     const more = d.addresses.length - 1;
-    return [
+    return [h('span', { class: 'addr-text' },
       h('span', { class: 'mono addr', text: d.address }),
       more > 0 ? h('span', { class: 'sub more', text: ` +${more}`, title: d.addresses.slice(1).join(' ') }) : null,
-      own ? h('span', { class: 'badge you', text: 'This is you' }) : null,
-    ].filter((x): x is HTMLElement => !!x);
+      own ? h('span', { class: 'badge you', text: 'This is you' }) : null)];
   }
 
   private row(e: Entry, own: boolean, stale: boolean): HTMLElement[] {
