@@ -43,6 +43,8 @@ export interface StageOptions {
   /** Host loopback ports (0 = any free one). */
   ports?: { panel?: number; portal?: number; webUi?: number };
   leaseSeconds?: number;
+  /** The built panel the daemon serves (default: dist/panel of this tree). */
+  panelDir?: string;
   daemonConfig?: Record<string, unknown>;
   log?: (line: string) => void;
 }
@@ -108,7 +110,7 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     const token = crypto.randomBytes(24).toString('base64url');
     const daemon = makeDaemon(net.nas, {
       policy: { minSeconds: 60 },
-      api: { http: { enabled: true, host: '127.0.0.1', port: opts.ports?.panel ?? 0 }, token, allowedHosts: ['127.0.0.1', 'localhost'] },
+      api: { http: { enabled: true, host: '127.0.0.1', port: opts.ports?.panel ?? 0 }, token, allowedHosts: ['127.0.0.1', 'localhost'], ...(opts.panelDir ? { panelDir: opts.panelDir } : {}) },
       ...opts.daemonConfig,
       // merged, not replaced: a test that tunes e.g. portal.leaseGraceSeconds keeps the portal's URL
       portal: { url: portalBridge.url, heartbeatSeconds: 2, reconnectMinSeconds: 0.5, reconnectMaxSeconds: 5,

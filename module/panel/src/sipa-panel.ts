@@ -19,6 +19,7 @@ const SEARCH_DEBOUNCE_MS = 150;
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 5000;
 const POLL_MS = 30_000;
+const PORTAL_POLL_MS = 2000;
 const NARROW_PX = 700;
 const MEDIUM_PX = 1000;
 const DURATIONS: Array<[string, number]> = [['1 minute', 60], ['5 minutes', 300], ['15 minutes', 900], ['30 minutes', 1800], ['1 hour', 3600], ['2 hours', 7200], ['4 hours', 14400], ['8 hours', 28800], ['12 hours', 43200]];
@@ -74,6 +75,7 @@ export class SipaPanel extends HTMLElement {
   private ticker = 0;
   private poller = 0;
   private searchTimer = 0;
+  private portalTimer = 0;
   private auditSearchTimer = 0;
   private statusLoading: Promise<void> | null = null;
   private statusAgain = false;
@@ -139,6 +141,7 @@ export class SipaPanel extends HTMLElement {
   disconnectedCallback(): void {
     clearInterval(this.ticker);
     clearInterval(this.poller);
+    clearTimeout(this.portalTimer);
     this.resizer?.disconnect();
     this.stopStream();
   }
@@ -738,6 +741,13 @@ export class SipaPanel extends HTMLElement {
     if (s.unrecordedEnds) notes.push(h('p', { class: 'notice warn', text: `${s.unrecordedEnds} ended device(s) are cut off but not yet recorded; the service keeps trying.` }));
     this.statusNotes.replaceChildren(...notes);
     this.renderOwn();
+    // A link that is bound but not connected yet (just bound, or the portal is away) is asked about more often.
+    if (known && portal.bound && !portal.connected && !this.portalTimer) {
+      this.portalTimer = window.setTimeout(() => {
+        this.portalTimer = 0;
+        if (this.conn === 'live') void this.refreshStatus();
+      }, PORTAL_POLL_MS);
+    }
   }
 
   private view(): Entry[] {
@@ -829,7 +839,7 @@ export class SipaPanel extends HTMLElement {
   }
 
   private statusCell(d: Device): HTMLElement[] {
-    const badge = h('span', { class: `badge ${d.state}`, text: stateText(d) });
+    const badge = h('span', { class: `badge ${signedOut(d) ? 'expired' : d.state}`, text: stateText(d) });
     if (d.state === 'active' || !d.endedAt) return [badge];
     return [badge, h('div', { class: 'sub', text: `${shortTime(d.endedAt)}${d.endedBy && d.state === 'revoked' ? ` by ${endedBy(d.endedBy)}` : ''}` })];
   }
