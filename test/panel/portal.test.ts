@@ -34,7 +34,7 @@ describe('panel: the portal link and portal sessions (real daemon, dev portal)',
     await stage?.close();
   });
 
-  const portalFact = () => page.locator('.fact.portal').innerText();
+  const portalFact = () => page.getByText(/^myQNAPcloud: /).innerText();
 
   it('an unbind on the CLI shows at once; "Link to a QNAP ID" binds with a pairing code, and that shows at once too', async () => {
     await until('linked and connected', async () => (await portalFact()) === 'myQNAPcloud: linked, connected', 20_000, 100);
