@@ -5,12 +5,12 @@ import { ApiClient, ApiFailure, asFailure, AuditEntry, Device, Session, Status, 
 import { DeviceBook, Entry, keyOf, SourceFilter, StateFilter } from './book';
 import { field, openDialog } from './dialog';
 import { h, reconcile } from './dom';
-import { actionText, actor, clock, dateTime, detailText, download, endedBy, isoLocal, period, sentence, shortTime, signedOut, spoken, stamp, stateText, termText, toCsv } from './format';
-import { DurationError, parseDuration } from '../../domain/duration';
-import { formatAddress, parseDeviceAddress } from '../../domain/address';
+import { actionText, actor, clock, dateTime, detailText, endedBy, sentence, shortTime, signedOut, spoken, stateText } from './format';
+import { saveAudit, saveDevices } from './exports';
+import { DURATIONS, durationField, fieldError } from './forms';
+import { card, RowContext, SOON_MS, tableRow } from './rows';
 import css from './styles.css';
 
-const SOON_MS = 60_000;
 /** The admin is warned this long before their own access ends. */
 const OWN_WARN_MS = 15 * 60_000;
 const PAGE_SIZE = 50;
@@ -22,7 +22,6 @@ const POLL_MS = 30_000;
 const PORTAL_POLL_MS = 2000;
 const NARROW_PX = 700;
 const MEDIUM_PX = 1000;
-const DURATIONS: Array<[string, number]> = [['1 minute', 60], ['5 minutes', 300], ['15 minutes', 900], ['30 minutes', 1800], ['1 hour', 3600], ['2 hours', 7200], ['4 hours', 14400], ['8 hours', 28800], ['12 hours', 43200]];
 
 type Conn = 'loading' | 'live' | 'reconnecting' | 'unreachable' | 'signed-out' | 'refused' | 'failed';
 type Layout = 'wide' | 'medium' | 'narrow';
@@ -488,9 +487,15 @@ export class SipaPanel extends HTMLElement {
     const sig = note ? `${note.kind}|${note.text}` : '';
     if (this.ownEl.dataset.sig === sig) return;
     const focusKey = (this.root.activeElement as HTMLElement | null)?.dataset.key;
+    const hadFocus = this.ownEl.contains(this.root.activeElement);
     this.ownEl.dataset.sig = sig;
     if (!note) {
       this.ownEl.replaceChildren();
+      // The warning went away under the keyboard (extended): it goes to the own row's Extend, or the switch.
+      if (hadFocus) {
+        const keys = [...this.ownKeys()].map(k => `[data-key="${CSS.escape(`extend-${k}`)}"]`).join(', ');
+        ((keys && this.listHost.querySelector<HTMLElement>(keys)) || this.switchEl).focus();
+      }
       return;
     }
     const prev = this.ownEl.querySelector('.own-text');
@@ -792,7 +797,10 @@ export class SipaPanel extends HTMLElement {
     for (const e of shown) {
       const sig = `${e.rev}|${e.current.id}|${narrow}|${own.has(e.key)}|${this.expanded.has(e.key)}|${stale}|${this.status?.ipv6Scope}`;
       let built = this.rowCache.get(e.key);
-      if (!built || built.sig !== sig) built = { sig, els: narrow ? [this.card(e, own.has(e.key), stale)] : this.row(e, own.has(e.key), stale) };
+      if (!built || built.sig !== sig) {
+        const c = this.rowContext(e, own.has(e.key), stale);
+        built = { sig, els: narrow ? [card(e, c)] : tableRow(e, c) };
+      }
       next.set(e.key, built);
       els.push(...built.els);
     }
@@ -831,111 +839,17 @@ export class SipaPanel extends HTMLElement {
     }
   }
 
-  private timer(d: Device): HTMLElement {
-    if (d.state !== 'active') return h('span', { class: 'muted', text: '—' });
-    if (d.policy === 'session') return h('span', { class: 'session', text: 'until sign-out' });
-    const left = d.expiresAt - Date.now();
-    return h('span', { role: 'timer', 'data-expires': String(d.expiresAt), 'aria-label': `${spoken(left)} left`, text: left > 0 ? clock(left) : 'ending…' });
-  }
-
-  private statusCell(d: Device): HTMLElement[] {
-    const badge = h('span', { class: `badge ${signedOut(d) ? 'expired' : d.state}`, text: stateText(d) });
-    if (d.state === 'active' || !d.endedAt) return [badge];
-    return [badge, h('div', { class: 'sub', text: `${shortTime(d.endedAt)}${d.endedBy && d.state === 'revoked' ? ` by ${endedBy(d.endedBy)}` : ''}` })];
-  }
-
-  private actions(e: Entry, stale: boolean): HTMLElement[] {
-    const d = e.current;
-    if (d.state !== 'active') return [];
-    const out: HTMLElement[] = [];
-    const dis = stale ? 'true' : undefined;
-    if (d.source === 'local' && d.policy === 'fixed') {
-      out.push(h('button', { class: 'btn small', type: 'button', 'data-key': `extend-${e.key}`, 'aria-disabled': dis, 'aria-label': `Extend ${d.address}`, text: 'Extend', onclick: (ev: Event) => void this.extendDialog(d, ev.currentTarget as HTMLElement) }));
-    }
-    out.push(h('button', { class: 'btn danger small', type: 'button', 'data-role': 'revoke', 'data-key': `revoke-${e.key}`, 'aria-disabled': dis, 'aria-label': `Revoke Request for ${d.address}`, text: 'Revoke Request', onclick: (ev: Event) => void this.confirmRevoke(e, ev.currentTarget as HTMLElement) }));
-    return out;
-  }
-
-  private toggleButton(e: Entry): HTMLButtonElement {
-    const open = this.expanded.has(e.key);
-    return h('button', { class: 'disclose', type: 'button', 'data-key': `details-${e.key}`, 'aria-expanded': String(open), 'aria-controls': `${this.pid}-d-${cssId(e.key)}`, 'aria-label': `Details for ${e.current.address}`, title: 'Details and history',
-      onclick: () => {
-        if (open) this.expanded.delete(e.key);
+  private rowContext(e: Entry, own: boolean, stale: boolean): RowContext {
+    return {
+      pid: this.pid, own, stale, expanded: this.expanded.has(e.key), ipv6Net: this.ipv6Net(),
+      toggle: () => {
+        if (this.expanded.has(e.key)) this.expanded.delete(e.key);
         else this.expanded.add(e.key);
         this.renderList();
-      } }, h('span', { 'aria-hidden': 'true', class: 'chev' }));
-  }
-
-  private addressBlock(e: Entry, own: boolean): HTMLElement[] {
-    const d = e.current;
-    const more = d.addresses.length - 1;
-    return [h('span', { class: 'addr-text' },
-      h('span', { class: 'mono addr', text: d.address }),
-      more > 0 ? h('span', { class: 'sub more', text: ` +${more}`, title: d.addresses.slice(1).join(' ') }) : null,
-      own ? h('span', { class: 'badge you', text: 'This is you' }) : null)];
-  }
-
-  private row(e: Entry, own: boolean, stale: boolean): HTMLElement[] {
-    const d = e.current;
-    const active = d.state === 'active';
-    const soon = active && d.policy === 'fixed' && d.expiresAt - Date.now() <= SOON_MS;
-    const label = d.label || '—';
-    const tr = h('tr', { class: `${active ? (soon ? 'soon' : '') : 'ended'}${own ? ' you' : ''}`, 'data-key': e.key },
-      h('th', { scope: 'row', 'data-key': `row-${e.key}`, tabindex: '-1' }, h('div', { class: 'addr-cell' }, this.toggleButton(e), ...this.addressBlock(e, own))),
-      h('td', { class: 'trunc', title: label, text: label }),
-      h('td', { class: 'col-opt trunc', title: sourceText(d) }, h('span', { text: d.source === 'portal' ? 'myQNAPcloud' : 'Local' }), d.qnapId ? h('div', { class: 'sub trunc', title: d.qnapId, text: d.qnapId }) : null),
-      h('td', { class: 'col-opt', text: termText(d) }),
-      h('td', { class: 'num' }, this.timer(d)),
-      h('td', {}, ...this.statusCell(d)),
-      h('td', { class: 'acts' }, ...this.actions(e, stale)));
-    if (!this.expanded.has(e.key)) return [tr];
-    const details = h('tr', { class: 'details-row', 'data-key': `${e.key}#details` }, h('td', { colspan: '7' }, this.details(e)));
-    return [tr, details];
-  }
-
-  private card(e: Entry, own: boolean, stale: boolean): HTMLElement {
-    const d = e.current;
-    const active = d.state === 'active';
-    const soon = active && d.policy === 'fixed' && d.expiresAt - Date.now() <= SOON_MS;
-    return h('li', { class: `device-card ${active ? (soon ? 'soon' : '') : 'ended'}${own ? ' you' : ''}`, 'data-key': e.key },
-      h('div', { class: 'card-top' },
-        h('div', { class: 'addr-cell' }, this.toggleButton(e), ...this.addressBlock(e, own)),
-        ...this.statusCell(d)),
-      d.label ? h('div', { class: 'trunc card-label', title: d.label, text: d.label }) : null,
-      h('div', { class: 'card-meta' },
-        h('span', { class: 'num' }, h('span', { class: 'sr-only', text: 'Remaining ' }), this.timer(d)),
-        h('span', { class: 'sub', text: `${d.source === 'portal' ? 'myQNAPcloud' : 'Local'} · ${termText(d)}` })),
-      active ? h('div', { class: 'card-actions' }, ...this.actions(e, stale)) : null,
-      this.expanded.has(e.key) ? this.details(e) : null);
-  }
-
-  /** Every address and what it really allows, how the registration ends, why it ended, and earlier ones. */
-  private details(e: Entry): HTMLElement {
-    const d = e.current;
-    const net = this.ipv6Net();
-    const dl = h('dl', { class: 'facts' });
-    const add = (k: string, ...v: Array<Node | string>) => dl.append(h('dt', { text: k }), h('dd', {}, ...v));
-    const allows = h('ul', { class: 'plain' }, ...d.addresses.map(a => h('li', { class: 'mono', text: allowedText(a, net) })));
-    add(d.addresses.length > 1 ? 'Addresses' : 'Address', allows);
-    if (d.label) add('Label', d.label);
-    add('Source', sourceText(d));
-    add('Registered', `${dateTime(d.registeredAt)}, ${termText(d)}`);
-    if (d.state === 'active') add('Ends', d.policy === 'session' ? 'when the owner signs out of myQNAPcloud' : dateTime(d.expiresAt));
-    else {
-      add(signedOut(d) ? 'Ended' : d.state === 'expired' ? 'Expired' : 'Revoked',
-        `${d.endedAt ? dateTime(d.endedAt) : ''}${d.endedBy && d.state === 'revoked' ? ` by ${endedBy(d.endedBy)}` : ''}`);
-      if (d.endReason && d.state === 'revoked') add('Reason', signedOut(d) ? 'signed out' : d.endReason);
-    }
-    const earlier = e.registrations.filter(x => x.id !== d.id);
-    const box = h('div', { class: 'details', id: `${this.pid}-d-${cssId(e.key)}` }, dl);
-    if (earlier.length) {
-      box.append(h('h3', { text: `Earlier registrations of ${d.address} (${earlier.length})` }),
-        h('ul', { class: 'history' }, ...earlier.slice(0, 20).map(x => h('li', {
-          text: `${dateTime(x.registeredAt)} ${termText(x)} — ${stateText(x).toLowerCase()}${x.endedAt ? ` ${dateTime(x.endedAt)}` : ''}${x.endedBy && x.state === 'revoked' ? ` by ${endedBy(x.endedBy)}` : ''}${x.endReason && x.state === 'revoked' && !signedOut(x) ? `: ${x.endReason}` : ''}`,
-        }))),
-        earlier.length > 20 ? h('p', { class: 'sub', text: `and ${earlier.length - 20} more (the audit log has all of them)` }) : '');
-    }
-    return box;
+      },
+      extend: (d, opener) => void this.extendDialog(d, opener),
+      revoke: (entry, opener) => void this.confirmRevoke(entry, opener),
+    };
   }
 
   private auditTurn(by: number): void {
@@ -1146,46 +1060,6 @@ export class SipaPanel extends HTMLElement {
     }
   }
 
-  private durationField(initial = 3600): { wrap: HTMLElement; seconds(): number | null; focus(): void; setError(m: string | null): void } {
-    const sel = h('select', {}, ...DURATIONS.map(([label, s]) => h('option', { value: String(s), text: label, selected: s === initial })), h('option', { value: 'other', text: 'Other…' }));
-    const other = h('input', { type: 'text', autocomplete: 'off', placeholder: 'e.g. 90m or 1h30m', spellcheck: 'false' });
-    const f1 = field('For', sel);
-    const f2 = field('Duration', other, 'As on the CLI: 90s, 15m, 2h, 1h30m.');
-    f2.wrap.hidden = true;
-    sel.addEventListener('change', () => {
-      f2.wrap.hidden = sel.value !== 'other';
-      if (!f2.wrap.hidden) other.focus();
-    });
-    return {
-      wrap: h('div', {}, f1.wrap, f2.wrap),
-      seconds: () => {
-        if (sel.value !== 'other') return Number(sel.value);
-        try {
-          f2.setError(null);
-          return parseDuration(other.value.trim());
-        } catch (e) {
-          f2.setError(sentence(e instanceof DurationError ? e.message : String(e)));
-          other.focus();
-          return null;
-        }
-      },
-      focus: () => (sel.value === 'other' ? other : sel).focus(),
-      setError: m => (sel.value === 'other' ? f2 : f1).setError(m),
-    };
-  }
-
-  /** Shows the service's own words (those the CLI prints) next to the field they are about. */
-  private fieldError(f: ApiFailure, fields: Record<string, { setError(m: string | null): void; focus(): void }>, general: HTMLElement): void {
-    const name = (f.field ?? '').split('.')[0];
-    const target = fields[name] ?? (name === 'expiry' || name === 'seconds' ? fields.expiry : undefined);
-    general.hidden = !!target;
-    general.textContent = target ? '' : sentence(f.message);
-    if (target) {
-      target.setError(sentence(f.message));
-      target.focus();
-    }
-  }
-
   private async registerDialog(opener: HTMLElement, address = ''): Promise<void> {
     if (this.notNow()) return;
     const addr = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', value: address, placeholder: '203.0.113.7 or 2001:db8::7' });
@@ -1194,7 +1068,7 @@ export class SipaPanel extends HTMLElement {
     const fAddr = field('Address', addr, 'The public address the device connects from.');
     const fMore = field('More addresses of this device', more, 'At most one IPv4 and a few IPv6 addresses in all.');
     const fLabel = field('Label', label);
-    const dur = this.durationField();
+    const dur = durationField();
     const general = h('div', { class: 'notice error', role: 'alert', hidden: true });
     const fields = {
       address: { setError: fAddr.setError, focus: () => addr.focus() },
@@ -1223,7 +1097,7 @@ export class SipaPanel extends HTMLElement {
         } catch (e) {
           const f = asFailure(e);
           if (f.status === 400 || f.status === 409) {
-            this.fieldError(f, fields, general);
+            fieldError(f, fields, general);
             return false;
           }
           this.showError('register', `Register ${addr.value.trim() || 'a device'}`, f);
@@ -1236,7 +1110,7 @@ export class SipaPanel extends HTMLElement {
 
   private async extendDialog(d: Device, opener: HTMLElement): Promise<void> {
     if (this.notNow()) return;
-    const dur = this.durationField(d.expiresAt - d.registeredAt >= 3600_000 ? 3600 * Math.min(12, Math.round((d.expiresAt - d.registeredAt) / 3600_000)) : 3600);
+    const dur = durationField(d.expiresAt - d.registeredAt >= 3600_000 ? 3600 * Math.min(12, Math.round((d.expiresAt - d.registeredAt) / 3600_000)) : 3600);
     const general = h('div', { class: 'notice error', role: 'alert', hidden: true });
     const key = `extend-${d.id}`;
     await this.dialog({
@@ -1263,7 +1137,7 @@ export class SipaPanel extends HTMLElement {
         } catch (e) {
           const f = asFailure(e);
           if (f.status === 400) {
-            this.fieldError(f, { expiry: { setError: dur.setError, focus: dur.focus } }, general);
+            fieldError(f, { expiry: { setError: dur.setError, focus: dur.focus } }, general);
             return false;
           }
           this.showError(key, `Extend ${d.address}`, f);
@@ -1308,7 +1182,7 @@ export class SipaPanel extends HTMLElement {
         } catch (e) {
           const fl = asFailure(e);
           if (fl.status === 400 || fl.status === 409 || fl.status === 502) {
-            this.fieldError(fl, { code: { setError: f.setError, focus: () => code.focus() } }, general);
+            fieldError(fl, { code: { setError: f.setError, focus: () => code.focus() } }, general);
             if (!fl.field) {
               f.setError(sentence(fl.message));
               general.hidden = true;
@@ -1325,20 +1199,7 @@ export class SipaPanel extends HTMLElement {
   }
 
   private exportDevices(kind: 'csv' | 'json'): void {
-    const rows = this.view().map(e => e.current);
-    const name = `secure-ip-access-devices-${stamp()}.${kind}`;
-    const t = (ms: number | null) => (ms === null ? null : isoLocal(ms));
-    if (kind === 'json') {
-      download(name, 'application/json', JSON.stringify({
-        exportedAt: isoLocal(Date.now()),
-        devices: rows.map(d => ({ ...d, registeredAt: t(d.registeredAt), expiresAt: d.state === 'active' ? t(d.expiresAt) : null, endedAt: t(d.endedAt) })),
-      }, null, 2));
-      return;
-    }
-    download(name, 'text/csv', toCsv(
-      ['id', 'address', 'addresses', 'label', 'qnapId', 'source', 'term', 'registeredAt', 'endsAt', 'state', 'endedAt', 'endedBy', 'endReason'],
-      rows.map(d => [d.id, d.address, d.addresses.join(' '), d.label, d.qnapId, d.source, termText(d), t(d.registeredAt), d.state === 'active' && d.policy === 'fixed' ? t(d.expiresAt) : null,
-        stateText(d), t(d.endedAt), d.endedBy ? endedBy(d.endedBy) : null, d.endReason])));
+    saveDevices(kind, this.view().map(e => e.current));
   }
 
   /** Every entry that matches the filter, fetched a page at a time from the service. */
@@ -1358,40 +1219,12 @@ export class SipaPanel extends HTMLElement {
       this.trouble(f);
       return;
     }
-    const name = `secure-ip-access-audit-${stamp()}.${kind}`;
-    if (kind === 'json') {
-      download(name, 'application/json', JSON.stringify({ exportedAt: isoLocal(Date.now()), filter: this.auditQuery.trim() || null, entries: all.map(a => ({ ...a, at: isoLocal(a.at) })) }, null, 2));
-      return;
-    }
-    download(name, 'text/csv', toCsv(['id', 'at', 'who', 'action', 'deviceId', 'address', 'detail'],
-      all.map(a => [a.id, isoLocal(a.at), actor(a.surface, a.actor), actionText(a.action), a.deviceId, a.address, detailText(a)])));
+    saveAudit(kind, all, this.auditQuery.trim());
   }
 }
 
 function describe(d: Device): string {
   return d.label ? `${d.address} (${d.label})` : d.address;
-}
-
-function sourceText(d: Device): string {
-  return d.source === 'portal' ? `myQNAPcloud${d.qnapId ? `, ${d.qnapId}` : ''}` : 'Local (an administrator)';
-}
-
-/** What the kernel allows for one address: "2001:db8:1:2::/64 — this device's network (seen from …)". */
-function allowedText(address: string, ipv6Net: boolean): string {
-  if (!address.includes(':') || address.includes('/')) return address;
-  if (!ipv6Net) return `${address} — this address only`;
-  try {
-    const a = parseDeviceAddress(address, { allowPrefixes: true });
-    const bytes = new Uint8Array(a.bytes);
-    bytes.fill(0, 8);
-    return `${formatAddress(6, bytes, 64)} — this device's network (seen from ${address})`;
-  } catch {
-    return address;
-  }
-}
-
-function cssId(key: string): string {
-  return key.replace(/[^a-zA-Z0-9_-]/g, '_');
 }
 
 /** Dev/demo only: a bearer token handed over in the page's #token=… (kept for the tab, then removed from the URL). */
