@@ -80,6 +80,19 @@ describe('panel: never silent, never stale (real daemon)', function () {
     await until('the device is revoked', async () => (await rp.daemon.sipaJson<unknown[]>('list')).length === 0, 5000);
   });
 
+  it('an action that finds no service while the event stream still looks open does not leave the page greyed out for good', async () => {
+    assert.equal((await rp.daemon.sipa('register', '203.0.113.22', '--for', '1h')).code, 0);
+    const page = await open();
+    // Only this one call fails (as a proxy in front of a busy daemon might); the stream stays open.
+    await page.route('**/api/v1/devices/*/revoke', r => r.abort('connectionrefused'));
+    await page.getByRole('button', { name: 'Revoke Request for 203.0.113.22' }).click();
+    await page.getByRole('alertdialog', { name: 'Revoke Request' }).getByRole('button', { name: 'Revoke Request' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Revoke Request for 203.0.113.22 failed' }).waitFor();
+    await page.locator('.live-live').waitFor({ timeout: 8000 });
+    assert.equal(await page.getByText('Secure IP Access is not answering').count(), 0);
+    assert.equal(await pill(page), 'Off: every internet address can connect');
+  });
+
   it('backs off from 1 s while the daemon is away, so a restarted daemon is seen within a few seconds', async () => {
     const page = await open();
     const attempts: number[] = [];

@@ -207,8 +207,14 @@ export class SipaPanel extends HTMLElement {
 
   private lostContact(): void {
     if (this.conn === 'signed-out' || this.conn === 'refused') return;
+    const wasLive = this.conn === 'live';
     this.conn = 'unreachable';
     this.renderAll();
+    // A call failed while the stream still looked open: only a stream opened anew (and a fresh load) vouches again.
+    if (wasLive && this.stream) {
+      this.stopStream();
+      void this.listen();
+    }
   }
 
   private stopStream(): void {
