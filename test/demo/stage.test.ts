@@ -19,13 +19,12 @@ async function leftovers(fn: () => Promise<void>): Promise<string[]> {
   process.env.TMPDIR = dir;
   try {
     await fn();
+    return fs.readdirSync(dir);
   } finally {
     if (saved === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = saved;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  const left = fs.readdirSync(dir);
-  fs.rmSync(dir, { recursive: true, force: true });
-  return left;
 }
 
 const stageDirs = () => fs.readdirSync('/tmp').filter(n => n.startsWith(`sipa-stage-${process.pid}-`));
