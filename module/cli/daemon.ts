@@ -20,6 +20,7 @@ import { PortalLink } from '../cloud';
 import { ownFiles, ownFolder, UntrustedPathError } from './own-dirs';
 import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
 import { dropCleanFilePages } from './process-memory';
+import { runtimeSupport } from './runtime-support';
 
 const TRIM_EVERY_MS = 3_600_000;
 
@@ -121,8 +122,10 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
 
   let current = config;
   let link: PortalLink | null = null;
+  const runtime = runtimeSupport();
+  if (runtime.pastEndOfLife) log('warn', 'the Node.js this runs on is past its end of life: no security fixes', { ...runtime });
   const engine = new Engine({
-    store, kernel, config, log: (...a) => log(...a), version: packageVersion(), buildTimeMs: buildTimeMs(),
+    store, kernel, config, log: (...a) => log(...a), version: packageVersion(), buildTimeMs: buildTimeMs(), runtime: () => runtimeSupport(),
     switch: new SwitchFile(config.dataDir, store.reserve), systemLog: sysLog, storeUnavailable: unavailable,
     learnedLan: () => lan.current(),
     portalStatus: () => {

@@ -64,6 +64,8 @@ export interface EngineDeps {
   /** Networks learned from the interfaces (config firewall.lan = "auto"). */
   learnedLan?: () => LanNetwork[];
   portalStatus?: () => Status['portal'];
+  /** The runtime and its end of life (Status.runtime), asked at each status. */
+  runtime?: () => NonNullable<Status['runtime']>;
   now?: () => number;
   /** Monotonic milliseconds: deadlines do not move when the wall clock jumps. */
   mono?: () => number;
@@ -972,6 +974,7 @@ export class Engine implements EngineApi {
       unrecordedEnds: this.unbooked.reduce((n, u) => n + u.ids.length, 0),
       portal: this.deps.portalStatus?.() ?? { configured: this.deps.config.portal.url !== null, bound: false, connected: false },
       version: this.deps.version,
+      ...(this.deps.runtime ? { runtime: this.deps.runtime() } : {}),
     };
   }
 
