@@ -106,15 +106,17 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void cleanup().then(() => process.exit(failures ? 1 : 0)));
   process.on('SIGTERM', () => void cleanup().then(() => process.exit(failures ? 1 : 0)));
   try {
-    stage = await buildStage({ tag: 'demo', log: s => line(`  - ${s}`), ports: once ? {} : { panel: 8491, portal: 8800, webUi: 8080 } })
-      .catch(() => buildStage({ tag: 'demo', log: s => line(`  - ${s}`) })); // fixed ports busy: take free ones
+    // Fixed ports for a person to remember; one that is taken is replaced by a free one (the stage says which).
+    stage = await buildStage({ tag: 'demo', log: s => line(`  - ${s}`), ports: once ? {} : { panel: 8491, devicePortal: 8800, deviceWebUi: 8081, webUi: 8080 } });
     await story(stage);
     line(`\n${failures === 0 ? 'Every proof held.' : `${failures} proof(s) FAILED.`}`);
     if (once) return;
     line('\nStill running. From this machine:');
     line(`  the QuFirewall panel:    ${stage.panelUrl}`);
-    line(`  the dev portal:          ${stage.portalUrl}  (sign in as ${OWNER.qnapId} / ${OWNER.password})`);
-    line(`  the NAS web UI stand-in: ${stage.webUiUrl}`);
+    line(`  the dev portal:          ${stage.devicePortalUrl}  (sign in as ${OWNER.qnapId} / ${OWNER.password})`);
+    line(`                           you are the remote device ${stage.net.remoteAddr[4]} there: "Register this device" lets it in`);
+    line(`  the NAS web UI stand-in: ${stage.deviceWebUiUrl}  (as the device reaches it: only while it is registered)`);
+    line(`                           ${stage.webUiUrl}  (from the LAN: always)`);
     line(`  the CLI:                 node dist/module/cli/main.js --config ${stage.daemon.configPath} status`);
     line('Ctrl-C removes everything.');
     await new Promise(() => undefined);

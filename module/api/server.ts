@@ -234,6 +234,15 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     return Number(raw);
   }
 
+  /** `before` (an entry id) continues a page; `q` keeps the entries that mention it. */
+  function auditPage(url: URL): { beforeId?: number; text?: string } {
+    const before = url.searchParams.get('before');
+    const q = url.searchParams.get('q');
+    if (before !== null && !/^[1-9][0-9]{0,14}$/.test(before)) throw new ApiError(400, 'bad_input', 'before must be an audit entry id', 'before');
+    if (q !== null && (q.length > 200 || /[\u0000-\u001f\u007f]/.test(q))) throw new ApiError(400, 'bad_input', 'q must be at most 200 printable characters', 'q');
+    return { ...(before !== null ? { beforeId: Number(before) } : {}), ...(q ? { text: q } : {}) };
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller): Promise<void> {
     const p = url.pathname;
     const m = req.method ?? 'GET';
@@ -295,7 +304,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     }
     if (p === '/api/v1/audit') {
       only('GET');
-      return sendJson(res, 200, { entries: await engine.audit({ limit: auditLimit(url) }) });
+      return sendJson(res, 200, { entries: await engine.audit({ limit: auditLimit(url), ...auditPage(url) }) });
     }
     if (p === '/api/v1/events') {
       only('GET');
@@ -311,12 +320,17 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
         return sendJson(res, 200, deps.portal.status());
       }
       only('POST');
+      // Open panels show a binding change as it happens (`portal` event), not at their next reload.
       if (p === '/api/v1/portal/bind') {
         const body = await post<{ portalUrl?: string; code: string }>('api-portal-bind');
-        return sendJson(res, 200, await deps.portal.bind(body, caller.actor));
+        const bound = await deps.portal.bind(body, caller.actor);
+        streams.announce('portal', (await engine.status()).portal);
+        return sendJson(res, 200, bound);
       }
       await post('api-empty');
-      return sendJson(res, 200, await deps.portal.unbind(caller.actor));
+      const unbound = await deps.portal.unbind(caller.actor);
+      streams.announce('portal', (await engine.status()).portal);
+      return sendJson(res, 200, unbound);
     }
     if (p === '/api/v1/session' && caller.transport === 'http') {
       only('GET');

@@ -11,6 +11,8 @@ export const MAX_UNREAD_BYTES = 1 << 20;
 
 export class EventStreams {
   private readonly open = new Set<() => void>();
+  /** Writers of the open streams, for what the API itself announces (binding changes). */
+  private readonly writers = new Set<(text: string) => void>();
 
   constructor(private readonly engine: EngineApi, private readonly keepAliveMs = KEEPALIVE_MS) {}
 
@@ -30,6 +32,7 @@ export class EventStreams {
       else res.write(text);
     };
     const offs = EVENT_NAMES.map(name => this.engine.on(name, payload => send(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)));
+    this.writers.add(send);
     const timer = setInterval(() => send(`: keep-alive ${Date.now()}\n\n`), this.keepAliveMs);
     timer.unref();
     let closed = false;
@@ -38,6 +41,7 @@ export class EventStreams {
       closed = true;
       clearInterval(timer);
       for (const off of offs) off();
+      this.writers.delete(send);
       this.open.delete(close);
       if (!res.writableEnded) res.end();
     };
@@ -45,6 +49,12 @@ export class EventStreams {
     req.on('close', close);
     res.on('close', close);
     return true;
+  }
+
+  /** An event that is not the engine's (e.g. `portal` after a bind or unbind) to every open stream. */
+  announce(name: string, payload: unknown): void {
+    const text = `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
+    for (const send of [...this.writers]) send(text);
   }
 
   get count(): number {

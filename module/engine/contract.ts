@@ -87,6 +87,7 @@ export interface EngineApi {
   endSession(sessionId: string, by: Actor, reason?: string): Promise<Device[]>;
   /** Extends the lease of every active device of the session to `untilSeconds` from now. */
   renewSession(sessionId: string, leaseSeconds: number, by: Actor): Promise<Device[]>;
-  audit(opts?: { limit?: number }): Promise<AuditEntry[]>;
+  /** Newest first; `beforeId` continues a page, `text` keeps the entries that mention it. */
+  audit(opts?: { limit?: number; beforeId?: number; text?: string }): Promise<AuditEntry[]>;
   on<K extends keyof EngineEvents>(event: K, listener: (payload: EngineEvents[K]) => void): () => void;
 }

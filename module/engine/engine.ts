@@ -993,8 +993,8 @@ export class Engine implements EngineApi {
     return this.deps.store.listDevices(opts);
   }
 
-  audit(opts: { limit?: number } = {}): Promise<AuditEntry[]> {
-    return this.deps.store.listAudit({ limit: opts.limit ?? 100 });
+  audit(opts: { limit?: number; beforeId?: number; text?: string } = {}): Promise<AuditEntry[]> {
+    return this.deps.store.listAudit({ limit: opts.limit ?? 100, beforeId: opts.beforeId, text: opts.text });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Actor, AuditEntry } from '../engine/contract';
-import type { Query, Tx } from './database';
+import type { Query, SqlValue, Tx } from './database';
 import { StoreError } from './errors';
 import { inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowText, rowTextOrNull } from './validate';
 
@@ -55,12 +55,25 @@ export async function insertAudit(tx: Tx, r: AuditRecord): Promise<AuditEntry> {
   };
 }
 
-/** Newest first; `beforeId` continues a previous page. */
-export async function listAudit(q: Query, limit: number, beforeId?: number): Promise<AuditEntry[]> {
+/**
+ * Newest first; `beforeId` continues a previous page. `text` keeps the entries whose actor, surface, action,
+ * address or detail contains it (case-insensitive for ASCII, as SQLite's LIKE is).
+ */
+export async function listAudit(q: Query, limit: number, beforeId?: number, text?: string): Promise<AuditEntry[]> {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreError('invalid_input', `store: audit limit must be a positive integer, got ${String(limit)}`);
-  const rows = beforeId === undefined
-    ? await q.all<AuditRow>(`${SELECT} ORDER BY audit.id DESC LIMIT ?`, [limit])
-    : await q.all<AuditRow>(`${SELECT} WHERE audit.id < ? ORDER BY audit.id DESC LIMIT ?`, [beforeId, limit]);
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  if (beforeId !== undefined) {
+    where.push('audit.id < ?');
+    params.push(beforeId);
+  }
+  if (text) {
+    const like = `%${text.replace(/[\\%_]/g, c => `\\${c}`)}%`;
+    const fields = ['actors.name', 'actors.surface', 'audit.action', 'audit.address', 'audit.detail'];
+    where.push(`(${fields.map(f => `${f} LIKE ? ESCAPE '\\'`).join(' OR ')})`);
+    params.push(...fields.map(() => like));
+  }
+  const rows = await q.all<AuditRow>(`${SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY audit.id DESC LIMIT ?`, [...params, limit]);
   return rows.map(entryFromRow);
 }
 

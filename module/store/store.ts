@@ -217,9 +217,9 @@ export class Store {
     return this.write((tx, at) => audit.insertAudit(tx, { ...entry, at }), opts);
   }
 
-  /** Newest first. */
-  listAudit(opts: { limit?: number; beforeId?: number } = {}): Promise<AuditEntry[]> {
-    return this.db.read((q) => audit.listAudit(q, opts.limit ?? 100, opts.beforeId));
+  /** Newest first; `text` keeps the entries that mention it (actor, surface, action, address, detail). */
+  listAudit(opts: { limit?: number; beforeId?: number; text?: string } = {}): Promise<AuditEntry[]> {
+    return this.db.read((q) => audit.listAudit(q, opts.limit ?? 100, opts.beforeId, opts.text));
   }
 
   async getSetting<T extends settings.JsonValue>(key: string): Promise<T | null> {

@@ -4,6 +4,8 @@
 // and the web UI) through loopback bridges; nothing in the host's own network changes.
 import { ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { makeTopology, startServer, startWebUi, Topology } from './netns';
 import { bridgeIntoNamespace, Bridge } from './bridge';
@@ -20,6 +22,13 @@ export interface Stage {
   portalUrl: string;
   /** The portal as devices on the internet reach it. */
   portalPublicUrl: string;
+  /**
+   * The portal on this machine's loopback as the remote device (203.0.113.10) sees it: connections leave from
+   * the remote namespace, so "Register this device" registers the device, not the portal's own address.
+   */
+  devicePortalUrl: string;
+  /** The NAS web UI as the remote device reaches it (through the NAS firewall: blocked unless registered). */
+  deviceWebUiUrl: string;
   webUiUrl: string;
   panelUrl: string;
   nasId: string;
@@ -40,11 +49,23 @@ export interface StagePortal {
 
 export interface StageOptions {
   tag?: string;
-  /** Host loopback ports (0 = any free one). */
-  ports?: { panel?: number; portal?: number; webUi?: number };
+  /** Host loopback ports (0 = any free one); one that is taken is replaced by a free one. */
+  ports?: { panel?: number; portal?: number; devicePortal?: number; webUi?: number; deviceWebUi?: number };
   leaseSeconds?: number;
+  /** The built panel the daemon serves (default: dist/panel of this tree). */
+  panelDir?: string;
   daemonConfig?: Record<string, unknown>;
   log?: (line: string) => void;
+}
+
+/** `wanted` if nothing listens on it on loopback, else 0 (any free port). */
+function portOrAny(wanted: number | undefined): Promise<number> {
+  if (!wanted) return Promise.resolve(0);
+  return new Promise(resolve => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(0));
+    probe.listen(wanted, '127.0.0.1', () => probe.close(() => resolve(wanted)));
+  });
 }
 
 export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
@@ -64,8 +85,16 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     closers.push(() => { session.kill(); });
 
     const sockDir = path.join('/tmp', `sipa-stage-${process.pid}-${crypto.randomBytes(3).toString('hex')}`);
-    require('node:fs').mkdirSync(sockDir, { recursive: true });
-    closers.push(() => require('node:fs').rmSync(sockDir, { recursive: true, force: true }));
+    fs.mkdirSync(sockDir, { recursive: true });
+    closers.push(() => fs.rmSync(sockDir, { recursive: true, force: true }));
+    const ports = {
+      panel: await portOrAny(opts.ports?.panel), portal: await portOrAny(opts.ports?.portal),
+      devicePortal: await portOrAny(opts.ports?.devicePortal), webUi: await portOrAny(opts.ports?.webUi),
+      deviceWebUi: await portOrAny(opts.ports?.deviceWebUi),
+    };
+    for (const [k, v] of Object.entries(opts.ports ?? {})) {
+      if (v && !ports[k as keyof typeof ports]) say(`port ${v} (${k}) is taken: using a free one instead`);
+    }
 
     say('dev portal in the cloud namespace on 198.51.100.10:80');
     let portalChild: ChildProcess | null = null;
@@ -100,27 +129,36 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     };
     closers.push(() => portal.kill('SIGTERM'));
     await portal.start();
-    const portalBridge: Bridge = await bridgeIntoNamespace(net.cloud!, net.cloudAddr[4], 80, opts.ports?.portal ?? 0, path.join(sockDir, 'portal.sock'));
+    const portalBridge: Bridge = await bridgeIntoNamespace(net.cloud!, net.cloudAddr[4], 80, ports.portal, path.join(sockDir, 'portal.sock'));
     closers.push(() => portalBridge.close());
-    const webBridge: Bridge = await bridgeIntoNamespace(net.nas, '127.0.0.1', 8080, opts.ports?.webUi ?? 0, path.join(sockDir, 'web.sock'));
+    const deviceBridge: Bridge = await bridgeIntoNamespace(net.remote, net.cloudAddr[4], 80, ports.devicePortal, path.join(sockDir, 'device-portal.sock'));
+    closers.push(() => deviceBridge.close());
+    const webBridge: Bridge = await bridgeIntoNamespace(net.nas, '127.0.0.1', 8080, ports.webUi, path.join(sockDir, 'web.sock'));
     closers.push(() => webBridge.close());
+    const deviceWebBridge: Bridge = await bridgeIntoNamespace(net.remote, net.nasAddr[4], 8080, ports.deviceWebUi, path.join(sockDir, 'device-web.sock'));
+    closers.push(() => deviceWebBridge.close());
 
     const token = crypto.randomBytes(24).toString('base64url');
     const daemon = makeDaemon(net.nas, {
       policy: { minSeconds: 60 },
-      api: { http: { enabled: true, host: '127.0.0.1', port: opts.ports?.panel ?? 0 }, token, allowedHosts: ['127.0.0.1', 'localhost'] },
+      api: { http: { enabled: true, host: '127.0.0.1', port: ports.panel }, token, allowedHosts: ['127.0.0.1', 'localhost'], ...(opts.panelDir ? { panelDir: opts.panelDir } : {}) },
       ...opts.daemonConfig,
       // merged, not replaced: a test that tunes e.g. portal.leaseGraceSeconds keeps the portal's URL
       portal: { url: portalBridge.url, heartbeatSeconds: 2, reconnectMinSeconds: 0.5, reconnectMaxSeconds: 5,
         ...(opts.daemonConfig?.portal as Record<string, unknown> | undefined) },
     });
     say('daemon: enforcing inside the nas namespace, API on host loopback');
-    await daemon.start();
+    // Registered before the start: a daemon that fails to start still leaves no folder behind.
     closers.push(async () => {
-      await daemon.sipa('disable');
+      if (daemon.process) await daemon.sipa('disable');
       await daemon.destroy();
     });
+    await daemon.start();
     const http = JSON.parse(daemon.log.find(l => l.includes('"daemon ready"'))!).http as string;
+    // The port it got is kept for restarts, so an open panel finds the daemon again where it was.
+    const api = daemon.config.api as { http: { port: number } };
+    api.http = { ...api.http, port: Number(new URL(http).port) };
+    fs.writeFileSync(daemon.configPath, JSON.stringify(daemon.config, null, 2));
 
     say(`binding the NAS to ${OWNER.qnapId} with a pairing code from the portal`);
     const owner = new DevPortalClient(portalBridge.url);
@@ -135,6 +173,8 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
       daemon,
       portalUrl: portalBridge.url,
       portalPublicUrl: `http://${net.cloudAddr[4]}`,
+      devicePortalUrl: deviceBridge.url,
+      deviceWebUiUrl: deviceWebBridge.url,
       webUiUrl: webBridge.url,
       panelUrl: `${http}/#token=${token}`,
       nasId,

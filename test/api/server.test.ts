@@ -274,6 +274,12 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       sinon.assert.calledWith(engine.audit, { limit: 20 });
       await cli({ path: '/api/v1/audit' });
       sinon.assert.calledWith(engine.audit, { limit: 100 });
+      await cli({ path: `/api/v1/audit?limit=50&before=812&q=${encodeURIComponent('203.0.113.7 100%')}` });
+      sinon.assert.calledWith(engine.audit, { limit: 50, beforeId: 812, text: '203.0.113.7 100%' });
+      assert.equal((await cli({ path: '/api/v1/audit?before=0' })).json.error.field, 'before');
+      assert.equal((await cli({ path: '/api/v1/audit?before=x' })).json.error.field, 'before');
+      assert.equal((await cli({ path: `/api/v1/audit?q=${'a'.repeat(201)}` })).json.error.field, 'q');
+      assert.equal((await cli({ path: '/api/v1/audit?q=%0a' })).json.error.field, 'q');
       await cli({ path: '/api/v1/devices/42/revoke', body: { reason: 'lost phone' }, headers: { 'X-Sipa-User': 'root' } });
       sinon.assert.calledWith(engine.revoke, 42, { surface: 'cli', name: 'root' }, 'lost phone');
       await cli({ path: `/api/v1/devices/${encodeURIComponent('2001:db8::7')}/revoke`, body: {} });
@@ -410,6 +416,35 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       const deadline = Date.now() + 2000;
       while (engine.listenerCount() > 0 && Date.now() < deadline) await new Promise(r => setTimeout(r, 20));
       assert.equal(engine.listenerCount(), 0, 'listeners removed on disconnect');
+    });
+
+    it('announces a binding change made through the API (`portal`) to open streams', async () => {
+      await api.stop();
+      let bound = true;
+      engine.status.callsFake(async () => status({ portal: { configured: true, bound, connected: bound } }));
+      const portal = { status: () => ({ bound }), bind: sinon.stub(), unbind: sinon.stub().callsFake(async () => { bound = false; return { revoked: 0 }; }) };
+      api = await startApi({ engine, config: config(), runDir: path.join(dir, 'run'), remoteRegistered, portal });
+      const received = await new Promise<string>((resolve, reject) => {
+        const u = new URL(api.httpUrl as string);
+        const req = http.get({ host: u.hostname, port: u.port, path: '/api/v1/events', headers: { Cookie: ADMIN } }, res => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            if (text.includes(': connected') && !text.includes('unbinding')) {
+              text += ': unbinding\n';
+              void cli({ path: '/api/v1/portal/unbind', body: {} });
+            }
+            if (text.includes('event: portal')) {
+              req.destroy();
+              resolve(text);
+            }
+          });
+        });
+        req.on('error', reject);
+      });
+      const data = /event: portal\ndata: (.+)\n/.exec(received)![1];
+      assert.deepEqual(JSON.parse(data), { configured: true, bound: false, connected: false });
     });
 
     it('refuses the event stream without a session', async () => {

@@ -69,6 +69,8 @@ describe('panel: against the real daemon in a namespace', function () {
     await row.getByRole('button', { name: `Revoke Request for ${net.remoteAddr[4]}` }).click();
     const confirm = page.getByRole('alertdialog', { name: 'Revoke Request' });
     await confirm.getByRole('button', { name: 'Revoke Request' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.getByLabel('Show').selectOption('ended');
     await row.getByText('Revoked', { exact: true }).waitFor();
     assert.doesNotMatch(inNs(net.nas, 'ipset', ['list', 'sipa4_allow']), /203\.0\.113\.10/, 'the kernel entry is gone');
     assert.equal(await tryConnect(net.remote, net.nasAddr[4], 8080), 'timeout');

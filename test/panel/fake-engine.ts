@@ -141,8 +141,12 @@ export class FakeEngine implements EngineApi {
     });
   }
 
-  async audit(opts: { limit?: number } = {}): Promise<AuditEntry[]> {
-    return this.entries.slice().reverse().slice(0, opts.limit ?? 100);
+  async audit(opts: { limit?: number; beforeId?: number; text?: string } = {}): Promise<AuditEntry[]> {
+    const q = opts.text?.toLowerCase();
+    return this.entries.slice().reverse()
+      .filter(a => opts.beforeId === undefined || a.id < opts.beforeId)
+      .filter(a => !q || [a.actor, a.surface, a.action, a.address ?? '', a.detail].some(t => t.toLowerCase().includes(q)))
+      .slice(0, opts.limit ?? 100);
   }
 
   on<K extends keyof EngineEvents>(event: K, listener: (payload: EngineEvents[K]) => void): () => void {

@@ -31,6 +31,25 @@ describe('store/audit, settings, portal state, wall clock', () => {
     await assert.rejects(store.listAudit({ limit: 0 }), { code: 'invalid_input' });
   });
 
+  it('filters the log on the server: any of actor, surface, action, address, detail; LIKE wildcards are literal; pages go on', async () => {
+    const panel = { surface: 'panel' as const, name: 'ana' };
+    for (let i = 0; i < 6; i++) {
+      clock += 1000;
+      await store.appendAudit({ actor: i % 2 ? panel : admin, action: i % 3 ? 'register' : 'revoke', address: `203.0.113.${i}`, detail: i === 4 ? '100% done_here' : `run ${i}` });
+    }
+    const details = (rows: Array<{ detail: string }>) => rows.map(r => r.detail);
+    assert.deepEqual(details(await store.listAudit({ text: 'ANA' })), ['run 5', 'run 3', 'run 1'], 'actor name, ASCII case-insensitive');
+    assert.deepEqual(details(await store.listAudit({ text: 'panel' })), ['run 5', 'run 3', 'run 1'], 'surface');
+    assert.deepEqual(details(await store.listAudit({ text: 'revoke' })), ['run 3', 'run 0'], 'action');
+    assert.deepEqual(details(await store.listAudit({ text: '113.4' })), ['100% done_here'], 'address');
+    assert.deepEqual(details(await store.listAudit({ text: '0% d' })), ['100% done_here'], '% is literal');
+    assert.deepEqual(details(await store.listAudit({ text: 'e_h' })), ['100% done_here'], '_ is literal');
+    assert.deepEqual(details(await store.listAudit({ text: 'n_' })), [], '_ matches no other character');
+    const first = await store.listAudit({ text: 'register', limit: 2 });
+    assert.deepEqual(details(first), ['run 5', '100% done_here']);
+    assert.deepEqual(details(await store.listAudit({ text: 'register', limit: 2, beforeId: first[1].id })), ['run 2', 'run 1']);
+  });
+
   it('stores settings as JSON and writes nothing (not even the audit row) when the value is unchanged', async () => {
     assert.equal(await store.getSetting('enabled'), null);
     assert.equal(await store.setSetting('enabled', true, { actor: admin, action: 'enable' }), true);

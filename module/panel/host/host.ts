@@ -83,7 +83,11 @@ async function main(): Promise<void> {
   for (const e of entries) {
     const a = document.createElement('a');
     a.href = `#${e.id}`;
-    a.append(e.node(), e.title);
+    a.title = e.title;
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = e.title;
+    a.append(e.node(), label);
     const li = document.createElement('li');
     li.append(a);
     list.append(li);
@@ -117,7 +121,24 @@ async function main(): Promise<void> {
     }
     if (focus) content.focus();
   };
-  window.addEventListener('hashchange', () => void show(location.hash.slice(1), true));
+  // The folded side panel (narrow screens) opens from the menu button and closes once a page is chosen.
+  const side = document.getElementById('side') as HTMLElement;
+  const menu = document.getElementById('menu-btn') as HTMLButtonElement;
+  const fold = (open: boolean) => {
+    side.classList.toggle('open', open);
+    menu.setAttribute('aria-expanded', String(open));
+  };
+  menu.addEventListener('click', () => fold(!side.classList.contains('open')));
+  side.addEventListener('keydown', e => {
+    if (e.key === 'Escape' && side.classList.contains('open')) {
+      fold(false);
+      menu.focus();
+    }
+  });
+  window.addEventListener('hashchange', () => {
+    fold(false);
+    void show(location.hash.slice(1), true);
+  });
   await show(location.hash.slice(1) || manifest.id, false);
 }
 

@@ -4,6 +4,11 @@ import type { AuditEntry, Device, EngineEvents, Status } from '../../engine/cont
 
 export type { AuditEntry, Device, EngineEvents, Status };
 
+/** The engine's events, and what the API itself announces. */
+export interface StreamEvents extends EngineEvents {
+  portal: Status['portal'];
+}
+
 export interface Session {
   user: string;
   csrfToken: string;
@@ -18,6 +23,21 @@ export class ApiFailure extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null = null) {
     super(message);
   }
+
+  /** The service (or the QTS proxy in front of it) did not answer: nothing shown can be vouched for. */
+  get unreachable(): boolean {
+    return this.status === 0 || this.status === 502 || this.status === 504;
+  }
+
+  get signedOut(): boolean {
+    return this.status === 401;
+  }
+}
+
+export const UNREACHABLE = 'The Secure IP Access service cannot be reached. Check that it is running; the panel keeps trying.';
+
+export function asFailure(e: unknown): ApiFailure {
+  return e instanceof ApiFailure ? e : new ApiFailure(0, 'internal', String((e as Error)?.message ?? e));
 }
 
 export class ApiClient {
@@ -33,6 +53,7 @@ export class ApiClient {
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res: Response;
+    let text: string;
     try {
       res = await fetch(new URL(path, this.base), {
         method,
@@ -41,15 +62,16 @@ export class ApiClient {
         headers: this.headers(method === 'POST' ? { 'Content-Type': 'application/json', 'X-CSRF-Token': this.csrf ?? '' } : {}),
         body: method === 'POST' ? JSON.stringify(body ?? {}) : undefined,
       });
+      text = await res.text();
     } catch {
-      throw new ApiFailure(0, 'unreachable', 'The Secure IP Access service cannot be reached. Check that it is running, then retry.');
+      throw new ApiFailure(0, 'unreachable', UNREACHABLE);
     }
-    const text = await res.text();
     let json: unknown = null;
     try { json = JSON.parse(text); } catch { /* not JSON */ }
     if (!res.ok) {
       const e = (json as { error?: { code?: string; message?: string; field?: string | null } } | null)?.error;
-      throw new ApiFailure(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `The service answered HTTP ${res.status}.`, e?.field ?? null);
+      const failure = new ApiFailure(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `The service answered HTTP ${res.status}.`, e?.field ?? null);
+      throw failure.unreachable && !e ? new ApiFailure(res.status, 'unreachable', UNREACHABLE) : failure;
     }
     return json as T;
   }
@@ -64,12 +86,17 @@ export class ApiClient {
     return this.request('GET', 'status');
   }
 
+  /** Every stored registration, ended ones included (the list shows one row per address with its history). */
   async devices(): Promise<Device[]> {
     return (await this.request<{ devices: Device[] }>('GET', 'devices?all=1')).devices;
   }
 
-  async audit(limit = 500): Promise<AuditEntry[]> {
-    return (await this.request<{ entries: AuditEntry[] }>('GET', `audit?limit=${limit}`)).entries;
+  /** A page of the audit log, newest first, filtered on the server. */
+  async audit(opts: { limit: number; before?: number | null; q?: string }): Promise<AuditEntry[]> {
+    const p = new URLSearchParams({ limit: String(opts.limit) });
+    if (opts.before) p.set('before', String(opts.before));
+    if (opts.q) p.set('q', opts.q);
+    return (await this.request<{ entries: AuditEntry[] }>('GET', `audit?${p}`)).entries;
   }
 
   private async post<T>(path: string, body: unknown): Promise<T> {
@@ -93,32 +120,60 @@ export class ApiClient {
     return this.post('disable', {});
   }
 
-  async register(address: string, label: string, seconds: number): Promise<Device> {
-    return (await this.post<{ device: Device }>('devices', { address, label, expiry: { policy: 'fixed', seconds } })).device;
+  /** A local registration; an active address registered again is renewed (Extend). */
+  async register(req: { address: string; moreAddresses?: string[]; label?: string; seconds: number }): Promise<Device> {
+    const body = {
+      address: req.address,
+      ...(req.moreAddresses?.length ? { moreAddresses: req.moreAddresses } : {}),
+      ...(req.label !== undefined ? { label: req.label } : {}),
+      expiry: { policy: 'fixed', seconds: req.seconds },
+    };
+    return (await this.post<{ device: Device }>('devices', body)).device;
   }
 
   async revoke(id: number, reason: string): Promise<Device> {
     return (await this.post<{ device: Device }>(`devices/${id}/revoke`, { reason })).device;
   }
 
+  bind(code: string): Promise<unknown> {
+    return this.post('portal/bind', { code });
+  }
+
   /**
    * Reads the event stream until it ends or `signal` aborts. Resolves when the stream closes; rejects with an
-   * ApiFailure for refusals (which should not be retried).
+   * ApiFailure when it cannot be opened.
    */
-  async events(onOpen: () => void, onEvent: <K extends keyof EngineEvents>(name: K, data: EngineEvents[K]) => void, signal: AbortSignal): Promise<void> {
-    const res = await fetch(new URL('events', this.base), { credentials: 'same-origin', cache: 'no-store', headers: this.headers({ Accept: 'text/event-stream' }), signal });
+  async events(onOpen: () => void, onEvent: <K extends keyof StreamEvents>(name: K, data: StreamEvents[K]) => void, signal: AbortSignal): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(new URL('events', this.base), { credentials: 'same-origin', cache: 'no-store', headers: this.headers({ Accept: 'text/event-stream' }), signal });
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new ApiFailure(0, 'unreachable', UNREACHABLE);
+    }
     if (!res.ok || !res.body) {
       let msg = `The event stream answered HTTP ${res.status}.`;
-      try { msg = ((await res.json()) as { error: { message: string } }).error.message; } catch { /* keep */ }
-      throw new ApiFailure(res.status, `http_${res.status}`, msg);
+      let code = `http_${res.status}`;
+      try {
+        const e = ((await res.json()) as { error: { message: string; code: string } }).error;
+        msg = e.message;
+        code = e.code;
+      } catch { /* keep */ }
+      throw new ApiFailure(res.status, code, msg);
     }
     onOpen();
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = '';
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += value;
+      let chunk: ReadableStreamReadResult<string>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        if (signal.aborted) throw e;
+        return;
+      }
+      if (chunk.done) return;
+      buf += chunk.value;
       let end: number;
       while ((end = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, end);
@@ -130,9 +185,13 @@ export class ApiClient {
           else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
         }
         if (!data.length) continue;
+        let parsed: unknown;
+        try { parsed = JSON.parse(data.join('\n')); } catch { continue; /* one bad event must not end the stream */ }
         try {
-          onEvent(name as keyof EngineEvents, JSON.parse(data.join('\n')));
-        } catch { /* one bad event must not end the stream */ }
+          onEvent(name as keyof StreamEvents, parsed as never);
+        } catch (e) {
+          console.error('sipa-panel: an event could not be applied', name, e);
+        }
       }
     }
   }
