@@ -3,13 +3,16 @@
 // per register, per revoke and per idle minute, the store's size, and the reconciler: what its look and its full
 // check cost, and how long a damaged chain, jump or set and changed set members stay unrepaired. One JSON line
 // per figure, then a table.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { addNamespace, inNs, removeNamespace } from './lib/netns';
 import { makeDaemon } from './lib/daemon';
 import { sleep, until } from './lib/wait';
+import { stagePackagedTree } from './lib/packaged';
+import { churn, memoryOf } from './lib/churn';
+import { fillStore } from './lib/fill-store';
 import { loadNative, NetlinkHandle } from '../module/kernel/native';
 import { commandRunner } from '../module/kernel/command';
 import { Enforcer, Wanted } from '../module/kernel/enforcer';
@@ -18,10 +21,6 @@ import { Engine } from '../module/engine/engine';
 import { checkConfig, kernelNames } from '../module/engine/config';
 import { silentLogger } from '../module/engine/log';
 import { Store, SwitchFile } from '../module/store';
-import { Database } from '../module/store/database';
-import { migrate } from '../module/store/migrations';
-import * as devices from '../module/store/devices';
-import * as settings from '../module/store/settings';
 
 interface Figure { name: string; n: number; value: number; unit: string }
 const figures: Figure[] = [];
@@ -181,38 +180,69 @@ async function repairTimes(ns: string, trials: number): Promise<void> {
   }
 }
 
-/** 10,000 active devices written straight into a fresh store, in a few transactions, with enabled = true. */
-async function fillStore(dataDir: string, n: number): Promise<void> {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const { db } = await Database.open(dataDir, Date.now);
-  await migrate(db);
-  const now = Date.now();
-  for (let start = 0; start < n; start += 2000) {
-    await db.write(async tx => {
-      for (let i = start; i < Math.min(n, start + 2000); i++) {
-        await devices.registerDevice(tx, { address: v6(i), family: 6, prefix: 128, label: `device ${i}`, qnapId: null, source: 'local', policy: 'fixed', sessionId: null, expiresAt: now + 3_600_000 }, now);
-      }
-      await settings.putSetting(tx, 'enabled', true);
-    });
-  }
-  await db.close();
-}
-
-/** Idle RSS with 10,000 devices when started as the QPKG launcher starts it (qpkg/sipa-launcher.sh). */
-async function tunedRss(): Promise<void> {
-  const ns = addNamespace(`sipa-brss-${process.pid}`);
-  const d = makeDaemon(ns, { firewall: { lan: [] }, policy: { ipv6Scope: 'address' } }, { nodeArgs: ['--max-semi-space-size=1'], env: { MALLOC_ARENA_MAX: '2' } });
-  try {
-    await fillStore(path.join(d.dir, 'data'), 10_000);
+/**
+ * As a NAS runs it: daemon and CLI through the packaged launcher (scripts/lib/packaged.ts), with its Node flags
+ * and the bundled loader. The idle daemon's RSS with no devices and with 10,000, after a `sipa list --json` of
+ * all; the CLI's p50 against Node's own start through the same loader (the floor), the three interleaved so
+ * that the machine's load hits them alike; then a minute of churn (10 register+revoke a second; scripts/churn.ts
+ * runs it for an hour) and the RSS after it.
+ */
+async function asPackaged(): Promise<void> {
+  const tree = stagePackagedTree();
+  const ns = addNamespace(`sipa-bpkg-${process.pid}`);
+  const idleDaemon = async (n: number) => {
+    const d = makeDaemon(ns, { firewall: { lan: [] }, reconcile: {}, policy: { ipv6Scope: 'address' } }, { launcher: tree.sipa });
+    await fillStore(path.join(d.dir, 'data'), n);
     await d.start();
-    await d.sipaJson<unknown[]>('list');
+    const list = await d.sipaJson<unknown[]>('list');
+    if (list.length !== n) throw new Error(`daemon restored ${list.length} devices, not ${n}`);
     await sleep(5000);
-    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.process!.pid}/status`, 'utf8'))![1]) / 1024;
-    record('daemon.rss-idle-as-packaged', 10_000, rss, 'MiB');
+    return { d, mem: memoryOf(d.process!.pid!) };
+  };
+  try {
+    const empty = await idleDaemon(0);
+    record('daemon.rss-idle-as-packaged', 0, empty.mem.rss, 'MiB');
+    record('daemon.rss-anon-idle-as-packaged', 0, empty.mem.anon, 'MiB');
+    await empty.d.sipa('disable');
+    await empty.d.destroy();
+    const { d, mem } = await idleDaemon(10_000);
+    try {
+      record('daemon.rss-idle-as-packaged', 10_000, mem.rss, 'MiB');
+      record('daemon.rss-anon-idle-as-packaged', 10_000, mem.anon, 'MiB');
+      record('daemon.rss-growth-per-1000', 10_000, (mem.rss - empty.mem.rss) / 10, 'MiB');
+
+      const runs: Record<'floor' | 'status' | 'register', number[]> = { floor: [], status: [], register: [] };
+      const timed = async (into: number[], argv: string[]) => {
+        const t0 = performance.now();
+        const code = await new Promise<number>(resolve => execFile(argv[0], argv.slice(1), err => resolve(err ? 1 : 0)));
+        if (code !== 0) throw new Error(`${argv.join(' ')} failed`);
+        into.push(performance.now() - t0);
+      };
+      for (let i = 0; i < 40; i++) {
+        await timed(runs.floor, [...tree.node, '-e', '0']);
+        await timed(runs.status, [tree.sipa, 'status', '--config', d.configPath]);
+        await timed(runs.register, [tree.sipa, 'register', `203.0.113.${100 + i}`, '--for', '10m', '--config', d.configPath]);
+      }
+      record('node.floor.p50', 40, pct(runs.floor, 0.5), 'ms');
+      record('cli.status.p50', 40, pct(runs.status, 0.5), 'ms');
+      record('cli.register.p50', 40, pct(runs.register, 0.5), 'ms');
+      record('cli.register.p99', 40, pct(runs.register, 0.99), 'ms');
+      record('cli.status-above-floor.p50', 40, pct(runs.status, 0.5) - pct(runs.floor, 0.5), 'ms');
+
+      const before = memoryOf(d.process!.pid!).rss;
+      const seconds = Number(process.env.BENCH_CHURN_SECONDS ?? 60);
+      const pairs = await churn(path.join(d.dir, 'run', 'sipa.sock'), seconds, 10);
+      await sleep(5000);
+      const after = memoryOf(d.process!.pid!);
+      record('daemon.rss-after-churn', pairs, after.rss, 'MiB');
+      record('daemon.rss-churn-growth', pairs, after.rss - before, 'MiB');
+    } finally {
+      await d.sipa('disable');
+      await d.destroy();
+    }
   } finally {
-    await d.sipa('disable');
-    await d.destroy();
     removeNamespace(ns);
+    tree.remove();
   }
 }
 
@@ -248,8 +278,8 @@ async function daemonFigures(): Promise<void> {
       cli.push(Date.now() - t);
     }
     record('store.bytes-per-register', 20, (writeBytes(pid) - w0) / 20, 'B');
-    record('cli.register.p50', 20, pct(cli, 0.5), 'ms');
-    record('cli.register.p99', 20, pct(cli, 0.99), 'ms');
+    record('cli.register-plain-node.p50', 20, pct(cli, 0.5), 'ms');
+    record('cli.register-plain-node.p99', 20, pct(cli, 0.99), 'ms');
     const w1 = writeBytes(pid);
     for (let i = 0; i < 20; i++) await d.sipa('revoke', `203.0.113.${100 + i}`);
     record('store.bytes-per-revoke', 20, (writeBytes(pid) - w1) / 20, 'B');
@@ -302,6 +332,7 @@ async function atCapacity(): Promise<void> {
     record('daemon.start-to-enforcing', n, closedAt - t2, 'ms');
     record('daemon.start-to-every-device-allowed', n, (await ready) - t2, 'ms');
     const pid = d.process!.pid!;
+    record('daemon.start-cpu', n, cpuMs(pid), 'ms');
     await sleep(3000);
     const before = rssOf(pid);
     record('daemon.rss-idle', n, before, 'MiB');
@@ -310,6 +341,24 @@ async function atCapacity(): Promise<void> {
     record('cli.list-json', n, Date.now() - t1, 'ms');
     if (list.length !== n) throw new Error(`listed ${list.length}`);
     record('daemon.rss-growth-after-list', n, rssOf(pid) - before, 'MiB');
+
+    // The same store, started as packaged (the launcher's Node flags: --lite-mode trades this for memory).
+    await d.stop('SIGTERM');
+    const tree = stagePackagedTree();
+    const packaged = makeDaemon(ns, { firewall: { lan: [] }, reconcile: { intervalSeconds: 5 }, policy: { ipv6Scope: 'address' } }, { launcher: tree.sipa });
+    try {
+      fs.cpSync(path.join(d.dir, 'data'), path.join(packaged.dir, 'data'), { recursive: true });
+      const t3 = Date.now();
+      await packaged.start();
+      record('daemon.start-to-every-device-allowed-as-packaged', n, Date.now() - t3, 'ms');
+      record('daemon.start-cpu-as-packaged', n, cpuMs(packaged.process!.pid!), 'ms');
+      await sleep(3000);
+      record('daemon.rss-idle-as-packaged', n, rssOf(packaged.process!.pid!), 'MiB');
+    } finally {
+      await packaged.sipa('disable');
+      await packaged.destroy();
+      tree.remove();
+    }
   } finally {
     await d.sipa('disable');
     await d.destroy();
@@ -323,7 +372,7 @@ async function main(): Promise<void> {
   if (!only || only === 'engine') await engineLatency();
   if (!only || only === 'reconcile') await reconcileCosts();
   if (!only || only === 'daemon') await daemonFigures();
-  if (!only || only === 'rss') await tunedRss();
+  if (!only || only === 'packaged') await asPackaged();
   if (!only || only === 'capacity') await atCapacity();
   process.stdout.write('\n| figure | n | value |\n|---|---|---|\n');
   for (const f of figures) process.stdout.write(`| ${f.name} | ${f.n} | ${f.value} ${f.unit} |\n`);

@@ -2,7 +2,9 @@
 # The whole test suite: the native helper's own tests (golden vectors on every arch, fuzzing), then mocha.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=node-env.sh
+. scripts/node-env.sh
 echo "[test] native helper: golden vectors on x86_64, aarch64 and armhf (qemu), fuzz target"
 make -s -C native test
-echo "[test] mocha (unit, store, kernel in namespaces, end to end)"
+echo "[test] mocha (unit, store, kernel in namespaces, end to end) on Node.js $(node --version), as shipped"
 npx mocha "$@"

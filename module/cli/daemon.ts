@@ -19,6 +19,10 @@ import { startApi } from '../api';
 import { PortalLink } from '../cloud';
 import { ownFiles, ownFolder, UntrustedPathError } from './own-dirs';
 import { buildTimeMs, packageVersion, pidPath, socketPath } from './paths';
+import { dropCleanFilePages } from './process-memory';
+import { runtimeSupport } from './runtime-support';
+
+const TRIM_EVERY_MS = 3_600_000;
 
 /** Repairs of rules or sets that something else removed, for the NAS's event log: the first at once, then summarised. */
 function reportRepairs(sysLog: SystemLog): (e: { what: string }) => void {
@@ -118,8 +122,10 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
 
   let current = config;
   let link: PortalLink | null = null;
+  const runtime = runtimeSupport();
+  if (runtime.pastEndOfLife) log('warn', 'the Node.js this runs on is past its end of life: no security fixes', { ...runtime });
   const engine = new Engine({
-    store, kernel, config, log: (...a) => log(...a), version: packageVersion(), buildTimeMs: buildTimeMs(),
+    store, kernel, config, log: (...a) => log(...a), version: packageVersion(), buildTimeMs: buildTimeMs(), runtime: () => runtimeSupport(),
     switch: new SwitchFile(config.dataDir, store.reserve), systemLog: sysLog, storeUnavailable: unavailable,
     learnedLan: () => lan.current(),
     portalStatus: () => {
@@ -145,6 +151,16 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
   const api = await startApi({ engine, config: config.api, runDir: config.runDir, log: (...a) => log(...a), portal: link, systemLog: sysLog });
   await link.start();
   log('info', 'daemon ready', { pid: process.pid, socket: api.socketPath, http: api.httpUrl, netns: config.netns });
+  // Start-up's code pages (and, hourly, those of whatever ran since) go back to the page cache (process-memory.ts).
+  const trim = () => {
+    try {
+      log('debug', 'unmapped clean code pages', dropCleanFilePages());
+    } catch (e) {
+      log('debug', 'could not unmap clean code pages', { error: (e as Error).message });
+    }
+  };
+  trim();
+  const trimmer = setInterval(trim, TRIM_EVERY_MS).unref();
 
   return new Promise<number>(resolve => {
     let stopping = false;
@@ -152,6 +168,7 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
       if (stopping) return;
       stopping = true;
       log('info', 'stopping; enforcement stays in the kernel', { signal });
+      clearInterval(trimmer);
       await api.stop().catch(() => undefined);
       await link?.stop().catch(() => undefined);
       await reconciler.stop();

@@ -8,6 +8,8 @@ import { Enforcer } from '../kernel/enforcer';
 import { Config, kernelNames } from '../engine/config';
 import type { Status } from '../engine/contract';
 import { apiRequest } from './client';
+import { runtimeText } from './format';
+import { runtimeSupport } from './runtime-support';
 import { SwitchFile, SpaceReserve } from '../store';
 import { isMarked, MARKER } from './own-dirs';
 
@@ -15,6 +17,8 @@ interface Finding {
   check: string;
   ok: boolean;
   detail: string;
+  /** Worth knowing, nothing to repair here: printed as WARN, does not fail the doctor. */
+  warning?: boolean;
 }
 
 export async function doctor(config: Config, sock: string, json: boolean): Promise<number> {
@@ -59,9 +63,12 @@ export async function doctor(config: Config, sock: string, json: boolean): Promi
   } catch (e) {
     add('kernel netlink', false, (e as Error).message);
   }
+  // The daemon's runtime when it answers, else this process's (the same bin/node in a package).
+  const runtime = status?.runtime ?? runtimeSupport();
+  findings.push({ check: 'runtime', ok: true, detail: runtimeText(runtime), ...(runtime.pastEndOfLife || runtime.endOfLife === null ? { warning: true } : {}) });
   const ok = findings.every(f => f.ok);
   if (json) process.stdout.write(`${JSON.stringify({ ok, findings }, null, 2)}\n`);
-  else for (const f of findings) process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'} ${f.check}: ${f.detail}\n`);
+  else for (const f of findings) process.stdout.write(`${!f.ok ? 'FAIL' : f.warning ? 'WARN' : 'ok  '} ${f.check}: ${f.detail}\n`);
   return ok ? 0 : 1;
 }
 

@@ -1,6 +1,6 @@
 // Plain-text tables and times for people; --json gives the same data for scripts.
 import { formatDuration } from '../domain/duration';
-import type { AuditEntry, Device, Status } from '../engine/contract';
+import type { AuditEntry, Device, RuntimeSupport, Status } from '../engine/contract';
 
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)));
@@ -31,6 +31,14 @@ export function auditTable(entries: AuditEntry[]): string {
     entries.map(e => [String(e.id), iso(e.at), `${e.surface}:${e.actor}`, e.action, e.address ?? (e.deviceId === null ? '-' : String(e.deviceId)), e.detail]));
 }
 
+/** The runtime in one line: supported until when, or past its end of life (module/cli/runtime-support.ts). */
+export function runtimeText(r: RuntimeSupport): string {
+  if (r.endOfLife === null) return `Node.js ${r.node} (its end of life is not known to this version)`;
+  return r.pastEndOfLife
+    ? `Node.js ${r.node}, PAST ITS END OF LIFE (${r.endOfLife}): no security fixes any more (see the package's README)`
+    : `Node.js ${r.node}, supported until ${r.endOfLife}`;
+}
+
 export function statusText(s: Status): string {
   return [
     `Secure IP Access ${s.version}`,
@@ -43,5 +51,6 @@ export function statusText(s: Status): string {
     ...(s.storageFull ? [`  STORAGE FULL: ${s.storageFull}`] : []),
     ...(s.quarantinedRows ? [`  QUARANTINED: ${s.quarantinedRows} unreadable device row(s) set aside at start (sipa doctor lists them)`] : []),
     ...(s.unrecordedEnds ? [`  NOT YET RECORDED: ${s.unrecordedEnds} ended device(s) (access has ended; the store write is retried)`] : []),
+    ...(s.runtime ? [`  ${s.runtime.pastEndOfLife ? 'RUNTIME' : 'runtime'}:        ${runtimeText(s.runtime)}`] : []),
   ].join('\n');
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // `sipa`: the admin's command line. Every verb but daemon, selftest and uninstall-cleanup talks to the daemon
 // over its unix socket. Exit codes: 0 ok, 1 failure, 2 bad input, 3 daemon not reachable, 4 not found/conflict.
+// Only what the client verbs need is imported here; the rest (the config validator, the daemon, the doctor)
+// is loaded by the verbs that use it (client.ts says why).
 import { parseArgs } from 'node:util';
-import { loadConfig, ConfigError, checkConfig, Config } from '../engine/config';
 import { parseDuration, DurationError } from '../domain/duration';
 import type { AuditEntry, Device, Status } from '../engine/contract';
-import { apiRequest, ApiFailure, DaemonUnreachable } from './client';
+import type { Config } from '../engine/config';
+import { apiRequest, ApiFailure, DaemonUnreachable, runDirOf } from './client';
 import { auditTable, devicesTable, statusText } from './format';
 import { defaultConfigPath, socketPath } from './paths';
 import { BatchFileError, itemsAsLines, readRegisterFile, readRevokeFile } from './batch-file';
@@ -127,7 +129,9 @@ export function registerBody(p: Parsed): { address: string; moreAddresses?: stri
   }
 }
 
-function readConfig(p: Parsed): Config {
+/** The whole config, validated (the verbs that run the service or look at the kernel). */
+async function readConfig(p: Parsed): Promise<Config> {
+  const { loadConfig, ConfigError, checkConfig } = await import('../engine/config');
   const file = (p.values.config as string | undefined) ?? defaultConfigPath();
   try {
     return loadConfig(file);
@@ -138,12 +142,18 @@ function readConfig(p: Parsed): Config {
   }
 }
 
+/** The daemon's socket, from the config's runDir alone; a config the hand check cannot read gets the full one. */
+async function socketOf(p: Parsed): Promise<string> {
+  const runDir = runDirOf((p.values.config as string | undefined) ?? defaultConfigPath(), p.values.config !== undefined);
+  return socketPath(runDir ?? (await readConfig(p)).runDir);
+}
+
 function print(p: Parsed, data: unknown, text: () => string): void {
   process.stdout.write(`${p.values.json ? JSON.stringify(data, null, 2) : text()}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let p: Parsed;
+  let p: Parsed | undefined;
   try {
     p = parseCommandLine(argv);
     if (p.command === 'help') {
@@ -151,65 +161,78 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (p.command === 'selftest') return (await import('./selftest')).selftest(p.values.json === true);
-    const config = readConfig(p);
-    if (p.command === 'daemon') return (await import('./daemon')).runDaemon(config, (p.values.config as string | undefined) ?? defaultConfigPath());
-    if (p.command === 'uninstall-cleanup') return (await import('./doctor')).uninstallCleanup(config);
-    const sock = socketPath(config.runDir);
-    switch (p.command) {
-      case 'status': {
-        const s = await apiRequest<Status>(sock, 'GET', '/api/v1/status');
-        print(p, s, () => statusText(s));
-        return 0;
-      }
-      case 'enable':
-      case 'disable': {
-        const s = await apiRequest<Status>(sock, 'POST', `/api/v1/${p.command}`, {});
-        process.stdout.write(`Secure IP Access is ${s.enabled ? 'enabled: only registered addresses and the LAN may connect' : 'disabled'}\n`);
-        return 0;
-      }
-      case 'list': {
-        const r = await apiRequest<{ devices: Device[] }>(sock, 'GET', `/api/v1/devices${p.values.all ? '?all=1' : ''}`);
-        print(p, r.devices, () => devicesTable(r.devices));
-        return 0;
-      }
-      case 'register': {
-        if (p.values.from !== undefined) return await registerFromFile(p, sock);
-        const r = await apiRequest<{ device: Device }>(sock, 'POST', '/api/v1/devices', registerBody(p));
-        print(p, r.device, () => `registered device ${r.device.id}: ${r.device.addresses.join(' ')} until ${new Date(r.device.expiresAt).toISOString()}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
-        return 0;
-      }
-      case 'revoke': {
-        if (p.values.from !== undefined) return await revokeFromFile(p, sock);
-        const body = p.values.reason !== undefined ? { reason: p.values.reason } : {};
-        const r = await apiRequest<{ device: Device }>(sock, 'POST', `/api/v1/devices/${encodeURIComponent(p.positionals[0])}/revoke`, body);
-        print(p, r.device, () => `revoked device ${r.device.id} (${r.device.address}); its open connections were cut`);
-        return 0;
-      }
-      case 'audit': {
-        const limit = p.values.limit === undefined ? 50 : Number(p.values.limit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${p.values.limit}"`);
-        const r = await apiRequest<{ entries: AuditEntry[] }>(sock, 'GET', `/api/v1/audit?limit=${limit}`);
-        print(p, r.entries, () => auditTable(r.entries));
-        return 0;
-      }
-      case 'bind': {
-        if (typeof p.values.portal !== 'string' || typeof p.values.code !== 'string') throw new UsageError('bind needs --portal URL and --code CODE');
-        const r = await apiRequest<Record<string, unknown>>(sock, 'POST', '/api/v1/portal/bind', { portalUrl: p.values.portal, code: p.values.code });
-        print(p, r, () => `bound to the portal ${p.values.portal} (${JSON.stringify(r)})`);
-        return 0;
-      }
-      case 'unbind': {
-        const r = await apiRequest<Record<string, unknown>>(sock, 'POST', '/api/v1/portal/unbind', {});
-        print(p, r, () => 'unbound from the portal; registrations from the portal are revoked');
-        return 0;
-      }
-      case 'doctor':
-        return (await import('./doctor')).doctor(config, sock, p.values.json === true);
-      default:
-        throw new UsageError(`unknown command "${p.command}"`);
+    if (p.command === 'daemon') return (await import('./daemon')).runDaemon(await readConfig(p), (p.values.config as string | undefined) ?? defaultConfigPath());
+    if (p.command === 'uninstall-cleanup') return (await import('./doctor')).uninstallCleanup(await readConfig(p));
+    if (p.command === 'doctor') {
+      const config = await readConfig(p);
+      return (await import('./doctor')).doctor(config, socketPath(config.runDir), p.values.json === true);
     }
+    return await clientVerb(p, await socketOf(p));
   } catch (e) {
+    // No daemon at the socket: a config the daemon would refuse is the likelier story, and says what to fix.
+    if (e instanceof DaemonUnreachable && p) {
+      try {
+        await readConfig(p);
+      } catch (configError) {
+        return report(configError);
+      }
+    }
     return report(e);
+  }
+}
+
+/** The verbs that are one request to the daemon (or a batch of them). */
+async function clientVerb(p: Parsed, sock: string): Promise<number> {
+  switch (p.command) {
+    case 'status': {
+      const s = await apiRequest<Status>(sock, 'GET', '/api/v1/status');
+      print(p, s, () => statusText(s));
+      return 0;
+    }
+    case 'enable':
+    case 'disable': {
+      const s = await apiRequest<Status>(sock, 'POST', `/api/v1/${p.command}`, {});
+      process.stdout.write(`Secure IP Access is ${s.enabled ? 'enabled: only registered addresses and the LAN may connect' : 'disabled'}\n`);
+      return 0;
+    }
+    case 'list': {
+      const r = await apiRequest<{ devices: Device[] }>(sock, 'GET', `/api/v1/devices${p.values.all ? '?all=1' : ''}`);
+      print(p, r.devices, () => devicesTable(r.devices));
+      return 0;
+    }
+    case 'register': {
+      if (p.values.from !== undefined) return await registerFromFile(p, sock);
+      const r = await apiRequest<{ device: Device }>(sock, 'POST', '/api/v1/devices', registerBody(p));
+      print(p, r.device, () => `registered device ${r.device.id}: ${r.device.addresses.join(' ')} until ${new Date(r.device.expiresAt).toISOString()}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
+      return 0;
+    }
+    case 'revoke': {
+      if (p.values.from !== undefined) return await revokeFromFile(p, sock);
+      const body = p.values.reason !== undefined ? { reason: p.values.reason } : {};
+      const r = await apiRequest<{ device: Device }>(sock, 'POST', `/api/v1/devices/${encodeURIComponent(p.positionals[0])}/revoke`, body);
+      print(p, r.device, () => `revoked device ${r.device.id} (${r.device.address}); its open connections were cut`);
+      return 0;
+    }
+    case 'audit': {
+      const limit = p.values.limit === undefined ? 50 : Number(p.values.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${p.values.limit}"`);
+      const r = await apiRequest<{ entries: AuditEntry[] }>(sock, 'GET', `/api/v1/audit?limit=${limit}`);
+      print(p, r.entries, () => auditTable(r.entries));
+      return 0;
+    }
+    case 'bind': {
+      if (typeof p.values.portal !== 'string' || typeof p.values.code !== 'string') throw new UsageError('bind needs --portal URL and --code CODE');
+      const r = await apiRequest<Record<string, unknown>>(sock, 'POST', '/api/v1/portal/bind', { portalUrl: p.values.portal, code: p.values.code });
+      print(p, r, () => `bound to the portal ${p.values.portal} (${JSON.stringify(r)})`);
+      return 0;
+    }
+    case 'unbind': {
+      const r = await apiRequest<Record<string, unknown>>(sock, 'POST', '/api/v1/portal/unbind', {});
+      print(p, r, () => 'unbound from the portal; registrations from the portal are revoked');
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${p.command}"`);
   }
 }
 
@@ -235,7 +258,8 @@ async function revokeFromFile(p: Parsed, sock: string): Promise<number> {
 
 function report(e: unknown): number {
   const say = (msg: string) => process.stderr.write(`sipa: ${msg}\n`);
-  if (e instanceof UsageError || e instanceof ConfigError || e instanceof BatchFileError) {
+  // ConfigError by name: its module (with the validator) is loaded only when a config was validated.
+  if (e instanceof UsageError || e instanceof BatchFileError || (e instanceof Error && e.name === 'ConfigError')) {
     say(e.message);
     return 2;
   }

@@ -24,9 +24,12 @@ export function publicKeyOf(privateKey: string): string {
   return crypto.createPublicKey(privateKeyObject(privateKey)).export({ format: 'jwk' }).x as string;
 }
 
+/** PKCS#8 (RFC 8410) of an Ed25519 key up to its 32-byte seed. */
+const ED25519_PKCS8_HEAD = Buffer.from('302e020100300506032b657004220420', 'hex');
+
 function privateKeyObject(privateKey: string): crypto.KeyObject {
-  // Node derives the public half from "d"; "x" must be present but is not used.
-  return crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: privateKey, x: '' }, format: 'jwk' });
+  // From the seed alone: a JWK would need the public half "x" too, and Node 24 checks it (20 did not).
+  return crypto.createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_HEAD, Buffer.from(privateKey, 'base64url')]), format: 'der', type: 'pkcs8' });
 }
 
 export function isKeyText(text: unknown): text is string {

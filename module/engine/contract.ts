@@ -44,6 +44,16 @@ export interface Status {
   unrecordedEnds: number;
   portal: { configured: boolean; bound: boolean; connected: boolean };
   version: string;
+  /** The Node.js the daemon runs on and its end of life (filled by the daemon; absent from an engine alone). */
+  runtime?: RuntimeSupport;
+}
+
+export interface RuntimeSupport {
+  /** process.version, e.g. v24.22.3. */
+  node: string;
+  /** YYYY-MM-DD, the last day of security fixes for that release line; null when not known. */
+  endOfLife: string | null;
+  pastEndOfLife: boolean;
 }
 
 /** Typed events; listeners are isolated, one that throws cannot stop the others. */

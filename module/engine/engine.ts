@@ -17,6 +17,7 @@ import { FirewallPlan } from '../kernel/firewall';
 import { LanNetwork } from '../kernel/lan';
 import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from './contract';
 import { Config, kernelNames } from './config';
+import { ActiveDevices } from './active';
 import { EventBus } from './events';
 import { Logger } from './log';
 import { SystemLog } from './system-log';
@@ -64,6 +65,8 @@ export interface EngineDeps {
   /** Networks learned from the interfaces (config firewall.lan = "auto"). */
   learnedLan?: () => LanNetwork[];
   portalStatus?: () => Status['portal'];
+  /** The runtime and its end of life (Status.runtime), asked at each status. */
+  runtime?: () => NonNullable<Status['runtime']>;
   now?: () => number;
   /** Monotonic milliseconds: deadlines do not move when the wall clock jumps. */
   mono?: () => number;
@@ -108,7 +111,7 @@ export class Engine implements EngineApi {
   private readonly mono: () => number;
   private plan: FirewallPlan;
   /** Active devices, the monotonic time each one's access ends, and its kernel entries. */
-  private readonly active = new Map<number, { device: Device; deadline: number; nets: KernelEntry[] }>();
+  private readonly active = new ActiveDevices<KernelEntry>();
   private enabled = false;
   private enforcing = false;
   private clockTrusted = true;
@@ -381,12 +384,12 @@ export class Engine implements EngineApi {
   /** For each kernel entry key, the latest deadline among active devices not in `exceptIds` that hold it. */
   private latestDeadlines(keys: ReadonlySet<string>, exceptIds: ReadonlySet<number>): Map<string, number> {
     const latest = new Map<string, number>();
-    for (const [id, a] of this.active) {
-      if (exceptIds.has(id)) continue;
-      for (const net of a.nets) {
-        if (!keys.has(net.key)) continue;
-        const seen = latest.get(net.key);
-        if (seen === undefined || a.deadline > seen) latest.set(net.key, a.deadline);
+    for (const key of keys) {
+      for (const id of this.active.holdersOf(key)) {
+        if (exceptIds.has(id)) continue;
+        const { deadline } = this.active.get(id)!;
+        const seen = latest.get(key);
+        if (seen === undefined || deadline > seen) latest.set(key, deadline);
       }
     }
     return latest;
@@ -653,11 +656,11 @@ export class Engine implements EngineApi {
 
   /** An address belongs to one active device per source (besides `self`, the one being renewed). */
   private checkNotHeld(texts: readonly string[], source: Device['source'], self: number | null): void {
-    const wanted = new Set(texts);
-    for (const [id, a] of this.active) {
-      if (id === self || a.device.source !== source) continue;
-      const clash = a.device.addresses.find(x => wanted.has(x));
-      if (clash) throw new EngineError('conflict', `${clash} is already an address of device ${id} (${a.device.label || a.device.address}); revoke it first`, 'address');
+    for (const clash of texts) {
+      const id = this.active.idsWithAddress(clash, source).find(other => other !== self);
+      if (id === undefined) continue;
+      const { device } = this.active.get(id)!;
+      throw new EngineError('conflict', `${clash} is already an address of device ${id} (${device.label || device.address}); revoke it first`, 'address');
     }
   }
 
@@ -723,9 +726,7 @@ export class Engine implements EngineApi {
         const first = errors.slice(0, 5).map(e => `item ${e.item + 1}${e.field ? ` (${e.field})` : ''}: ${e.message}`).join('; ');
         throw new EngineError('bad_batch', `${errors.length} of ${reqs.length} items are not valid, so nothing was registered: ${first}${errors.length > 5 ? '; …' : ''}`, 'devices', errors);
       }
-      const held = new Set<string>();
-      for (const a of this.active.values()) held.add(`${a.device.address}|${a.device.source}`);
-      const newOnes = [...seen].filter(k => !held.has(k)).length;
+      const newOnes = fields.filter(f => !this.active.idsWithAddress(f.address, f.source).some(id => this.active.get(id)!.device.address === f.address)).length;
       if (this.active.size + newOnes > config.limits.maxEntries) {
         throw new EngineError('capacity', `the batch would make ${this.active.size + newOnes} active devices, more than limits.maxEntries (${config.limits.maxEntries}); nothing was registered`);
       }
@@ -770,10 +771,6 @@ export class Engine implements EngineApi {
       }
       const why = checkReason(reason);
       const { config } = this.deps;
-      const byAddress = new Map<string, Device[]>();
-      for (const a of this.active.values()) {
-        for (const x of a.device.addresses) byAddress.set(x, [...(byAddress.get(x) ?? []), a.device]);
-      }
       const chosen = new Map<number, Device>();
       const notFound: Array<number | string> = [];
       const errors: BatchItemError[] = [];
@@ -787,9 +784,9 @@ export class Engine implements EngineApi {
         }
         try {
           const net = parseDeviceAddress(text, { allowPrefixes: true, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6 });
-          const rows = byAddress.get(net.text);
-          if (rows) for (const d of rows) chosen.set(d.id, d);
-          else notFound.push(x);
+          const ids = this.active.idsWithAddress(net.text);
+          for (const id of ids) chosen.set(id, this.active.get(id)!.device);
+          if (!ids.length) notFound.push(x);
         } catch (err) {
           errors.push({ item, field: 'address', message: (err as Error).message });
         }
@@ -932,8 +929,7 @@ export class Engine implements EngineApi {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     if (this.stopped || this.active.size === 0) return;
-    let next = Infinity;
-    for (const { deadline } of this.active.values()) next = Math.min(next, deadline);
+    const next = this.active.earliestDeadline();
     // Timers are capped (2^31 ms); a far deadline is simply looked at again later.
     const wait = Math.min(Math.max(0, next - this.mono()), 2 ** 30);
     this.expiryTimer = setTimeout(() => void this.bookExpiries(), wait);
@@ -972,6 +968,7 @@ export class Engine implements EngineApi {
       unrecordedEnds: this.unbooked.reduce((n, u) => n + u.ids.length, 0),
       portal: this.deps.portalStatus?.() ?? { configured: this.deps.config.portal.url !== null, bound: false, connected: false },
       version: this.deps.version,
+      ...(this.deps.runtime ? { runtime: this.deps.runtime() } : {}),
     };
   }
 

@@ -29,6 +29,9 @@ const PAGE_SIZE = 1024;
 // Checkpoint after ~64 KiB of WAL and cut the WAL back to that size, so it never eats the flash budget.
 const WAL_AUTOCHECKPOINT_PAGES = 64;
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024;
+// The page cache, in KiB (SQLite's default is 2,000): the daemon reads the whole file once at start, then only
+// touches a few index and row pages per request; the kernel's page cache keeps the file anyway.
+const PAGE_CACHE_KIB = 256;
 
 const ROW_CONSTRAINT_COMPLAINT = /^(CHECK constraint failed in |NULL value in )/;
 
@@ -111,6 +114,7 @@ export class Database {
     await this.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     await this.exec(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
     await this.exec('PRAGMA trusted_schema = OFF');
+    await this.exec(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
   }
 
   /**

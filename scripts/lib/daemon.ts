@@ -25,9 +25,11 @@ export interface TestDaemon {
   destroy(): Promise<void>;
 }
 
-export function cli(configPath: string, args: string[]): Promise<CliResult> {
+/** `launcher`: a packaged bin/sipa (scripts/lib/packaged.ts) instead of this Node with main.js. */
+export function cli(configPath: string, args: string[], launcher?: string): Promise<CliResult> {
+  const argv = launcher ? [launcher, ...args, '--config', configPath] : [process.execPath, MAIN, ...args, '--config', configPath];
   return new Promise(resolve => {
-    execFile(process.execPath, [MAIN, ...args, '--config', configPath], { timeout: 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(argv[0], argv.slice(1), { timeout: 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -35,10 +37,10 @@ export function cli(configPath: string, args: string[]): Promise<CliResult> {
 }
 
 /**
- * `launch`: Node flags and environment for the daemon process (the QPKG launcher's, for the bench), and a
- * command prefix to run it under (e.g. nsenter into a mount namespace with a small flash partition).
+ * `launch`: Node flags and environment for the daemon process, a command prefix to run it under (e.g. nsenter
+ * into a mount namespace with a small flash partition), or a packaged bin/sipa to run daemon and CLI with.
  */
-export function makeDaemon(netns: string, overrides: Record<string, unknown> = {}, launch: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; wrap?: string[] } = {}): TestDaemon {
+export function makeDaemon(netns: string, overrides: Record<string, unknown> = {}, launch: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv; wrap?: string[]; launcher?: string } = {}): TestDaemon {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-daemon-'));
   const config = {
     dataDir: path.join(dir, 'data'),
@@ -57,14 +59,14 @@ export function makeDaemon(netns: string, overrides: Record<string, unknown> = {
     config,
     process: null,
     log: [],
-    sipa: (...args) => cli(configPath, args),
+    sipa: (...args) => cli(configPath, args, launch.launcher),
     async sipaJson<T>(...args: string[]) {
-      const r = await cli(configPath, [...args, '--json']);
+      const r = await cli(configPath, [...args, '--json'], launch.launcher);
       if (r.code !== 0) throw new Error(`sipa ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
       return JSON.parse(r.stdout) as T;
     },
     async start() {
-      const argv = [...(launch.wrap ?? []), process.execPath, ...(launch.nodeArgs ?? []), MAIN, 'daemon', '--config', configPath];
+      const argv = [...(launch.wrap ?? []), ...(launch.launcher ? [launch.launcher] : [process.execPath, ...(launch.nodeArgs ?? []), MAIN]), 'daemon', '--config', configPath];
       const child = spawn(argv[0], argv.slice(1), {
         stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launch.env },
       });

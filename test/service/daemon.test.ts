@@ -9,6 +9,7 @@ import { makeDaemon, TestDaemon } from '../../scripts/lib/daemon';
 import { until } from '../../scripts/lib/wait';
 import { Store } from '../../module/store';
 import type { AuditEntry, Device, Status } from '../../module/engine/contract';
+import { runtimeSupport } from '../../module/cli/runtime-support';
 
 const PORT = 8080;
 describe('service: daemon + sipa against the real kernel', function () {
@@ -223,6 +224,16 @@ describe('service: daemon + sipa against the real kernel', function () {
     assert.equal(second.code, 1);
     assert.match(second.stderr, /another sipa daemon is running/);
     assert.equal((await d.sipaJson<Status>('status')).enabled, true, 'the running daemon is unaffected');
+  });
+
+  it('says which Node.js it runs on and until when that line gets security fixes (status, doctor)', async () => {
+    const s = await d.sipaJson<Status>('status');
+    assert.deepEqual(s.runtime, runtimeSupport(process.version));
+    assert.match((await d.sipa('status')).stdout, new RegExp(`runtime: +Node\\.js ${process.version.replace(/\./g, '\\.')}, supported until \\d{4}-\\d\\d-\\d\\d`));
+    const doctor = JSON.parse((await d.sipa('doctor', '--json')).stdout) as { findings: Array<{ check: string; ok: boolean; detail: string }> };
+    const runtime = doctor.findings.find(f => f.check === 'runtime');
+    assert.ok(runtime?.ok);
+    assert.match(runtime.detail, /supported until/);
   });
 
   it('disable removes every rule and set it made', async () => {
