@@ -6,7 +6,7 @@ import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Actor, EngineApi, RegisterRequest } from '../engine/contract';
-import type { ApiConfig } from '../engine/config';
+import type { ApiConfig } from '../config';
 import { MAX_BATCH_BODY, readJsonBody } from './body';
 import { connectionCaps } from './descriptors';
 import { sendDeviceList } from './stream';

@@ -11,7 +11,7 @@ import { Enforcer } from '../kernel/enforcer';
 import { LanWatcher } from '../kernel/lan';
 import { Engine } from '../engine/engine';
 import { Reconciler } from '../engine/reconciler';
-import { Config, kernelNames, loadConfig } from '../engine/config';
+import { Config, kernelNames, loadConfig } from '../config';
 import { jsonLogger, levelMethods, Logger } from '../engine/log';
 import { systemLog, type SystemLog } from '../engine/system-log';
 import { EventSummary } from '../engine/event-summary';

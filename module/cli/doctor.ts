@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadNative } from '../kernel/native';
 import { commandRunner, findProgram } from '../kernel/command';
 import { Enforcer } from '../kernel/enforcer';
-import { Config, kernelNames } from '../engine/config';
+import { Config, kernelNames } from '../config';
 import type { Status } from '../engine/contract';
 import { apiRequest } from './client';
 import { runtimeText } from './format';

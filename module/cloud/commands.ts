@@ -3,7 +3,7 @@
 import { parseDeviceAddress } from '../domain/address';
 import { KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain/policy';
 import type { Actor, Device, EngineApi, ExpiryRequest } from '../engine/contract';
-import type { PortalConfig } from '../engine/config';
+import type { PortalConfig } from '../config';
 import { StoreError, type Store } from '../store';
 import type { Binding } from './binding';
 import { verifyEnvelope, type Envelope, type Refusal } from './envelope';

@@ -2,7 +2,7 @@
 // backoff and jitter), hands commands to the receiver, and sends acks and reports back. PROTOCOL.md.
 import os from 'node:os';
 import type { Actor, Device, EngineApi } from '../engine/contract';
-import type { PortalConfig } from '../engine/config';
+import type { PortalConfig } from '../config';
 import { EventSummary } from '../engine/event-summary';
 import type { SystemLog } from '../engine/system-log';
 import type { Store } from '../store';

@@ -16,7 +16,7 @@ import { Enforcement, AllowEntry, explainKernelFailure } from '../kernel/enforce
 import { FirewallPlan } from '../kernel/firewall';
 import { LanNetwork } from '../kernel/lan';
 import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from './contract';
-import { Config, kernelNames } from './config';
+import { Config, kernelNames } from '../config';
 import { ActiveDevices } from './active';
 import { EventBus } from './events';
 import { Logger } from './log';

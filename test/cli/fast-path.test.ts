@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { checkConfig } from '../../module/engine/config';
+import { checkConfig } from '../../module/config';
 import { DEFAULT_RUN_DIR, readReply } from '../../module/cli/client';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'module', 'cli', 'main.js');
