@@ -5,7 +5,7 @@
 // is loaded by the verbs that use it (client.ts says why).
 import { parseArgs } from 'node:util';
 import { parseDuration, DurationError } from '../domain/duration';
-import type { AuditEntry, Device, Status } from '../engine/contract';
+import type { AuditEntry, Device, Status } from '../engine';
 import type { Config } from '../config';
 import { apiRequest, ApiFailure, DaemonUnreachable, runDirOf } from './client';
 import { auditTable, devicesTable, statusText } from './format';

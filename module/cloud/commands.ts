@@ -1,8 +1,8 @@
 // Accepting and applying portal commands (PROTOCOL.md §5-§7). One envelope at a time: verify, refuse and
 // audit, or advance the stored sequence and apply it to the engine. Engine errors become per-item results.
-import { parseDeviceAddress } from '../domain/address';
-import { KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain/policy';
-import type { Actor, Device, EngineApi, ExpiryRequest } from '../engine/contract';
+import { parseDeviceAddress } from '../domain';
+import { KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain';
+import type { Actor, Device, EngineApi, ExpiryRequest } from '../engine';
 import type { PortalConfig } from '../config';
 import { StoreError, type Store } from '../store';
 import type { Binding } from './binding';

@@ -1,10 +1,10 @@
 // The portal link: binds the NAS, keeps one outgoing event stream to the portal open (reconnecting with
 // backoff and jitter), hands commands to the receiver, and sends acks and reports back. PROTOCOL.md.
 import os from 'node:os';
-import type { Actor, Device, EngineApi } from '../engine/contract';
+import type { Actor, Device, EngineApi } from '../engine';
 import type { PortalConfig } from '../config';
-import { EventSummary } from '../engine/event-summary';
-import type { SystemLog } from '../engine/system-log';
+import { EventSummary } from '../engine';
+import type { SystemLog } from '../engine';
 import type { Store } from '../store';
 import { BINDING_SETTING, checkPortalUrl, loadBinding, type Binding } from './binding';
 import { CommandReceiver, type Ack, type Log } from './commands';

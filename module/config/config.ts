@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
-import { AddressError, parseNetwork } from '../domain/address';
+import { AddressError, parseNetwork } from '../domain';
 
 export interface FirewallConfig {
   protect: 'all' | { tcp: number[]; udp: number[] };

@@ -3,7 +3,7 @@
 // tested against a stub of it.
 
 // The records themselves are the domain's (every layer speaks of them); surfaces take them from here.
-import type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest } from '../domain/records';
+import type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest } from '../domain';
 export type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest };
 
 export interface Status {

@@ -7,14 +7,14 @@
 // error, not a bad config, not a restart. Whatever fails, fail towards enforcing: the on/off state has its own
 // file (store/switch.ts) read before anything else; when that cannot be read, enforce; start enforces before it
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
-import { parseDeviceAddress, parseNetwork, formatAddress, IpNetwork } from '../domain/address';
-import { checkExpiry, expiresAtFor, kernelTimeoutSeconds } from '../domain/policy';
-import { clockTrust, remainingAfterRestore } from '../domain/clock';
+import { parseDeviceAddress, parseNetwork, formatAddress, IpNetwork } from '../domain';
+import { checkExpiry, expiresAtFor, kernelTimeoutSeconds } from '../domain';
+import { clockTrust, remainingAfterRestore } from '../domain';
 import { Store } from '../store';
 import type { Recovered, SwitchReading, UnreadableRow } from '../store';
-import { Enforcement, AllowEntry, explainKernelFailure } from '../kernel/enforcer';
-import { FirewallPlan } from '../kernel/firewall';
-import { LanNetwork } from '../kernel/lan';
+import { Enforcement, AllowEntry, explainKernelFailure } from '../kernel';
+import { FirewallPlan } from '../kernel';
+import { LanNetwork } from '../kernel';
 import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from './contract';
 import { Config, kernelNames } from '../config';
 import { ActiveDevices } from './active';

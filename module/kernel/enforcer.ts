@@ -1,7 +1,7 @@
 // Everything the engine asks of the kernel, for both families at once: the four sets, the chain, entries with
 // their timeouts, flow cuts, and a health check. A stub of this interface tests the engine without a kernel.
 import { EntryVisitor, Family, KernelEntry, KernelError, NetlinkHandle, SetDiff, SetMember } from './native';
-import { formatAddress } from '../domain/address';
+import { formatAddress } from '../domain';
 import { IpsetManager, hashsizeFor, BatchFailure } from './ipset';
 import { Firewall, FirewallError, FirewallPlan } from './firewall';
 import { CommandRunner } from './command';

@@ -2,7 +2,7 @@
 // never blocked, so whatever network the NAS sits on directly is exempt.
 import { EventEmitter } from 'node:events';
 import { createRtNetlink, RtNetlinkSocket } from 'netlink';
-import { formatAddress } from '../domain/address';
+import { formatAddress } from '../domain';
 
 export interface LanNetwork {
   family: 4 | 6;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { AuditEntry, Device, DeviceSource } from '../domain/records';
+import type { AuditEntry, Device, DeviceSource } from '../domain';
 import { Database, type Recovered, type Tx } from './database';
 import * as audit from './audit';
 import * as devices from './devices';
