@@ -1,10 +1,9 @@
 // The portal link: binds the NAS, keeps one outgoing event stream to the portal open (reconnecting with
 // backoff and jitter), hands commands to the receiver, and sends acks and reports back. PROTOCOL.md.
 import os from 'node:os';
-import type { Actor, Device, EngineApi } from '../engine';
+import { SYSTEM } from '../domain';
+import { EventSummary, type Actor, type Device, type EngineApi, type SystemLog } from '../engine';
 import type { PortalConfig } from '../config';
-import { EventSummary } from '../engine';
-import type { SystemLog } from '../engine';
 import type { Store } from '../store';
 import { BINDING_SETTING, checkPortalUrl, loadBinding, type Binding } from './binding';
 import { CommandReceiver, type Ack, type Log } from './commands';
@@ -59,7 +58,6 @@ export interface Report {
 
 export const OUTBOX_LIMIT = 1000;
 const SOFTWARE = 'sipa-nas/1';
-const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
 const NULL_LOG: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
 function num(value: unknown, fallback: number): number {

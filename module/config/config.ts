@@ -149,11 +149,18 @@ export function loadConfig(file: string): Config {
 }
 
 /** The kernel object names the config implies. */
-export function kernelNames(config: Config) {
+/** The kernel objects the firewall owns: its chain and the allow and LAN set of each family. */
+export interface KernelNames {
+  chain: string;
+  allow: Record<4 | 6, string>;
+  lan: Record<4 | 6, string>;
+}
+
+export function kernelNames(config: Config): KernelNames {
   const p = config.firewall.setPrefix;
   return {
     chain: config.firewall.chain,
-    allow: { 4: `${p}4_allow`, 6: `${p}6_allow` } as Record<4 | 6, string>,
-    lan: { 4: `${p}4_lan`, 6: `${p}6_lan` } as Record<4 | 6, string>,
+    allow: { 4: `${p}4_allow`, 6: `${p}6_allow` },
+    lan: { 4: `${p}4_lan`, 6: `${p}6_lan` },
   };
 }

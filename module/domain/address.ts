@@ -334,7 +334,8 @@ function build(family: AddressFamily, bytes: Uint8Array, prefix: number): IpNetw
   return { family, address, prefix, bytes: own, text: prefix === FULL_PREFIX[family] ? address : `${address}/${prefix}` };
 }
 
-function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
+/** The bytes with every bit past `prefix` cleared: the network of an address. */
+export function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
   const out = Uint8Array.from(bytes);
   for (let i = 0; i < out.length; i++) {
     const keep = Math.max(0, Math.min(8, prefix - 8 * i));

@@ -46,6 +46,9 @@ export interface Actor {
   name: string;
 }
 
+/** The daemon itself, when no person acted (expiry, recovery, repairs). */
+export const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
+
 export interface AuditEntry {
   id: number;
   at: number;

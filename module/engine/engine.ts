@@ -7,14 +7,12 @@
 // error, not a bad config, not a restart. Whatever fails, fail towards enforcing: the on/off state has its own
 // file (store/switch.ts) read before anything else; when that cannot be read, enforce; start enforces before it
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
-import { parseDeviceAddress, parseNetwork, formatAddress, IpNetwork } from '../domain';
-import { checkExpiry, expiresAtFor, kernelTimeoutSeconds } from '../domain';
-import { clockTrust, remainingAfterRestore } from '../domain';
-import { Store } from '../store';
-import type { Recovered, SwitchReading, UnreadableRow } from '../store';
-import { Enforcement, AllowEntry, explainKernelFailure } from '../kernel';
-import { FirewallPlan } from '../kernel';
-import { LanNetwork } from '../kernel';
+import {
+  parseDeviceAddress, parseNetwork, formatAddress, IpNetwork, checkExpiry, expiresAtFor, kernelTimeoutSeconds, clockTrust,
+  remainingAfterRestore, SYSTEM,
+} from '../domain';
+import { Store, type Recovered, type SwitchReading, type UnreadableRow } from '../store';
+import { Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork } from '../kernel';
 import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from './contract';
 import { Config, kernelNames } from '../config';
 import { ActiveDevices } from './active';
@@ -41,7 +39,6 @@ export class EngineError extends Error {
 /** A batch is refused whole when one item is bad; the message names the first few. */
 export const BATCH_MAX = 65_536;
 
-export const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
 
 /** The on/off record that outlives the store (store/switch.ts). */
 export interface EnforcementSwitch {

@@ -12,7 +12,7 @@ import { DEFAULT_RUN_DIR, readReply } from '../../module/cli/client';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'module', 'cli', 'main.js');
 /** What a client verb may load of the module; nothing of node_modules. */
-const CLIENT_FILES = ['cli/main.js', 'cli/client.js', 'cli/format.js', 'cli/paths.js', 'cli/batch-file.js', 'domain/duration.js'];
+const CLIENT_FILES = ['cli/main.js', 'cli/client.js', 'cli/format.js', 'cli/paths.js', 'cli/batch-file.js', 'domain/duration.js', 'config/socket.js'];
 
 const STATUS = {
   enabled: true, enforcing: true, activeDevices: 1, lanNetworks: ['192.0.2.0/24'], clockTrusted: true, ipv6Scope: 'network',
