@@ -143,8 +143,7 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     void engine.lanChanged().then(() => reconciler.trigger());
   });
   const pruner = new Pruner({
-    store, schedule: config.prune.schedule, endedDeviceDays: config.prune.endedDeviceDays,
-    auditMaxDays: config.prune.auditMaxDays, auditMaxRows: config.prune.auditMaxRows,
+    store, limits: config.prune,
     onError: err => log('warn', 'pruning failed', { error: String(err) }),
   });
   pruner.start();

@@ -60,10 +60,6 @@ export const OUTBOX_LIMIT = 1000;
 const SOFTWARE = 'sipa-nas/1';
 const NULL_LOG: Log = { debug() {}, info() {}, warn() {}, error() {} };
 
-function num(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
-
 export class PortalLink {
   private readonly log: Log;
   private readonly now: () => number;
@@ -100,7 +96,7 @@ export class PortalLink {
   }
 
   private get timeoutMs(): number {
-    return num(this.deps.config.requestTimeoutSeconds, 15) * 1000;
+    return this.deps.config.requestTimeoutSeconds * 1000;
   }
 
   /** Loads the binding and, if there is one, starts connecting. Without one the NAS runs standalone. */
@@ -291,8 +287,8 @@ export class PortalLink {
       if (this.connected) this.log.info('portal: disconnected');
       this.connected = false;
       if (!this.running(b)) break;
-      const cap = num(this.deps.config.reconnectMaxSeconds, 300) * 1000;
-      const delay = Math.min(cap, num(this.deps.config.reconnectMinSeconds, 1) * 1000 * 2 ** Math.min(this.failures, 30)) * (0.5 + this.random() / 2);
+      const cap = this.deps.config.reconnectMaxSeconds * 1000;
+      const delay = Math.min(cap, this.deps.config.reconnectMinSeconds * 1000 * 2 ** Math.min(this.failures, 30)) * (0.5 + this.random() / 2);
       this.failures++;
       this.log.debug(`portal: reconnecting in ${Math.round(delay)} ms`);
       await new Promise<void>((resolve) => {
@@ -328,7 +324,7 @@ export class PortalLink {
     if (!this.running(b)) return;
     const streamNonce = randomToken(16);
     const after = (await this.deps.store.getPortalSequence(b.nasId)) ?? 0;
-    const heartbeatSeconds = num(this.deps.config.heartbeatSeconds, 25);
+    const heartbeatSeconds = this.deps.config.heartbeatSeconds;
     const open = signMessage('nas', {
       v: 1, nasId: b.nasId, challenge, type: 'open', body: { after, streamNonce, heartbeatMs: Math.round(heartbeatSeconds * 1000), software: SOFTWARE },
     }, b.nasPrivateKey);

@@ -114,7 +114,7 @@ describe('cli: the client verbs load only the client', function () {
   it('a runDir the hand check cannot read gets the full validation (exit 2)', async () => {
     const r = await sipa({ runDir: 42 }, ['status']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /runDir must be string/);
+    assert.match(r.stderr, /runDir must be a string/);
   });
 
   it("the client's default run dir is the schema's", () => {

@@ -6,7 +6,7 @@ import * as audit from '../../module/store/audit';
 import { Database } from '../../module/store/database';
 import * as devices from '../../module/store/devices';
 import { migrate } from '../../module/store/migrations';
-import { admin, fixedDevice, makeTempDir, portalUser, removeDir, sessionDevice, sleep, snapshotDir, storageBytes, writtenBytes } from './helpers';
+import { admin, fixedDevice, makeTempDir, portalUser, pruneLimits, removeDir, sessionDevice, sleep, snapshotDir, storageBytes, writtenBytes } from './helpers';
 
 const MIB = 1024 * 1024;
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
@@ -82,7 +82,7 @@ describe('store/flash: size budget, bytes per change, idle', function () {
       await store.endDevices([active[i].id], 'revoked', { at: start + 20_000_000, by: admin, reason: 'budget test' });
       peak = Math.max(peak, store.fileBytes().total);
     }
-    const pruned = await new Pruner({ store, auditMaxRows: 10_000, now: () => start + 20_000_000 }).pruneNow();
+    const pruned = await new Pruner({ store, limits: pruneLimits({ auditMaxRows: 10_000 }), now: () => start + 20_000_000 }).pruneNow();
     peak = Math.max(peak, store.fileBytes().total);
     console.log(`      sipa.db with 1,000 devices + 10,000 audit rows: ${closedBytes} bytes closed (${(closedBytes / 1024).toFixed(0)} KiB); ` +
       `peak db+wal over 200 more changes and a prune of ${pruned.audit} rows: ${peak} bytes (${(peak / 1024).toFixed(0)} KiB); budget ${MIB}`);
@@ -115,7 +115,7 @@ describe('store/flash: size budget, bytes per change, idle', function () {
     await store.setSetting('enabled', true, { actor: admin, action: 'enable' });
     await store.endDevices([d.id], 'revoked', { at: Date.now(), by: admin, reason: 'x' });
     await store.listDevices({ all: true });
-    const pruner = new Pruner({ store });
+    const pruner = new Pruner({ store, limits: pruneLimits() });
     pruner.start(); // its timer is armed for the night, and must not write while idle
     try {
       const files = snapshotDir(dir);

@@ -3,9 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Actor } from '../../module/engine/contract';
 import type { DeviceFields } from '../../module/store';
+import { checkConfig, type Config } from '../../module/config';
 
 export const admin: Actor = { surface: 'cli', name: 'admin' };
 export const portalUser: Actor = { surface: 'portal', name: 'owner@example.com' };
+
+/** The prune limits of a config that sets none: the schema's defaults, with `over` on top. */
+export function pruneLimits(over: Partial<Config['prune']> = {}): Config['prune'] {
+  return { ...checkConfig({ dataDir: '/unused', firewall: { lan: [], extraLan: [] } }).prune, ...over };
+}
 
 export function makeTempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-store-'));
