@@ -120,6 +120,30 @@ export interface KernelNames {
   lan: Record<4 | 6, string>;
 }
 
+/**
+ * The keys marked restartRequired in config.schema.json whose values differ: what a reload cannot apply to a
+ * running daemon (paths, kernel object names, the API's listeners, the portal link, the schedules).
+ */
+export function restartRequiredChanges(before: Config, after: Config): string[] {
+  const changed: string[] = [];
+  const walk = (schema: SchemaNode, a: unknown, b: unknown, at: string): void => {
+    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+      const field = at ? `${at}.${key}` : key;
+      const x = (a as Record<string, unknown> | undefined)?.[key];
+      const y = (b as Record<string, unknown> | undefined)?.[key];
+      if (sub.restartRequired) {
+        if (JSON.stringify(x) !== JSON.stringify(y)) changed.push(field);
+      } else if (sub.properties) {
+        walk(sub, x, y, field);
+      }
+    }
+  };
+  walk(validatorFor('config.schema.json').schema as SchemaNode, before, after, '');
+  return changed;
+}
+
+interface SchemaNode { restartRequired?: boolean; properties?: Record<string, SchemaNode> }
+
 export function kernelNames(config: Config): KernelNames {
   const p = config.firewall.setPrefix;
   return {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { checkConfig, firstFault, validatorFor } from '../../module/config';
+import { checkConfig, firstFault, restartRequiredChanges, validatorFor } from '../../module/config';
 
 describe('config/schemas: one validator for the config, the API bodies and the portal messages', () => {
   it('names the field and what was expected, in one style for every schema', () => {
@@ -29,5 +29,14 @@ describe('config/schemas: one validator for the config, the API bodies and the p
     assert.deepEqual(config.prune, { schedule: '0 17 3 * * *', endedDeviceDays: 30, auditMaxDays: 365, auditMaxRows: 10000 });
     assert.equal(config.portal.heartbeatSeconds, 25);
     assert.equal(config.portal.requestTimeoutSeconds, 15);
+  });
+
+  it('names the keys a reload cannot apply, as the schema marks them, and only those', () => {
+    const base = { dataDir: '/x', firewall: { lan: [], extraLan: [] } };
+    const before = checkConfig(base);
+    const same = checkConfig({ ...base, policy: { maxSeconds: 3600 }, firewall: { lan: [], extraLan: ['192.0.2.0/24'], action: 'reject' }, log: { level: 'debug' } });
+    assert.deepEqual(restartRequiredChanges(before, same), []);
+    const moved = checkConfig({ ...base, runDir: '/y', firewall: { lan: [], extraLan: [], chain: 'OTHER' }, api: { http: { port: 8492 } }, portal: { url: 'https://portal.example.com' } });
+    assert.deepEqual(restartRequiredChanges(before, moved), ['runDir', 'firewall.chain', 'api', 'portal']);
   });
 });
