@@ -2,9 +2,7 @@
 // integrity, clock trust — and `sipa uninstall-cleanup`, which removes every rule and set even with no daemon.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadNative } from '../kernel';
-import { commandRunner, findProgram } from '../kernel';
-import { Enforcer } from '../kernel';
+import { loadNative, commandRunner, findProgram, Enforcer } from '../kernel';
 import { Config, kernelNames } from '../config';
 import type { Status } from '../engine';
 import { apiRequest } from './client';

@@ -1,7 +1,6 @@
 // Accepting and applying portal commands (PROTOCOL.md §5-§7). One envelope at a time: verify, refuse and
 // audit, or advance the stored sequence and apply it to the engine. Engine errors become per-item results.
-import { parseDeviceAddress } from '../domain';
-import { KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain';
+import { parseDeviceAddress, KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain';
 import type { Actor, Device, EngineApi, ExpiryRequest } from '../engine';
 import type { PortalConfig } from '../config';
 import { StoreError, type Store } from '../store';
