@@ -37,7 +37,8 @@ export interface Log {
 
 export interface ReceiverDeps {
   engine: EngineApi;
-  store: Store;
+  /** What commands need of the store: their audit rows and the portal's sequence number. */
+  store: Pick<Store, 'appendAudit' | 'getPortalSequence' | 'setPortalSequence'>;
   config: PortalConfig;
   binding: Binding;
   log: Log;

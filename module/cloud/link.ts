@@ -6,7 +6,7 @@ import { EventSummary, type Actor, type Device, type EngineApi, type SystemLog }
 import type { PortalConfig } from '../config';
 import type { Store } from '../store';
 import { BINDING_SETTING, checkPortalUrl, loadBinding, type Binding } from './binding';
-import { CommandReceiver, type Ack, type Log } from './commands';
+import { CommandReceiver, type Ack, type Log, type ReceiverDeps } from './commands';
 import { MAX_ENVELOPE_BYTES } from './envelope';
 import { generateKeyPair, randomToken, signMessage, verifyMessage } from './keys';
 import { check } from './schemas';
@@ -17,7 +17,8 @@ export { PortalLinkError };
 
 export interface PortalLinkDeps {
   engine: EngineApi;
-  store: Store;
+  /** What the link needs of the store: the binding (a setting), the sequence, and what its commands need. */
+  store: Pick<Store, 'getSetting' | 'setSetting' | 'getPortalSequence'> & ReceiverDeps['store'];
   config: PortalConfig;
   log?: Log;
   /** Wall clock (ms); the engine's clock. */

@@ -141,13 +141,6 @@ export function networkContains(
   return samePrefixBits(net.bytes, addr.bytes, net.prefix);
 }
 
-export function sameAddress(
-  a: Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>,
-  b: Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>,
-): boolean {
-  return a.family === b.family && a.prefix === b.prefix && samePrefixBits(a.bytes, b.bytes, FULL_PREFIX[a.family]);
-}
-
 /**
  * Canonical text for raw bytes, e.g. from a kernel reply: dotted quad, or RFC 5952 IPv6. The prefix is
  * shown unless it is the full width. Bytes are shown as given, not masked.
