@@ -18,7 +18,7 @@ import { commandRunner } from '../module/kernel/command';
 import { Enforcer, Wanted } from '../module/kernel/enforcer';
 import { hashsizeFor } from '../module/kernel/ipset';
 import { Engine } from '../module/engine/engine';
-import { checkConfig, kernelNames } from '../module/engine/config';
+import { checkConfig, kernelNames } from '../module/config';
 import { silentLogger } from '../module/engine/log';
 import { Store, SwitchFile } from '../module/store';
 

@@ -1,6 +1,6 @@
 // Reads a JSON request body of at most MAX_BODY bytes. An empty body reads as {} (POST /enable etc.).
 import type { IncomingMessage } from 'node:http';
-import { duplicateMember } from '../cloud/canonical';
+import { duplicateMember } from '../cloud';
 import { ApiError } from './errors';
 
 export const MAX_BODY = 16 * 1024;

@@ -3,8 +3,8 @@
 // believed only when the TCP peer is loopback, and then only its last entry (the one our proxy wrote).
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { networkContains, parseNetwork, IpNetwork } from '../domain/address';
-import type { EngineApi } from '../engine/contract';
+import { networkContains, parseNetwork, IpNetwork } from '../domain';
+import type { EngineApi } from '../engine';
 
 function unmap(addr: string): string {
   return addr.startsWith('::ffff:') && net.isIPv4(addr.slice(7)) ? addr.slice(7) : addr;

@@ -5,21 +5,18 @@ import fs from 'node:fs';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Actor, EngineApi, RegisterRequest } from '../engine/contract';
-import type { ApiConfig } from '../engine/config';
+import { EventSummary, type Actor, type EngineApi, type LogLevel, type RegisterRequest, type SystemLog } from '../engine';
+import { SOCKET_NAME, type ApiConfig } from '../config';
 import { MAX_BATCH_BODY, readJsonBody } from './body';
 import { connectionCaps } from './descriptors';
 import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
-import type { SystemLog } from '../engine/system-log';
-import { EventSummary } from '../engine/event-summary';
 import { QtsLookupLimitedError, QtsSessionChecker, QtsUnavailableError, QtsUntrustedError } from './qts-auth';
 import { coveredByActiveDevice, isLanAddress, remoteAddressOf } from './remote';
 import { EventStreams } from './sse';
 import { DEFAULT_PANEL_DIR, panelFile, sendFile } from './static';
 import { checkBody } from './validate';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type ApiLog = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
 export interface ApiDeps {
@@ -48,7 +45,6 @@ export interface ApiHandle {
   stop(): Promise<void>;
 }
 
-export const SOCKET_NAME = 'sipa.sock';
 
 /** Sent with every answer of either listener. The panel needs nothing from another origin. */
 const SECURITY_HEADERS: Record<string, string> = {

@@ -1,7 +1,7 @@
 // GET /api/v1/events: the engine's events as a text/event-stream, a comment line every 15 s so proxies keep the
 // stream open; listeners are removed when the client goes away or the server stops.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EngineApi, EngineEvents } from '../engine/contract';
+import type { EngineApi, EngineEvents } from '../engine';
 
 export const EVENT_NAMES: ReadonlyArray<keyof EngineEvents> = ['registered', 'revoked', 'expired', 'repaired', 'enabled', 'disabled', 'batch'];
 export const KEEPALIVE_MS = 15_000;

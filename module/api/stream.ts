@@ -1,7 +1,7 @@
 // `GET /api/v1/devices` written page by page: with 65,536 devices the daemon never holds the whole list, as
 // objects or as one JSON string; it waits for the client to take each page (backpressure).
 import type { ServerResponse } from 'node:http';
-import type { Device } from '../engine/contract';
+import type { Device } from '../engine';
 
 export async function sendDeviceList(res: ServerResponse, pages: AsyncIterable<Device[]>, headers: Record<string, string>): Promise<void> {
   const iterator = pages[Symbol.asyncIterator]();

@@ -3,18 +3,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Store, Pruner, SwitchFile } from '../store';
-import type { Recovered } from '../store';
-import { loadNative } from '../kernel/native';
-import { commandRunner } from '../kernel/command';
-import { Enforcer } from '../kernel/enforcer';
-import { LanWatcher } from '../kernel/lan';
-import { Engine } from '../engine/engine';
-import { Reconciler } from '../engine/reconciler';
-import { Config, kernelNames, loadConfig } from '../engine/config';
-import { jsonLogger, levelMethods, Logger } from '../engine/log';
-import { systemLog, type SystemLog } from '../engine/system-log';
-import { EventSummary } from '../engine/event-summary';
+import { Store, Pruner, SwitchFile, type Recovered } from '../store';
+import { loadNative, commandRunner, Enforcer, LanWatcher } from '../kernel';
+import { Engine, Reconciler, jsonLogger, levelMethods, Logger, systemLog, type SystemLog, EventSummary } from '../engine';
+import { Config, kernelNames, loadConfig } from '../config';
 import { startApi } from '../api';
 import { PortalLink } from '../cloud';
 import { ownFiles, ownFolder, UntrustedPathError } from './own-dirs';
@@ -143,8 +135,7 @@ export async function runDaemon(config: Config, configFile: string): Promise<num
     void engine.lanChanged().then(() => reconciler.trigger());
   });
   const pruner = new Pruner({
-    store, schedule: config.prune.schedule, endedDeviceDays: config.prune.endedDeviceDays,
-    auditMaxDays: config.prune.auditMaxDays, auditMaxRows: config.prune.auditMaxRows,
+    store, limits: config.prune,
     onError: err => log('warn', 'pruning failed', { error: String(err) }),
   });
   pruner.start();

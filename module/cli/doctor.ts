@@ -2,11 +2,9 @@
 // integrity, clock trust — and `sipa uninstall-cleanup`, which removes every rule and set even with no daemon.
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadNative } from '../kernel/native';
-import { commandRunner, findProgram } from '../kernel/command';
-import { Enforcer } from '../kernel/enforcer';
-import { Config, kernelNames } from '../engine/config';
-import type { Status } from '../engine/contract';
+import { loadNative, commandRunner, findProgram, Enforcer } from '../kernel';
+import { Config, kernelNames } from '../config';
+import type { Status } from '../engine';
 import { apiRequest } from './client';
 import { runtimeText } from './format';
 import { runtimeSupport } from './runtime-support';

@@ -1,6 +1,6 @@
 // Plain-text tables and times for people; --json gives the same data for scripts.
 import { formatDuration } from '../domain/duration';
-import type { AuditEntry, Device, RuntimeSupport, Status } from '../engine/contract';
+import type { AuditEntry, Device, RuntimeSupport, Status } from '../engine';
 
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)));

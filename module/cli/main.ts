@@ -5,8 +5,8 @@
 // is loaded by the verbs that use it (client.ts says why).
 import { parseArgs } from 'node:util';
 import { parseDuration, DurationError } from '../domain/duration';
-import type { AuditEntry, Device, Status } from '../engine/contract';
-import type { Config } from '../engine/config';
+import type { AuditEntry, Device, Status } from '../engine';
+import type { Config } from '../config';
 import { apiRequest, ApiFailure, DaemonUnreachable, runDirOf } from './client';
 import { auditTable, devicesTable, statusText } from './format';
 import { defaultConfigPath, socketPath } from './paths';
@@ -131,7 +131,7 @@ export function registerBody(p: Parsed): { address: string; moreAddresses?: stri
 
 /** The whole config, validated (the verbs that run the service or look at the kernel). */
 async function readConfig(p: Parsed): Promise<Config> {
-  const { loadConfig, ConfigError, checkConfig } = await import('../engine/config');
+  const { loadConfig, ConfigError, checkConfig } = await import('../config');
   const file = (p.values.config as string | undefined) ?? defaultConfigPath();
   try {
     return loadConfig(file);

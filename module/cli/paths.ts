@@ -1,6 +1,7 @@
 // Where things are: the package root (for version and schemas), the default config file, the socket.
 import fs from 'node:fs';
 import path from 'node:path';
+import { SOCKET_NAME } from '../config/socket';
 
 /** dist/module/cli → the package (or repository) root. */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -29,5 +30,5 @@ export function defaultConfigPath(): string {
   return candidates.find(c => fs.existsSync(c)) ?? candidates[1];
 }
 
-export const socketPath = (runDir: string) => path.join(runDir, 'sipa.sock');
+export const socketPath = (runDir: string) => path.join(runDir, SOCKET_NAME);
 export const pidPath = (runDir: string) => path.join(runDir, 'sipa.pid');

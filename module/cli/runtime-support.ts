@@ -1,6 +1,6 @@
 // Whether the Node.js this runs on still gets security fixes: `sipa status` and `sipa doctor` say when it does
 // not (the 32-bit ARM packages ship Node 20.11.0, the last armv7l build on the npm registry; qpkg/README.md).
-import type { RuntimeSupport } from '../engine/contract';
+import type { RuntimeSupport } from '../engine';
 
 /**
  * End of life of the Node.js release lines, from the Node.js release schedule

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadNative } from '../kernel/native';
+import { loadNative } from '../kernel';
 import { Store } from '../store';
 import { packageVersion } from './paths';
 

@@ -17,7 +17,7 @@ export interface Binding {
   boundAt: number;
 }
 
-export async function loadBinding(store: Store): Promise<Binding | null> {
+export async function loadBinding(store: Pick<Store, 'getSetting'>): Promise<Binding | null> {
   const b = await store.getSetting<Record<string, string | number>>(BINDING_SETTING);
   if (!b || typeof b !== 'object' || b.v !== 1) return null;
   return b as unknown as Binding;

@@ -1,9 +1,8 @@
 // Accepting and applying portal commands (PROTOCOL.md §5-§7). One envelope at a time: verify, refuse and
 // audit, or advance the stored sequence and apply it to the engine. Engine errors become per-item results.
-import { parseDeviceAddress } from '../domain/address';
-import { KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain/policy';
-import type { Actor, Device, EngineApi, ExpiryRequest } from '../engine/contract';
-import type { PortalConfig } from '../engine/config';
+import { parseDeviceAddress, KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain';
+import type { Actor, Device, EngineApi, ExpiryRequest } from '../engine';
+import type { PortalConfig } from '../config';
 import { StoreError, type Store } from '../store';
 import type { Binding } from './binding';
 import { verifyEnvelope, type Envelope, type Refusal } from './envelope';
@@ -38,7 +37,8 @@ export interface Log {
 
 export interface ReceiverDeps {
   engine: EngineApi;
-  store: Store;
+  /** What commands need of the store: their audit rows and the portal's sequence number. */
+  store: Pick<Store, 'appendAudit' | 'getPortalSequence' | 'setPortalSequence'>;
   config: PortalConfig;
   binding: Binding;
   log: Log;

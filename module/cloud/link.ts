@@ -1,13 +1,12 @@
 // The portal link: binds the NAS, keeps one outgoing event stream to the portal open (reconnecting with
 // backoff and jitter), hands commands to the receiver, and sends acks and reports back. PROTOCOL.md.
 import os from 'node:os';
-import type { Actor, Device, EngineApi } from '../engine/contract';
-import type { PortalConfig } from '../engine/config';
-import { EventSummary } from '../engine/event-summary';
-import type { SystemLog } from '../engine/system-log';
+import { SYSTEM } from '../domain';
+import { EventSummary, type Actor, type Device, type EngineApi, type SystemLog } from '../engine';
+import type { PortalConfig } from '../config';
 import type { Store } from '../store';
 import { BINDING_SETTING, checkPortalUrl, loadBinding, type Binding } from './binding';
-import { CommandReceiver, type Ack, type Log } from './commands';
+import { CommandReceiver, type Ack, type Log, type ReceiverDeps } from './commands';
 import { MAX_ENVELOPE_BYTES } from './envelope';
 import { generateKeyPair, randomToken, signMessage, verifyMessage } from './keys';
 import { check } from './schemas';
@@ -18,7 +17,8 @@ export { PortalLinkError };
 
 export interface PortalLinkDeps {
   engine: EngineApi;
-  store: Store;
+  /** What the link needs of the store: the binding (a setting), the sequence, and what its commands need. */
+  store: Pick<Store, 'getSetting' | 'setSetting' | 'getPortalSequence'> & ReceiverDeps['store'];
   config: PortalConfig;
   log?: Log;
   /** Wall clock (ms); the engine's clock. */
@@ -59,12 +59,7 @@ export interface Report {
 
 export const OUTBOX_LIMIT = 1000;
 const SOFTWARE = 'sipa-nas/1';
-const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
 const NULL_LOG: Log = { debug() {}, info() {}, warn() {}, error() {} };
-
-function num(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
 
 export class PortalLink {
   private readonly log: Log;
@@ -102,7 +97,7 @@ export class PortalLink {
   }
 
   private get timeoutMs(): number {
-    return num(this.deps.config.requestTimeoutSeconds, 15) * 1000;
+    return this.deps.config.requestTimeoutSeconds * 1000;
   }
 
   /** Loads the binding and, if there is one, starts connecting. Without one the NAS runs standalone. */
@@ -293,8 +288,8 @@ export class PortalLink {
       if (this.connected) this.log.info('portal: disconnected');
       this.connected = false;
       if (!this.running(b)) break;
-      const cap = num(this.deps.config.reconnectMaxSeconds, 300) * 1000;
-      const delay = Math.min(cap, num(this.deps.config.reconnectMinSeconds, 1) * 1000 * 2 ** Math.min(this.failures, 30)) * (0.5 + this.random() / 2);
+      const cap = this.deps.config.reconnectMaxSeconds * 1000;
+      const delay = Math.min(cap, this.deps.config.reconnectMinSeconds * 1000 * 2 ** Math.min(this.failures, 30)) * (0.5 + this.random() / 2);
       this.failures++;
       this.log.debug(`portal: reconnecting in ${Math.round(delay)} ms`);
       await new Promise<void>((resolve) => {
@@ -330,7 +325,7 @@ export class PortalLink {
     if (!this.running(b)) return;
     const streamNonce = randomToken(16);
     const after = (await this.deps.store.getPortalSequence(b.nasId)) ?? 0;
-    const heartbeatSeconds = num(this.deps.config.heartbeatSeconds, 25);
+    const heartbeatSeconds = this.deps.config.heartbeatSeconds;
     const open = signMessage('nas', {
       v: 1, nasId: b.nasId, challenge, type: 'open', body: { after, streamNonce, heartbeatMs: Math.round(heartbeatSeconds * 1000), software: SOFTWARE },
     }, b.nasPrivateKey);

@@ -141,13 +141,6 @@ export function networkContains(
   return samePrefixBits(net.bytes, addr.bytes, net.prefix);
 }
 
-export function sameAddress(
-  a: Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>,
-  b: Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>,
-): boolean {
-  return a.family === b.family && a.prefix === b.prefix && samePrefixBits(a.bytes, b.bytes, FULL_PREFIX[a.family]);
-}
-
 /**
  * Canonical text for raw bytes, e.g. from a kernel reply: dotted quad, or RFC 5952 IPv6. The prefix is
  * shown unless it is the full width. Bytes are shown as given, not masked.
@@ -334,7 +327,8 @@ function build(family: AddressFamily, bytes: Uint8Array, prefix: number): IpNetw
   return { family, address, prefix, bytes: own, text: prefix === FULL_PREFIX[family] ? address : `${address}/${prefix}` };
 }
 
-function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
+/** The bytes with every bit past `prefix` cleared: the network of an address. */
+export function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
   const out = Uint8Array.from(bytes);
   for (let i = 0; i < out.length; i++) {
     const keep = Math.max(0, Math.min(8, prefix - 8 * i));

@@ -1,5 +1,5 @@
-// The records the rules work on. The engine contract (module/engine/contract.ts) re-exports them, so every
-// layer speaks of the same Device.
+// The records every layer speaks of: the store keeps them, the engine works on them, the surfaces show them.
+// The engine contract (module/engine/contract.ts) re-exports them for the surfaces.
 
 export type DeviceSource = 'local' | 'portal';
 export type DeviceState = 'active' | 'expired' | 'revoked';
@@ -37,4 +37,25 @@ export interface RegisterRequest {
   qnapId?: string | null;
   source: DeviceSource;
   expiry: ExpiryRequest;
+}
+
+/** Who acted, recorded in the audit log. */
+export interface Actor {
+  surface: 'cli' | 'panel' | 'portal' | 'system';
+  /** Shell user for the CLI, QTS user for the panel, QNAP ID for the portal, "sipa" for the system. */
+  name: string;
+}
+
+/** The daemon itself, when no person acted (expiry, recovery, repairs). */
+export const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  surface: Actor['surface'];
+  actor: string;
+  action: string;
+  deviceId: number | null;
+  address: string | null;
+  detail: string;
 }

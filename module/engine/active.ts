@@ -1,4 +1,4 @@
-import type { Device } from '../domain/records';
+import type { Device } from '../domain';
 
 export interface ActiveDevice<Net extends { key: string }> {
   device: Device;

@@ -2,27 +2,9 @@
 // portal link (cloud/). Surfaces depend on this contract, never on the engine's internals, so each can be
 // tested against a stub of it.
 
-/** Who acted, recorded in the audit log. */
-export interface Actor {
-  surface: 'cli' | 'panel' | 'portal' | 'system';
-  /** Shell user for the CLI, QTS user for the panel, QNAP ID for the portal, "sipa" for the system. */
-  name: string;
-}
-
-// The records themselves are the domain's (the rules work on them); surfaces take them from here.
-import type { Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest } from '../domain/records';
-export type { Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest };
-
-export interface AuditEntry {
-  id: number;
-  at: number;
-  surface: Actor['surface'];
-  actor: string;
-  action: string;
-  deviceId: number | null;
-  address: string | null;
-  detail: string;
-}
+// The records themselves are the domain's (every layer speaks of them); surfaces take them from here.
+import type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest } from '../domain';
+export type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest };
 
 export interface Status {
   enabled: boolean;

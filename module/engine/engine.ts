@@ -7,16 +7,14 @@
 // error, not a bad config, not a restart. Whatever fails, fail towards enforcing: the on/off state has its own
 // file (store/switch.ts) read before anything else; when that cannot be read, enforce; start enforces before it
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
-import { parseDeviceAddress, parseNetwork, formatAddress, IpNetwork } from '../domain/address';
-import { checkExpiry, expiresAtFor, kernelTimeoutSeconds } from '../domain/policy';
-import { clockTrust, remainingAfterRestore } from '../domain/clock';
-import { Store } from '../store';
-import type { Recovered, SwitchReading, UnreadableRow } from '../store';
-import { Enforcement, AllowEntry, explainKernelFailure } from '../kernel/enforcer';
-import { FirewallPlan } from '../kernel/firewall';
-import { LanNetwork } from '../kernel/lan';
+import {
+  parseDeviceAddress, parseNetwork, formatAddress, IpNetwork, checkExpiry, expiresAtFor, kernelTimeoutSeconds, clockTrust,
+  remainingAfterRestore, SYSTEM,
+} from '../domain';
+import { Store, type Recovered, type SwitchReading, type UnreadableRow } from '../store';
+import { Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork } from '../kernel';
 import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from './contract';
-import { Config, kernelNames } from './config';
+import { Config, kernelNames, restartRequiredChanges } from '../config';
 import { ActiveDevices } from './active';
 import { EventBus } from './events';
 import { Logger } from './log';
@@ -41,7 +39,6 @@ export class EngineError extends Error {
 /** A batch is refused whole when one item is bad; the message names the first few. */
 export const BATCH_MAX = 65_536;
 
-export const SYSTEM: Actor = { surface: 'system', name: 'sipa' };
 
 /** The on/off record that outlives the store (store/switch.ts). */
 export interface EnforcementSwitch {
@@ -459,15 +456,13 @@ export class Engine implements EngineApi {
     kernel.setLan(this.lanNetworks());
   }
 
-  /** A reloaded config (SIGHUP): policy, LAN and firewall scope apply at once; names and paths need a restart. */
+  /** A reloaded config (SIGHUP): policy, limits, LAN and firewall scope apply at once; what the schema marks restartRequired refuses the reload. */
   reconfigure(config: Config): Promise<void> {
     return this.exclusive(async () => {
       const before = this.deps.config;
-      for (const key of ['dataDir', 'runDir', 'netns'] as const) {
-        if (before[key] !== config[key]) throw new EngineError('conflict', `${key} changed; restart the daemon to apply it`, key);
-      }
-      if (JSON.stringify(kernelNames(before)) !== JSON.stringify(kernelNames(config))) {
-        throw new EngineError('conflict', 'firewall.chain or firewall.setPrefix changed; restart the daemon to apply it', 'firewall');
+      const changed = restartRequiredChanges(before, config);
+      if (changed.length) {
+        throw new EngineError('conflict', `${changed.join(', ')} changed; restart the daemon to apply ${changed.length > 1 ? 'them' : 'it'}`, changed[0]);
       }
       this.deps = { ...this.deps, config };
       this.plan = { names: kernelNames(config), protect: config.firewall.protect, action: config.firewall.action };

@@ -1,7 +1,8 @@
 // Everything the engine asks of the kernel, for both families at once: the four sets, the chain, entries with
 // their timeouts, flow cuts, and a health check. A stub of this interface tests the engine without a kernel.
 import { EntryVisitor, Family, KernelEntry, KernelError, NetlinkHandle, SetDiff, SetMember } from './native';
-import { formatAddress } from '../domain/address';
+import { formatAddress } from '../domain';
+import type { KernelNames } from '../config';
 import { IpsetManager, hashsizeFor, BatchFailure } from './ipset';
 import { Firewall, FirewallError, FirewallPlan } from './firewall';
 import { CommandRunner } from './command';
@@ -88,11 +89,6 @@ export interface Enforcement {
   fingerprint(): string;
 }
 
-export interface EnforcerNames {
-  chain: string;
-  allow: Record<Family, string>;
-  lan: Record<Family, string>;
-}
 
 const LAN_MAX = 4096;
 const FAMILIES: Family[] = [4, 6];
@@ -125,7 +121,7 @@ export class Enforcer implements Enforcement {
     private readonly nl: NetlinkHandle,
     strerror: (code: number) => string,
     run: CommandRunner,
-    private readonly names: EnforcerNames,
+    private readonly names: KernelNames,
   ) {
     this.sets = new IpsetManager(nl, strerror);
     this.firewall = new Firewall(run);

@@ -3,18 +3,14 @@
 // installed with `iptables-restore --noflush` of the legacy backend (the one QTS has); no user text reaches them.
 import { CommandRunner, findProgram } from './command';
 import { Family } from './native';
+import type { KernelNames } from '../config';
 
 export type Protect = 'all' | { tcp: number[]; udp: number[] };
 export type Action = 'drop' | 'reject';
 
-export interface FirewallNames {
-  chain: string;
-  allow: Record<Family, string>;
-  lan: Record<Family, string>;
-}
 
 export interface FirewallPlan {
-  names: FirewallNames;
+  names: KernelNames;
   protect: Protect;
   action: Action;
 }

@@ -57,16 +57,8 @@ export class IpsetManager {
     }
   }
 
-  flush(name: string): void {
-    this.nl.setFlush(name);
-  }
-
   list(name: string): SetMember[] {
     return this.nl.setList(name);
-  }
-
-  test(name: string, family: Family, bytes: Uint8Array, prefix: number): boolean {
-    return this.nl.setTest(name, family, bytes, prefix);
   }
 
   /** Applies adds and deletes in order; a bad entry is reported alone and the others still apply. */

@@ -2,7 +2,7 @@
 // never blocked, so whatever network the NAS sits on directly is exempt.
 import { EventEmitter } from 'node:events';
 import { createRtNetlink, RtNetlinkSocket } from 'netlink';
-import { formatAddress } from '../domain/address';
+import { formatAddress, maskBytes } from '../domain';
 
 export interface LanNetwork {
   family: 4 | 6;
@@ -16,15 +16,6 @@ const RT_SCOPE_HOST = 254;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
-function mask(bytes: Uint8Array, prefix: number): Uint8Array {
-  const out = Uint8Array.from(bytes);
-  for (let i = 0; i < out.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    out[i] &= keep === 8 ? 0xff : (0xff << (8 - keep)) & 0xff;
-  }
-  return out;
-}
-
 /** Networks of the interface addresses in rtnetlink address messages (loopback and link-local left out). */
 export function networksOf(messages: Array<{ data: { family?: number; prefixlen?: number; scope?: number }; attrs: { address?: Buffer; local?: Buffer } }>): LanNetwork[] {
   const seen = new Map<string, LanNetwork>();
@@ -35,7 +26,7 @@ export function networksOf(messages: Array<{ data: { family?: number; prefixlen?
     if (!family || !raw || raw.length !== (family === 4 ? 4 : 16) || prefix === 0) continue;
     if (m.data.scope === RT_SCOPE_HOST) continue;
     if (family === 6 && raw[0] === 0xfe && (raw[1] & 0xc0) === 0x80) continue; // fe80::/10 is exempt anyway
-    const bytes = mask(Uint8Array.from(raw), prefix);
+    const bytes = maskBytes(Uint8Array.from(raw), prefix);
     const text = formatAddress(family, bytes, prefix);
     if (!seen.has(text)) seen.set(text, { family, bytes, prefix, text: prefix === (family === 4 ? 32 : 128) ? `${text}/${prefix}` : text });
   }

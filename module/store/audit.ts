@@ -1,4 +1,4 @@
-import type { Actor, AuditEntry } from '../engine/contract';
+import type { Actor, AuditEntry } from '../domain';
 import type { Query, SqlValue, Tx } from './database';
 import { StoreError } from './errors';
 import { inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowText, rowTextOrNull } from './validate';

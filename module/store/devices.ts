@@ -1,4 +1,4 @@
-import type { Actor, Device, DeviceSource, DeviceState } from '../engine/contract';
+import type { Actor, Device, DeviceSource, DeviceState } from '../domain';
 import type { Query, Tx } from './database';
 import { StoreError } from './errors';
 import { inputId, inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowText, rowTextOrNull } from './validate';

@@ -1,19 +1,16 @@
 import { CronJob } from 'cron';
+import type { Config } from '../config';
 import type { Store } from './store';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** The store's share of its 1 MiB flash budget: the rest is for the WAL (test/store/flash-budget.test.ts). */
+export const MAX_DB_BYTES = 896 * 1024;
 
 export interface PrunerOptions {
   store: Pick<Store, 'prune'>;
-  /** Cron expression (with seconds); default 03:17:00 daily, off the hour most other jobs pick. */
-  schedule?: string;
-  /** Ended devices are kept this many days after they ended. */
-  endedDeviceDays?: number;
-  /** Audit rows are kept at most this many days… */
-  auditMaxDays?: number;
-  /** …and at most this many rows (the budget test sizes the file with 10,000). */
-  auditMaxRows?: number;
-  /** Pages in use above this make the oldest audit rows go too; default leaves 128 KiB of the 1 MiB for the WAL. */
+  /** The config's prune section: when (a cron expression with seconds) and how much is kept (defaults: the schema). */
+  limits: Config['prune'];
+  /** Pages in use above this make the oldest audit rows go too. */
   maxDbBytes?: number;
   now?: () => number;
   /** Told after each scheduled run, including runs that deleted nothing. */
@@ -36,7 +33,7 @@ export class Pruner {
   start(): void {
     if (this.job) return;
     this.job = CronJob.from({
-      cronTime: this.opts.schedule ?? '0 17 3 * * *',
+      cronTime: this.opts.limits.schedule,
       onTick: async () => {
         try {
           const result = await this.pruneNow();
@@ -60,11 +57,12 @@ export class Pruner {
 
   pruneNow(): Promise<PruneResult> {
     const now = (this.opts.now ?? Date.now)();
+    const { endedDeviceDays, auditMaxDays, auditMaxRows } = this.opts.limits;
     return this.opts.store.prune({
-      endedBefore: Math.max(0, now - (this.opts.endedDeviceDays ?? 30) * DAY_MS),
-      auditBefore: Math.max(0, now - (this.opts.auditMaxDays ?? 365) * DAY_MS),
-      auditMaxRows: this.opts.auditMaxRows ?? 10_000,
-      maxDbBytes: this.opts.maxDbBytes ?? 896 * 1024,
+      endedBefore: Math.max(0, now - endedDeviceDays * DAY_MS),
+      auditBefore: Math.max(0, now - auditMaxDays * DAY_MS),
+      auditMaxRows,
+      maxDbBytes: this.opts.maxDbBytes ?? MAX_DB_BYTES,
     });
   }
 }

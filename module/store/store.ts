@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { AuditEntry, Device, DeviceSource } from '../engine/contract';
+import type { AuditEntry, Device, DeviceSource } from '../domain';
 import { Database, type Recovered, type Tx } from './database';
 import * as audit from './audit';
 import * as devices from './devices';
@@ -75,16 +75,8 @@ export class Store {
     return this.fullSince;
   }
 
-  get file(): string {
-    return this.db.file;
-  }
-
   close(): Promise<void> {
     return this.db.close();
-  }
-
-  activeDevices(): Promise<Device[]> {
-    return this.db.read((q) => devices.listDevices(q, false));
   }
 
   /**
@@ -286,19 +278,6 @@ export class Store {
     return this.db.storageInfo();
   }
 
-  /** Bytes on disk now: the database file and its WAL. */
-  fileBytes(): { db: number; wal: number; total: number } {
-    const size = (f: string): number => {
-      try {
-        return fs.statSync(f).size;
-      } catch {
-        return 0;
-      }
-    };
-    const db = size(this.db.file);
-    const wal = size(`${this.db.file}-wal`);
-    return { db, wal, total: db + wal };
-  }
 
   /**
    * A write transaction whose rows carry the time it ran (not the time it was queued). With `mayUseReserve`,

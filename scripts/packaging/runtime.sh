@@ -203,7 +203,7 @@ stage_runtime() {
   ( cd "$WORK/tsc" && find module -type f -name '*.js' ! -name '*.test.js' ! -path '*/test/*' -print0 ) |
     while IFS= read -r -d '' f; do mkdir -p "$out/app/dist/$(dirname "$f")"; cp "$WORK/tsc/$f" "$out/app/dist/$f"; done
   [ -d "$out/app/dist/module" ] || mkdir -p "$out/app/dist/module"
-  # The JSON Schemas are read at run time from <package root>/module/schemas (engine/config.ts, api/validate.ts).
+  # The JSON Schemas are read at run time from <package root>/module/schemas (config/config.ts, api/validate.ts).
   mkdir -p "$out/app/module/schemas"
   cp "$REPO"/module/schemas/*.json "$out/app/module/schemas/"
   node -e '

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { startApi, ApiHandle } from '../../module/api';
-import type { ApiConfig } from '../../module/engine/config';
+import type { ApiConfig } from '../../module/config';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { connectionCaps, descriptorLimit } from '../../module/api/descriptors';

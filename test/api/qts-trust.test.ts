@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startApi, ApiHandle } from '../../module/api';
 import { listenersFor } from '../../module/api/listener-owner';
 import { LOOKUP_LIMITS, QtsSessionChecker, qtsWebPort, QTS_DEFAULT_PORT } from '../../module/api/qts-auth';
-import type { ApiConfig } from '../../module/engine/config';
+import type { ApiConfig } from '../../module/config';
 import { startFakeQts, FakeQts } from './fake-qts';
 import { call, stubEngine } from './helpers';
 import { startImpostor, Impostor } from './impostor';

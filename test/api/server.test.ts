@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { startApi, ApiHandle } from '../../module/api';
-import type { ApiConfig } from '../../module/engine/config';
+import type { ApiConfig } from '../../module/config';
 import { startFakeQts, FakeQts } from './fake-qts';
 import { call, CallOptions, device, status, stubEngine } from './helpers';
 

@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { checkConfig } from '../../module/engine/config';
+import { checkConfig } from '../../module/config';
 import { DEFAULT_RUN_DIR, readReply } from '../../module/cli/client';
 
 const MAIN = path.resolve(__dirname, '..', '..', 'module', 'cli', 'main.js');
 /** What a client verb may load of the module; nothing of node_modules. */
-const CLIENT_FILES = ['cli/main.js', 'cli/client.js', 'cli/format.js', 'cli/paths.js', 'cli/batch-file.js', 'domain/duration.js'];
+const CLIENT_FILES = ['cli/main.js', 'cli/client.js', 'cli/format.js', 'cli/paths.js', 'cli/batch-file.js', 'domain/duration.js', 'config/socket.js'];
 
 const STATUS = {
   enabled: true, enforcing: true, activeDevices: 1, lanNetworks: ['192.0.2.0/24'], clockTrusted: true, ipv6Scope: 'network',
@@ -114,7 +114,7 @@ describe('cli: the client verbs load only the client', function () {
   it('a runDir the hand check cannot read gets the full validation (exit 2)', async () => {
     const r = await sipa({ runDir: 42 }, ['status']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /runDir must be string/);
+    assert.match(r.stderr, /runDir must be a string/);
   });
 
   it("the client's default run dir is the schema's", () => {

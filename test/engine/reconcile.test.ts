@@ -7,7 +7,7 @@ import path from 'node:path';
 import sinon from 'sinon';
 import { Engine } from '../../module/engine/engine';
 import { Reconciler, WATCH_MS } from '../../module/engine/reconciler';
-import { checkConfig } from '../../module/engine/config';
+import { checkConfig } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
 import { Enforcement, Health, MemberDiff, Wanted } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
-import { checkConfig } from '../../module/engine/config';
+import { checkConfig } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
 import type { Enforcement } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';

@@ -62,7 +62,7 @@ describe('kernel: enforcement in namespaces (firewall chain + sets + conntrack)'
     net?.destroy();
   });
   afterEach(() => {
-    for (const f of [4, 6] as const) sets.flush(names.allow[f]);
+    for (const f of [4, 6] as const) nl.setFlush(names.allow[f]);
   });
 
   it('refuses an unregistered remote device, allows it once its address is in the set', async () => {

@@ -55,7 +55,7 @@ describe('kernel: ports the NAS forwards to a container (DNAT), in namespaces', 
     for (const f of FAMILIES) await firewall.install(f, plan);
   });
   afterEach(async () => {
-    for (const f of FAMILIES) sets.flush(names.allow[f]);
+    for (const f of FAMILIES) nl.setFlush(names.allow[f]);
     for (const f of FAMILIES) {
       await firewall.remove(f, plan);
       for (const args of [['-F', 'FORWARD'], ['-F', 'DOCKER-USER'], ['-X', 'DOCKER-USER'], ['-F', 'DOCKER'], ['-X', 'DOCKER']]) {

@@ -6,7 +6,7 @@ import * as audit from '../../module/store/audit';
 import { Database } from '../../module/store/database';
 import * as devices from '../../module/store/devices';
 import { migrate } from '../../module/store/migrations';
-import { admin, fixedDevice, makeTempDir, portalUser, removeDir, sessionDevice, sleep, snapshotDir, storageBytes, writtenBytes } from './helpers';
+import { activeDevices, admin, fixedDevice, makeTempDir, portalUser, pruneLimits, removeDir, sessionDevice, sleep, snapshotDir, storageBytes, storeFileBytes, writtenBytes } from './helpers';
 
 const MIB = 1024 * 1024;
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
@@ -75,15 +75,15 @@ describe('store/flash: size budget, bytes per change, idle', function () {
     store = (await Store.open({ dataDir: dir, now: () => start + 20_000_000 })).store;
     assert.equal((await store.listDevices({ all: true })).length, 1000);
     assert.equal((await store.listAudit({ limit: 20_000 })).length, 10_000);
-    let peak = store.fileBytes().total;
-    const active = await store.activeDevices();
+    let peak = storeFileBytes(dir).total;
+    const active = await activeDevices(store);
     for (let i = 0; i < 100; i++) {
       await store.registerDevice(fixedDevice(`198.51.100.${i}`), { actor: admin, action: 'register' });
       await store.endDevices([active[i].id], 'revoked', { at: start + 20_000_000, by: admin, reason: 'budget test' });
-      peak = Math.max(peak, store.fileBytes().total);
+      peak = Math.max(peak, storeFileBytes(dir).total);
     }
-    const pruned = await new Pruner({ store, auditMaxRows: 10_000, now: () => start + 20_000_000 }).pruneNow();
-    peak = Math.max(peak, store.fileBytes().total);
+    const pruned = await new Pruner({ store, limits: pruneLimits({ auditMaxRows: 10_000 }), now: () => start + 20_000_000 }).pruneNow();
+    peak = Math.max(peak, storeFileBytes(dir).total);
     console.log(`      sipa.db with 1,000 devices + 10,000 audit rows: ${closedBytes} bytes closed (${(closedBytes / 1024).toFixed(0)} KiB); ` +
       `peak db+wal over 200 more changes and a prune of ${pruned.audit} rows: ${peak} bytes (${(peak / 1024).toFixed(0)} KiB); budget ${MIB}`);
     assert.ok(closedBytes <= MIB, `closed file ${closedBytes} > ${MIB}`);
@@ -115,7 +115,7 @@ describe('store/flash: size budget, bytes per change, idle', function () {
     await store.setSetting('enabled', true, { actor: admin, action: 'enable' });
     await store.endDevices([d.id], 'revoked', { at: Date.now(), by: admin, reason: 'x' });
     await store.listDevices({ all: true });
-    const pruner = new Pruner({ store });
+    const pruner = new Pruner({ store, limits: pruneLimits() });
     pruner.start(); // its timer is armed for the night, and must not write while idle
     try {
       const files = snapshotDir(dir);

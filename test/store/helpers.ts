@@ -1,11 +1,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Actor } from '../../module/engine/contract';
-import type { DeviceFields } from '../../module/store';
+import type { Actor, Device } from '../../module/domain';
+import type { DeviceFields, Store } from '../../module/store';
+import { checkConfig, type Config } from '../../module/config';
 
 export const admin: Actor = { surface: 'cli', name: 'admin' };
 export const portalUser: Actor = { surface: 'portal', name: 'owner@example.com' };
+
+/** The prune limits of a config that sets none: the schema's defaults, with `over` on top. */
+export function pruneLimits(over: Partial<Config['prune']> = {}): Config['prune'] {
+  return { ...checkConfig({ dataDir: '/unused', firewall: { lan: [], extraLan: [] } }).prune, ...over };
+}
 
 export function makeTempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-store-'));
@@ -62,3 +68,18 @@ export function writtenBytes(): number {
 }
 
 export { sleep } from '../../scripts/lib/wait';
+
+/** Every active device, read the way the daemon reads them at start (a page at a time). */
+export async function activeDevices(store: Store): Promise<Device[]> {
+  const all: Device[] = [];
+  for await (const page of store.activeDevicesInPages()) all.push(...page.devices);
+  return all;
+}
+
+/** Bytes on disk now: the store's file and its WAL. */
+export function storeFileBytes(dir: string): { db: number; wal: number; total: number } {
+  const size = (f: string): number => (fs.existsSync(f) ? fs.statSync(f).size : 0);
+  const db = size(path.join(dir, 'sipa.db'));
+  const wal = size(path.join(dir, 'sipa.db-wal'));
+  return { db, wal, total: db + wal };
+}

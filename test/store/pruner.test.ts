@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Pruner, Store } from '../../module/store';
-import { admin, fixedDevice, makeTempDir, removeDir, snapshotDir } from './helpers';
+import { admin, fixedDevice, makeTempDir, pruneLimits, removeDir, snapshotDir } from './helpers';
 
 const DAY = 86_400_000;
 
@@ -27,7 +27,7 @@ describe('store/pruner', function () {
     await store.endDevices([old.id], 'revoked', { at: clock, by: admin, reason: 'x' });
     await store.endDevices([recent.id], 'expired', { at: clock + 25 * DAY, by: admin, reason: 'expiry' });
     clock += 31 * DAY;
-    const pruner = new Pruner({ store, endedDeviceDays: 30, now: () => clock });
+    const pruner = new Pruner({ store, limits: pruneLimits({ endedDeviceDays: 30 }), now: () => clock });
     assert.deepEqual(await pruner.pruneNow(), { devices: 1, audit: 0 });
     assert.deepEqual((await store.listDevices({ all: true })).map((d) => d.id), [recent.id, active.id]);
   });
@@ -37,10 +37,10 @@ describe('store/pruner', function () {
       clock += DAY;
       await store.appendAudit({ actor: admin, action: 'doctor', detail: `day ${i}` });
     }
-    const pruner = new Pruner({ store, auditMaxRows: 3, auditMaxDays: 3, now: () => clock });
+    const pruner = new Pruner({ store, limits: pruneLimits({ auditMaxRows: 3, auditMaxDays: 3 }), now: () => clock });
     assert.deepEqual(await pruner.pruneNow(), { devices: 0, audit: 7 });
     assert.deepEqual((await store.listAudit()).map((a) => a.detail), ['day 9', 'day 8', 'day 7']);
-    const byCount = new Pruner({ store, auditMaxRows: 2, auditMaxDays: 365, now: () => clock });
+    const byCount = new Pruner({ store, limits: pruneLimits({ auditMaxRows: 2, auditMaxDays: 365 }), now: () => clock });
     assert.deepEqual(await byCount.pruneNow(), { devices: 0, audit: 1 });
     assert.deepEqual((await store.listAudit()).map((a) => a.detail), ['day 9', 'day 8']);
   });
@@ -51,7 +51,7 @@ describe('store/pruner', function () {
       await store.appendAudit({ actor: admin, action: 'note', detail: `${i} `.padEnd(1000, 'x') });
     }
     const limit = 64 * 1024;
-    const pruner = new Pruner({ store, maxDbBytes: limit, now: () => clock });
+    const pruner = new Pruner({ store, limits: pruneLimits(), maxDbBytes: limit, now: () => clock });
     const result = await pruner.pruneNow();
     assert.ok(result.audit > 0);
     const left = await store.listAudit({ limit: 1000 });
@@ -64,7 +64,7 @@ describe('store/pruner', function () {
     const d = await store.registerDevice(fixedDevice('203.0.113.9'), { actor: admin, action: 'register' });
     await store.endDevices([d.id], 'revoked', { at: clock, by: admin, reason: 'x' });
     const before = snapshotDir(dir);
-    const pruner = new Pruner({ store, now: () => clock });
+    const pruner = new Pruner({ store, limits: pruneLimits(), now: () => clock });
     assert.deepEqual(await pruner.pruneNow(), { devices: 0, audit: 0 });
     assert.deepEqual(snapshotDir(dir), before);
   });
@@ -72,7 +72,7 @@ describe('store/pruner', function () {
   it('runs on its cron schedule once started and not after stop', async () => {
     const runs: Array<{ devices: number; audit: number }> = [];
     const errors: unknown[] = [];
-    const pruner = new Pruner({ store, schedule: '* * * * * *', now: () => clock, onPruned: (r) => runs.push(r), onError: (e) => errors.push(e) });
+    const pruner = new Pruner({ store, limits: pruneLimits({ schedule: '* * * * * *' }), now: () => clock, onPruned: (r) => runs.push(r), onError: (e) => errors.push(e) });
     pruner.start();
     pruner.start(); // idempotent
     const deadline = Date.now() + 2500;
@@ -88,7 +88,7 @@ describe('store/pruner', function () {
   it('reports a failed run through onError and keeps its schedule', async () => {
     const errors: unknown[] = [];
     const failing = { prune: () => Promise.reject(new Error('disk full')) };
-    const pruner = new Pruner({ store: failing, schedule: '* * * * * *', onError: (e) => errors.push(e) });
+    const pruner = new Pruner({ store: failing, limits: pruneLimits({ schedule: '* * * * * *' }), onError: (e) => errors.push(e) });
     pruner.start();
     const deadline = Date.now() + 2500;
     while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

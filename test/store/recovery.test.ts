@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Store } from '../../module/store';
-import { admin, fixedDevice, makeTempDir, removeDir } from './helpers';
+import { activeDevices, admin, fixedDevice, makeTempDir, removeDir } from './helpers';
 
 const PAGE = 1024;
 
@@ -60,7 +60,7 @@ describe('store/recovery: damaged files are moved aside and replaced', () => {
     assert.match(opened.recovered.reason, /not a database/);
     assert.ok(fs.readFileSync(opened.recovered.movedTo, 'utf8').startsWith('enabled=1'));
     assert.equal(fs.readFileSync(`${opened.recovered.movedTo}-wal`, 'utf8'), 'not a wal either');
-    assert.deepEqual(await store.activeDevices(), []);
+    assert.deepEqual(await activeDevices(store), []);
   });
 
   it('a damaged schema page (page 1 past the header) is recovered too', async () => {
@@ -72,7 +72,7 @@ describe('store/recovery: damaged files are moved aside and replaced', () => {
     const opened = await Store.open({ dataDir: dir, now: () => at });
     store = opened.store;
     assert.ok(opened.recovered);
-    assert.deepEqual(await store.activeDevices(), []);
+    assert.deepEqual(await activeDevices(store), []);
   });
 
   it('keeps only the newest corrupt copy, so repeated damage cannot fill the flash', async () => {
@@ -96,7 +96,7 @@ describe('store/recovery: damaged files are moved aside and replaced', () => {
       const opened = await Store.open({ dataDir: crash });
       store = opened.store;
       assert.equal(opened.recovered, null);
-      assert.deepEqual(await store.activeDevices(), [d]);
+      assert.deepEqual(await activeDevices(store), [d]);
       await store.close();
       store = null;
     } finally {

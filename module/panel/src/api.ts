@@ -1,6 +1,6 @@
 // The panel's side of module/api/ROUTES.md: JSON calls with the CSRF token, and the event stream read over
 // fetch (so a bearer token works too, and a 401 is seen rather than retried for ever).
-import type { AuditEntry, Device, EngineEvents, Status } from '../../engine/contract';
+import type { AuditEntry, Device, EngineEvents, Status } from '../../engine';
 
 export type { AuditEntry, Device, EngineEvents, Status };
 

@@ -4,7 +4,7 @@ import type { ApiFailure } from './api';
 import { field } from './dialog';
 import { h } from './dom';
 import { sentence } from './format';
-import { DurationError, parseDuration } from '../../domain/duration';
+import { DurationError, parseDuration } from '../../domain';
 
 export const DURATIONS: Array<[string, number]> = [['1 minute', 60], ['5 minutes', 300], ['15 minutes', 900], ['30 minutes', 1800], ['1 hour', 3600], ['2 hours', 7200], ['4 hours', 14400], ['8 hours', 28800], ['12 hours', 43200]];
 

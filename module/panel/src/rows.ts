@@ -3,7 +3,7 @@ import type { Device } from './api';
 import type { Entry } from './book';
 import { h } from './dom';
 import { clock, dateTime, endedBy, shortTime, signedOut, spoken, stateText, termText } from './format';
-import { formatAddress, parseDeviceAddress } from '../../domain/address';
+import { formatAddress, parseDeviceAddress } from '../../domain';
 
 /** A fixed registration is "soon" in its last minute (amber, announced once). */
 export const SOON_MS = 60_000;

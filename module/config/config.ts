@@ -1,9 +1,8 @@
 // The one JSON config file: read, validated with ajv (defaults filled in), and checked across fields.
 // An error names the file, the path at fault and what was expected.
 import fs from 'node:fs';
-import path from 'node:path';
-import Ajv, { ErrorObject } from 'ajv';
-import { AddressError, parseNetwork } from '../domain/address';
+import { AddressError, parseNetwork } from '../domain';
+import { faultsOf, validatorFor } from './schemas';
 
 export interface FirewallConfig {
   protect: 'all' | { tcp: number[]; udp: number[] };
@@ -65,39 +64,6 @@ export class ConfigError extends Error {
   }
 }
 
-const SCHEMA_DIR = path.resolve(__dirname, '..', '..', '..', 'module', 'schemas');
-
-function loadSchema(name: string): object {
-  // Schemas ship next to the compiled module (module/schemas in the package and in the repository).
-  return JSON.parse(fs.readFileSync(path.join(SCHEMA_DIR, name), 'utf8')) as object;
-}
-
-let validator: ReturnType<Ajv['compile']> | null = null;
-
-function validate(): ReturnType<Ajv['compile']> {
-  if (!validator) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-    ajv.addSchema(loadSchema('api-config.schema.json'));
-    ajv.addSchema(loadSchema('portal-config.schema.json'));
-    validator = ajv.compile(loadSchema('config.schema.json'));
-  }
-  return validator;
-}
-
-function describe(e: ErrorObject): { field: string; text: string } {
-  const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return { field, text: `unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" in ${field}` };
-    case 'enum':
-      return { field, text: `${field} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map(v => JSON.stringify(v)).join(', ')}` };
-    case 'type':
-      return { field, text: `${field} must be ${(e.params as { type: string }).type}` };
-    default:
-      return { field, text: `${field} ${e.message ?? 'is not valid'}` };
-  }
-}
-
 /** Validates a parsed config object; fills in defaults. `file` only names the source in messages. */
 export function checkConfig(raw: unknown, file: string | null = null): Config {
   const where = file ? `config ${file}: ` : 'config: ';
@@ -105,13 +71,11 @@ export function checkConfig(raw: unknown, file: string | null = null): Config {
     throw new ConfigError(`${where}the top level must be a JSON object`, file, null);
   }
   const copy = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
-  const v = validate();
+  const v = validatorFor('config.schema.json');
   if (!v(copy)) {
-    // oneOf failures repeat each branch's complaint; the most specific (deepest) one is the useful one.
-    const errors = (v.errors ?? []).filter(e => e.keyword !== 'oneOf' && e.keyword !== 'const' && e.keyword !== 'if');
-    const first = describe((errors.length ? errors : v.errors ?? [])[0]);
-    const more = errors.length > 1 ? ` (and ${errors.length - 1} more: ${errors.slice(1, 4).map(e => describe(e).text).join('; ')})` : '';
-    throw new ConfigError(`${where}${first.text}${more}`, file, first.field);
+    const [first, ...others] = faultsOf(v.errors);
+    const more = others.length ? ` (and ${others.length} more: ${others.slice(0, 3).map(f => f.text).join('; ')})` : '';
+    throw new ConfigError(`${where}${first.text}${more}`, file, first.field || null);
   }
   const config = copy as unknown as Config;
   if (config.policy.minSeconds > config.policy.maxSeconds) {
@@ -149,11 +113,42 @@ export function loadConfig(file: string): Config {
 }
 
 /** The kernel object names the config implies. */
-export function kernelNames(config: Config) {
+/** The kernel objects the firewall owns: its chain and the allow and LAN set of each family. */
+export interface KernelNames {
+  chain: string;
+  allow: Record<4 | 6, string>;
+  lan: Record<4 | 6, string>;
+}
+
+/**
+ * The keys marked restartRequired in config.schema.json whose values differ: what a reload cannot apply to a
+ * running daemon (paths, kernel object names, the API's listeners, the portal link, the schedules).
+ */
+export function restartRequiredChanges(before: Config, after: Config): string[] {
+  const changed: string[] = [];
+  const walk = (schema: SchemaNode, a: unknown, b: unknown, at: string): void => {
+    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+      const field = at ? `${at}.${key}` : key;
+      const x = (a as Record<string, unknown> | undefined)?.[key];
+      const y = (b as Record<string, unknown> | undefined)?.[key];
+      if (sub.restartRequired) {
+        if (JSON.stringify(x) !== JSON.stringify(y)) changed.push(field);
+      } else if (sub.properties) {
+        walk(sub, x, y, field);
+      }
+    }
+  };
+  walk(validatorFor('config.schema.json').schema as SchemaNode, before, after, '');
+  return changed;
+}
+
+interface SchemaNode { restartRequired?: boolean; properties?: Record<string, SchemaNode> }
+
+export function kernelNames(config: Config): KernelNames {
   const p = config.firewall.setPrefix;
   return {
     chain: config.firewall.chain,
-    allow: { 4: `${p}4_allow`, 6: `${p}6_allow` } as Record<4 | 6, string>,
-    lan: { 4: `${p}4_lan`, 6: `${p}6_lan` } as Record<4 | 6, string>,
+    allow: { 4: `${p}4_allow`, 6: `${p}6_allow` },
+    lan: { 4: `${p}4_lan`, 6: `${p}6_lan` },
   };
 }
