@@ -77,6 +77,7 @@ const BOOKING_RETRY_MAX_MS = 60_000;
  * (bidi embeddings, overrides and isolates, LRM/RLM, the Arabic letter mark), with which a label or an audit
  * line can be made to read as something else.
  */
+// eslint-disable-next-line no-control-regex -- control and direction characters are what it refuses
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
