@@ -32,6 +32,7 @@ const ENGINE_CODES: Record<string, { status: number; field?: string }> = {
   bad_expiry: { status: 400, field: 'expiry' },
   bad_duration: { status: 400, field: 'expiry' },
   bad_label: { status: 400, field: 'label' },
+  bad_reason: { status: 400, field: 'reason' },
   not_found: { status: 404 },
   conflict: { status: 409 },
   kernel_unsupported: { status: 503 },

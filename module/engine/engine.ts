@@ -20,7 +20,7 @@ import { EventBus } from './events';
 import { Logger } from './log';
 import { SystemLog } from './system-log';
 
-export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed' | 'storage_full' | 'bad_batch';
+export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_reason' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed' | 'storage_full' | 'bad_batch';
 
 /** One refused item of a batch: its position, the field at fault and why. */
 export interface BatchItemError {
@@ -1006,7 +1006,7 @@ function controlRefusal(field: 'label' | 'reason', text: string): EngineError | 
   const m = CONTROL.exec(text);
   if (!m) return null;
   const code = `U+${(m[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
-  return new EngineError('bad_label', `${field} must not contain control characters or text-direction marks (found ${code})`, field);
+  return new EngineError(field === 'label' ? 'bad_label' : 'bad_reason', `${field} must not contain control characters or text-direction marks (found ${code})`, field);
 }
 
 function checkLabel(label: unknown): string | undefined {
