@@ -16,7 +16,6 @@ import { fillStore } from './lib/fill-store';
 import { loadNative, NetlinkHandle } from '../module/kernel/native';
 import { commandRunner } from '../module/kernel/command';
 import { Enforcer, Wanted } from '../module/kernel/enforcer';
-import { hashsizeFor } from '../module/kernel/ipset';
 import { Engine } from '../module/engine/engine';
 import { checkConfig, kernelNames } from '../module/config';
 import { silentLogger } from '../module/engine/log';

@@ -29,7 +29,7 @@ const CEILING = path.resolve(__dirname, '..', '..', 'native', 'build', 'x86_64',
 const TCPLOAD = path.resolve(__dirname, '..', '..', 'native', 'build', 'x86_64', 'tcpload');
 const median = (xs: number[]) => percentile(xs, 0.5);
 
-function loads(ns: string, nl: NetlinkHandle, sets: IpsetManager): void {
+function loads(ns: string, sets: IpsetManager): void {
   const spec = (name: string) => ({ name, family: 4 as const, hashsize: hashsizeFor(65536), maxelem: 65536, timeout: true });
   for (const n of SIZES) {
     const batch = entries(n);
@@ -247,7 +247,7 @@ async function main(): Promise<void> {
     try {
       const sets = new IpsetManager(nl, lib.strerror);
       process.stdout.write('# kernel path (namespace of its own, hash:net, hashsize sized for 65536)\n');
-      loads(ns, nl, sets);
+      loads(ns, sets);
       latency(sets);
     } finally {
       nl.close();

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: the native helper's own tests (golden vectors on every arch, fuzzing), then mocha.
+# The whole test suite: the gates (types, lint), the native helper's own tests (golden vectors on every arch,
+# fuzzing), then mocha.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=node-env.sh
 . scripts/node-env.sh
+echo "[test] gates: the daemon type-checks without DOM and mocha types, the panel type-checks, ESLint finds nothing"
+npx tsc -p tsconfig.module.json
+npx tsc -p module/panel/tsconfig.json
+npx eslint --max-warnings 0 .
 echo "[test] native helper: golden vectors on x86_64, aarch64 and armhf (qemu), fuzz target"
 make -s -C native test
 echo "[test] mocha (unit, store, kernel in namespaces, end to end) on Node.js $(node --version), as shipped"

@@ -235,6 +235,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     const before = url.searchParams.get('before');
     const q = url.searchParams.get('q');
     if (before !== null && !/^[1-9][0-9]{0,14}$/.test(before)) throw new ApiError(400, 'bad_input', 'before must be an audit entry id', 'before');
+    // eslint-disable-next-line no-control-regex -- control characters are what it refuses
     if (q !== null && (q.length > 200 || /[\u0000-\u001f\u007f]/.test(q))) throw new ApiError(400, 'bad_input', 'q must be at most 200 printable characters', 'q');
     return { ...(before !== null ? { beforeId: Number(before) } : {}), ...(q ? { text: q } : {}) };
   }
@@ -385,8 +386,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       const caller = await authenticate(req);
       await route(req, res, url, caller);
     } catch (e) {
-      if (e instanceof QtsUnavailableError) e = new ApiError(503, e.code, e.message);
-      fail(res, e, req);
+      fail(res, e instanceof QtsUnavailableError ? new ApiError(503, e.code, e.message) : e, req);
     }
   }
 

@@ -47,7 +47,7 @@ export function apiRequest<T>(socket: string, method: 'GET' | 'POST', path: stri
         reject(new ApiFailure(0, 'bad_reply', `the daemon's reply could not be read: ${(e as Error).message}`, null));
         return;
       }
-      let json: unknown = null;
+      let json: unknown;
       try {
         json = reply.text ? JSON.parse(reply.text) : null;
       } catch {

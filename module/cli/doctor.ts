@@ -54,6 +54,9 @@ export async function doctor(config: Config, sock: string, json: boolean): Promi
         const health = await enforcer.check(plan);
         add('rules and sets', health.ok, health.ok ? `intact; ${health.allowed[4]} IPv4 and ${health.allowed[6]} IPv6 entries` : health.problems.join('; '));
       }
+      // A revoke cuts flows through conntrack: ask it for the TCP flows of a source no flow can have (the limited
+      // broadcast address), which reads the table and deletes nothing.
+      nl.cutFlows(4, [{ bytes: Uint8Array.from([255, 255, 255, 255]), prefix: 32 }], 6);
     } finally {
       nl.close();
     }

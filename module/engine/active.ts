@@ -15,10 +15,12 @@ export interface ActiveDevice<Net extends { key: string }> {
  */
 export class ActiveDevices<Net extends { key: string }> implements Iterable<[number, ActiveDevice<Net>]> {
   private readonly byId = new Map<number, ActiveDevice<Net>>();
+  // Indexes hold one id as a plain number and a Set only when several devices share a key: a Set per device
+  // would cost ~6 MiB at 10,000 devices. Their keys are strings the records already hold.
   /** Kernel entry key → the devices that hold it. */
-  private readonly holders = new Map<string, Set<number>>();
-  /** `source address` → the devices of that source that have the address. */
-  private readonly withAddress = new Map<string, Set<number>>();
+  private readonly holders = new Map<string, Ids>();
+  /** Per source, address → the devices of that source that have the address. */
+  private readonly withAddress: Record<Device['source'], Map<string, Ids>> = { local: new Map(), portal: new Map() };
   /** The earliest deadline; undefined when it must be looked for again. */
   private earliest: number | undefined = Infinity;
 
@@ -33,7 +35,7 @@ export class ActiveDevices<Net extends { key: string }> implements Iterable<[num
     if (old) this.unindex(id, old);
     this.byId.set(id, record);
     for (const net of record.nets) add(this.holders, net.key, id);
-    for (const address of record.device.addresses) add(this.withAddress, addressKey(record.device.source, address), id);
+    for (const address of record.device.addresses) add(this.withAddress[record.device.source], address, id);
     if (old && old.deadline === this.earliest && record.deadline > old.deadline) this.earliest = undefined;
     else if (this.earliest !== undefined) this.earliest = Math.min(this.earliest, record.deadline);
   }
@@ -48,14 +50,14 @@ export class ActiveDevices<Net extends { key: string }> implements Iterable<[num
   }
 
   /** The devices holding a kernel entry. */
-  holdersOf(key: string): ReadonlySet<number> {
-    return this.holders.get(key) ?? NONE;
+  holdersOf(key: string): Iterable<number> {
+    return idsOf(this.holders.get(key));
   }
 
   /** The active devices that have `address` among their addresses: of one source, or of any. */
   idsWithAddress(address: string, source?: Device['source']): number[] {
-    if (source !== undefined) return [...(this.withAddress.get(addressKey(source, address)) ?? NONE)];
-    return SOURCES.flatMap(s => [...(this.withAddress.get(addressKey(s, address)) ?? NONE)]);
+    if (source !== undefined) return [...idsOf(this.withAddress[source].get(address))];
+    return SOURCES.flatMap(s => [...idsOf(this.withAddress[s].get(address))]);
   }
 
   earliestDeadline(): number {
@@ -69,26 +71,32 @@ export class ActiveDevices<Net extends { key: string }> implements Iterable<[num
 
   private unindex(id: number, record: ActiveDevice<Net>): void {
     for (const net of record.nets) remove(this.holders, net.key, id);
-    for (const address of record.device.addresses) remove(this.withAddress, addressKey(record.device.source, address), id);
+    for (const address of record.device.addresses) remove(this.withAddress[record.device.source], address, id);
   }
 }
 
-const NONE: ReadonlySet<number> = new Set();
+type Ids = number | Set<number>;
+
 const SOURCES: ReadonlyArray<Device['source']> = ['local', 'portal'];
 
-function addressKey(source: Device['source'], address: string): string {
-  return `${source} ${address}`;
+function idsOf(ids: Ids | undefined): Iterable<number> {
+  return ids === undefined ? [] : typeof ids === 'number' ? [ids] : ids;
 }
 
-function add(index: Map<string, Set<number>>, key: string, id: number): void {
+function add(index: Map<string, Ids>, key: string, id: number): void {
   const ids = index.get(key);
-  if (ids) ids.add(id);
-  else index.set(key, new Set([id]));
+  if (ids === undefined || ids === id) index.set(key, id);
+  else if (typeof ids === 'number') index.set(key, new Set([ids, id]));
+  else ids.add(id);
 }
 
-function remove(index: Map<string, Set<number>>, key: string, id: number): void {
+function remove(index: Map<string, Ids>, key: string, id: number): void {
   const ids = index.get(key);
-  if (!ids) return;
+  if (ids === undefined) return;
+  if (typeof ids === 'number') {
+    if (ids === id) index.delete(key);
+    return;
+  }
   ids.delete(id);
-  if (ids.size === 0) index.delete(key);
+  if (ids.size === 1) index.set(key, ids.values().next().value as number);
 }

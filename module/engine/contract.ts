@@ -67,7 +67,7 @@ export interface EngineApi {
   revokeMany(idsOrAddresses: ReadonlyArray<number | string>, by: Actor, reason?: string): Promise<{ revoked: Device[]; notFound: Array<number | string> }>;
   /** Every active device of the session is revoked (sign-out). Returns what was revoked. */
   endSession(sessionId: string, by: Actor, reason?: string): Promise<Device[]>;
-  /** Extends the lease of every active device of the session to `untilSeconds` from now. */
+  /** Extends the lease of every active device of the session to `leaseSeconds` from now. */
   renewSession(sessionId: string, leaseSeconds: number, by: Actor): Promise<Device[]>;
   /** Newest first; `beforeId` continues a page, `text` keeps the entries that mention it. */
   audit(opts?: { limit?: number; beforeId?: number; text?: string }): Promise<AuditEntry[]>;

@@ -20,7 +20,7 @@ import { EventBus } from './events';
 import { Logger } from './log';
 import { SystemLog } from './system-log';
 
-export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed' | 'storage_full' | 'bad_batch';
+export type EngineErrorCode = 'not_found' | 'conflict' | 'bad_label' | 'bad_reason' | 'bad_qnap_id' | 'capacity' | 'kernel_unsupported' | 'kernel_failed' | 'storage_full' | 'bad_batch';
 
 /** One refused item of a batch: its position, the field at fault and why. */
 export interface BatchItemError {
@@ -77,6 +77,7 @@ const BOOKING_RETRY_MAX_MS = 60_000;
  * (bidi embeddings, overrides and isolates, LRM/RLM, the Arabic letter mark), with which a label or an audit
  * line can be made to read as something else.
  */
+// eslint-disable-next-line no-control-regex -- control and direction characters are what it refuses
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
@@ -1005,7 +1006,7 @@ function controlRefusal(field: 'label' | 'reason', text: string): EngineError | 
   const m = CONTROL.exec(text);
   if (!m) return null;
   const code = `U+${(m[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
-  return new EngineError('bad_label', `${field} must not contain control characters or text-direction marks (found ${code})`, field);
+  return new EngineError(field === 'label' ? 'bad_label' : 'bad_reason', `${field} must not contain control characters or text-direction marks (found ${code})`, field);
 }
 
 function checkLabel(label: unknown): string | undefined {

@@ -336,12 +336,21 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
     const err = Buffer.alloc(ERRLEN);
     const r = c.nsEnter(netnsPath, err, ERRLEN) as number;
     if (r < 0) throw new KernelError(text(err), -r, strerror(r));
-    try {
-      return fn();
-    } finally {
+    // Leaving must not fail silently: a thread left in the namespace would act on the wrong firewall. When
+    // both fail, that is the error that counts.
+    const leave = (): void => {
       const l = c.nsLeave(err, ERRLEN) as number;
       if (l < 0) throw new KernelError(text(err), -l, strerror(l));
+    };
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      leave();
+      throw e;
     }
+    leave();
+    return result;
   }
 
   loaded = { path: libPath, open, strerror, insideNetns };

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { AuditEntry, Device, DeviceSource } from '../domain';
 import { Database, type Recovered, type Tx } from './database';
 import * as audit from './audit';

@@ -48,7 +48,7 @@ export function stagePackagedTree(): PackagedTree {
   const want = [sys.loader];
   const queue = [process.execPath, path.join(REPO, 'native', 'build', sys.cpu, 'libsipa.so'), ...elfFiles(path.join(REPO, 'node_modules'))];
   for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
-    let dyn = '';
+    let dyn: string;
     try {
       dyn = execFileSync('readelf', ['-dW', f], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     } catch {

@@ -299,9 +299,9 @@ describe('api: router on the unix socket and loopback HTTP', () => {
   describe('engine errors', () => {
     const err = (code: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { code }, extra);
 
-    it('not_found → 404, bad_transition/conflict → 409, bad_address → 400 field address, bad_expiry keeps its field', async () => {
+    it('not_found → 404, conflict → 409, bad_address → 400 field address, bad_expiry keeps its field', async () => {
       engine.revoke.onCall(0).rejects(err('not_found', 'revoke: no device 42 (see sipa list)'));
-      engine.revoke.onCall(1).rejects(err('bad_transition', 'device 1 is already revoked'));
+      engine.revoke.onCall(1).rejects(err('conflict', 'device 1 is already revoked'));
       engine.revoke.onCall(2).rejects(err('conflict', 'busy'));
       const nf = await cli({ path: '/api/v1/devices/42/revoke', body: {} });
       assert.equal(nf.status, 404);
@@ -317,7 +317,7 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       const be = await cli({ path: '/api/v1/devices', body: { address: '203.0.113.1', expiry: { policy: 'fixed', seconds: 99999 } } });
       assert.equal(be.status, 400);
       assert.equal(be.json.error.field, 'expiry.seconds');
-      engine.status.rejects(err('not_ready', 'the engine is starting; try again in a moment'));
+      engine.status.rejects(err('kernel_failed', 'the kernel refused the rules'));
       assert.equal((await cli({ path: '/api/v1/status' })).status, 503);
     });
 

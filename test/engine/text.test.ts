@@ -60,7 +60,7 @@ describe('engine: labels and reasons shown to people', () => {
   it('accepts text in any script, and refuses a revoke reason with a direction mark, naming the field', async () => {
     const d = await register('Anna’s phone — 日本語 עברית');
     assert.equal(d.label, 'Anna’s phone — 日本語 עברית');
-    await assert.rejects(engine.revoke(d.id, admin, 'lost \u2066phone'), (e: unknown) => e instanceof EngineError && e.field === 'reason'
+    await assert.rejects(engine.revoke(d.id, admin, 'lost \u2066phone'), (e: unknown) => e instanceof EngineError && e.field === 'reason' && e.code === 'bad_reason'
       && /reason must not contain control characters or text-direction marks \(found U\+2066\)/.test(e.message));
     await assert.rejects(engine.revoke(d.id, admin, 'lost \u0090phone'), /found U\+0090/);
     assert.equal((await engine.revoke(d.id, admin, 'lost phone')).state, 'revoked');

@@ -84,7 +84,7 @@ export function openDialog(host: HTMLElement, o: DialogOptions): Promise<string>
     busy = true;
     dlg.setAttribute('aria-busy', 'true');
     for (const b of buttons) b.setAttribute('aria-disabled', 'true');
-    let close: boolean | void = true;
+    let close: boolean | void;
     try {
       close = await o.submit(v);
     } finally {
