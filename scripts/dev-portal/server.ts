@@ -347,6 +347,8 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
   function handleSighting(req: http.IncomingMessage, res: http.ServerResponse, token: string, family: Family | null): void {
     req.resume();
     res.setHeader('access-control-allow-origin', '*');
+    // Each sighting on a connection of its own: a kept-alive one would show where the device was, not where it is.
+    res.setHeader('connection', 'close');
     const address = normaliseRemote(req.socket.remoteAddress);
     if (family !== null && familyOf(address) !== family) throw new HttpError(421, 'wrong_family', `this endpoint answers over IPv${family} only`);
     const s = sightings.get(token);
@@ -635,7 +637,9 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     ctx.probes = probeUrlsFor(req);
     ctx.sighting = newSighting(session, ctx.address).token;
     ctx.pageRenewSeconds = pageRenewSeconds;
-    const origins = [ctx.probes[4], ctx.probes[6]].filter((u): u is string => u !== null).map((u) => new URL(u).origin);
+    // CSP host sources cannot name an IPv6 literal (CSP3 host-char is ALPHA / DIGIT / "-"): its scheme stands in.
+    const origins = [ctx.probes[4], ctx.probes[6]].filter((u): u is string => u !== null).map((u) => new URL(u))
+      .map((u) => (u.hostname.startsWith('[') ? u.protocol : u.origin));
     return sendHtml(res, 200, renderPage('nas', ctx), { scripts: true, connect: origins });
   }
 
