@@ -109,6 +109,8 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
   const maxIpv6 = opts.maxIpv6PerDevice ?? 4;
   const pageRenewSeconds = opts.pageRenewSeconds ?? 60;
   const sightings = new Map<string, Sighting>();
+  /** register-device commands that complete a resync: their failure leaves the device its first address. */
+  const followUps = new Set<string>();
   const state = loadState(opts.stateFile);
   const accounts = new Map(opts.accounts.map((a) => [a.qnapId, a.password]));
   const streams = new Map<string, Stream>();
@@ -379,6 +381,18 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     const what = sent.get(`${nas.nasId}:${seq}`);
     const rec: AckRecord = { nasId: nas.nasId, seq, ok: ack.ok as boolean, type: what?.type ?? null, ack };
     acks.push(rec);
+    if (followUps.delete(`${nas.nasId}:${seq}`)) {
+      const device = nas.devices.find((d) => d.ref === what?.body.ref && d.state === 'active');
+      const results = (ack.results ?? []) as Array<Record<string, unknown>>;
+      if (device && ack.ok === true && results.every((r) => r.ok === true)) {
+        device.deviceId = (results[0]?.deviceId as number | undefined) ?? device.deviceId;
+      } else if (device) {
+        device.addresses = [device.address];
+        device.note = `the NAS kept ${device.address} alone: ${JSON.stringify(ack.error ?? results.find((r) => r.ok !== true))}`;
+      }
+      save();
+      return settleAckWaiters(rec);
+    }
     if (what?.type === 'register-device' && ack.ok === false && (ack.error as { code?: unknown } | undefined)?.code === 'unknown_type') {
       // A NAS older than PROTOCOL.md §6a: it takes the device by its first address alone.
       const device = nas.devices.find((d) => d.ref === what.body.ref && d.state === 'active');
@@ -413,8 +427,12 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
       }
     }
     if (ack.ok === false) log(`dev portal: NAS ${nas.nasId} refused seq ${seq}: ${JSON.stringify(ack.error)}`);
+    settleAckWaiters(rec);
+  }
+
+  function settleAckWaiters(rec: AckRecord): void {
     for (const w of ackWaiters.splice(0)) {
-      if (w.nasId === nas.nasId && w.seq === seq) w.resolve(rec); else ackWaiters.push(w);
+      if (w.nasId === rec.nasId && w.seq === rec.seq) w.resolve(rec); else ackWaiters.push(w);
     }
   }
 
@@ -456,6 +474,26 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     });
     log(`dev portal: NAS ${nas.nasId} connected (after seq ${String(body.after)})`);
     sendCommand(nas.nasId, 'resync', resyncBody(nas));
+    resendAddresses(nas);
+  }
+
+  /**
+   * A resync names each device by its first address (PROTOCOL.md §7), so a device the NAS never acked (made
+   * while it was away, or acked into a lost connection) may have only that one there now: its whole address set
+   * follows as register-device, which the NAS applies as a renewal in place, with the time it has left.
+   */
+  function resendAddresses(nas: NasRecord): void {
+    for (const d of nas.devices) {
+      if (d.state !== 'active' || d.deviceId !== null || d.addresses.length < 2) continue;
+      const body: Record<string, unknown> = { ...registerBody(d), addresses: d.addresses };
+      if (d.policy === 'fixed') {
+        const seconds = Math.ceil(((d.expiresAt as number) - now()) / 1000);
+        if (seconds <= 0) continue;
+        body.expiry = { policy: 'fixed', seconds };
+      }
+      const env = sendCommand(nas.nasId, 'register-device', body);
+      if (env) followUps.add(`${nas.nasId}:${String(env.seq)}`);
+    }
   }
 
   async function handleNas(req: http.IncomingMessage, res: http.ServerResponse, route: string): Promise<void> {

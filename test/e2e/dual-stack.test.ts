@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, Browser, Page } from 'playwright-core';
 import { buildStage, OWNER, Stage } from '../../scripts/lib/stage';
+import { startPortalDevice } from '../../scripts/lib/device';
+import type { PortalDevice as PortalRecord } from '../../scripts/dev-portal/state';
 import { holdConnection, HeldConnection, inNs, startServer, tryConnect } from '../../scripts/lib/netns';
 import type { AuditEntry, Device, Status } from '../../module/engine/contract';
 import { sleep, until } from '../../scripts/lib/wait';
@@ -156,6 +158,28 @@ describe('e2e: a dual-stack device registers through the portal page and keeps a
     preferred(ELSEWHERE, false);
     preferred(V6, true);
     await page.context().close();
+  });
+
+  it('registered with both families while the NAS is away: after the resync the NAS has the device with both, with its expiry', async () => {
+    await stage.daemon.stop();
+    const phone = startPortalDevice(stage.net.remote, stage.portalPublicUrl);
+    try {
+      await phone.call({ op: 'signin', ...OWNER });
+      const r = await phone.call<{ device: PortalRecord; sent: boolean }>({ op: 'register-seen', nasId: stage.nasId, expiry: 600, label: 'tablet' });
+      assert.equal(r.sent, false, 'the NAS is away');
+      assert.deepEqual(r.device.addresses, [V4, V6]);
+      await stage.daemon.start();
+      await linked();
+      const device = await until('the NAS has the device with both addresses', async () => (await list()).find(d => d.addresses.length === 2), 10_000, 100);
+      assert.deepEqual(device.addresses, [V4, V6]);
+      assert.equal((await list()).length, 1, 'one device');
+      assert.ok(Math.abs(device.expiresAt - (r.device.expiresAt as number)) < 5000, 'with the expiry the portal gave it');
+      assert.equal(await to(6, V6), 'connected');
+      const onPortal = await until('the portal has the NAS id', async () => (await stage.owner.devices(stage.nasId)).find(d => d.deviceId !== null), 5000, 50);
+      assert.deepEqual([onPortal.ref, onPortal.deviceId, onPortal.state], [r.device.ref, device.id, 'active']);
+    } finally {
+      phone.close();
+    }
   });
 
   it('/64 scope: a new temporary address in the same /64 gets in at once; a revoke cuts IPv4 and both IPv6 addresses', async () => {
