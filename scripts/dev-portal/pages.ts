@@ -136,5 +136,5 @@ export function renderPage(kind: 'signin' | 'nases' | 'nas' | 'error', ctx: Page
 <div><label>Access expires</label><select name="expiry">${expiryOptions(ctx.maxHours)}</select></div>${override}
 <div><button id="register">Register this device</button></div></div></form><script src="/device.js"></script>
 <p class="muted">"This session" ends when you sign out; the NAS also drops it ${ctx.leaseSeconds} s (plus its grace) after it last heard from the portal.</p></div>
-<div class="card"><h2>Devices</h2>${devices ? `<table><tr><th>Address</th><th>Until</th><th>Registered</th><th>State</th><th></th></tr>${devices}</table>` : '<p class="muted">No device registered yet.</p>'}</div>`);
+<div class="card"><h2>Devices</h2>${devices ? `<table><tr><th>Addresses</th><th>Until</th><th>Registered</th><th>State</th><th></th></tr>${devices}</table>` : '<p class="muted">No device registered yet.</p>'}</div>`);
 }
