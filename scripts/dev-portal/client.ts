@@ -36,11 +36,41 @@ export class DevPortalClient {
     return (await this.call<{ nas: Array<{ nasId: string; name: string; connected: boolean; lastContactAt: number | null; seq: number }> }>('GET', 'nas')).nas;
   }
 
-  /** expiry: "session" or a number of seconds. address only where the portal allows an override. */
-  register(nasId: string, opts: { expiry: 'session' | number; label?: string; address?: string }): Promise<{ device: import('./state').PortalDevice; sent: boolean }> {
+  /**
+   * expiry: "session" or a number of seconds. address only where the portal allows an override; sighting: a
+   * token from sightings(), whose addresses the portal registers too.
+   */
+  register(nasId: string, opts: { expiry: 'session' | number; label?: string; address?: string; sighting?: string }): Promise<{ device: import('./state').PortalDevice; sent: boolean }> {
     return this.call('POST', `nas/${nasId}/devices`, {
-      expiry: opts.expiry === 'session' ? 'session' : { seconds: opts.expiry }, label: opts.label, address: opts.address,
+      expiry: opts.expiry === 'session' ? 'session' : { seconds: opts.expiry }, label: opts.label, address: opts.address, sighting: opts.sighting,
     });
+  }
+
+  /** Starts noting where this client is seen from; the answer names the single-family endpoints to call. */
+  sightings(): Promise<{ token: string; address: string; probes: { 4: string | null; 6: string | null } }> {
+    return this.call('POST', 'sightings', {});
+  }
+
+  /** One call to a single-family endpoint: the portal notes the address it came from (and adds it, see API.md). */
+  async sight(probeUrl: string, token: string): Promise<{ address: string; family: 4 | 6; added: unknown[] } | null> {
+    try {
+      const res = await fetch(`${probeUrl}/api/v1/sightings/${encodeURIComponent(token)}`, { method: 'POST', signal: AbortSignal.timeout(4000) });
+      return res.ok ? await res.json() as { address: string; family: 4 | 6; added: unknown[] } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** What the registration page does: both single-family endpoints, then one registration of what was seen. */
+  async registerSeen(nasId: string, opts: { expiry: 'session' | number; label?: string }): Promise<{ device: import('./state').PortalDevice; sent: boolean; sighting: string }> {
+    const s = await this.sightings();
+    await Promise.all([s.probes[4], s.probes[6]].map(u => (u ? this.sight(u, s.token) : null)));
+    return { ...await this.register(nasId, { ...opts, sighting: s.token }), sighting: s.token };
+  }
+
+  /** A lease renewal from where this client is now: a new address of the session's device is added. */
+  lease(): Promise<{ address: string; added: Array<{ nasId: string; ref: string; deviceId: number; address: string; sent: boolean }> }> {
+    return this.call('POST', 'lease', {});
   }
 
   revoke(nasId: string, ref: string, reason?: string): Promise<{ device: import('./state').PortalDevice; sent: boolean }> {

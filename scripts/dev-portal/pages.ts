@@ -1,4 +1,6 @@
-// Server-rendered pages of the dev portal: plain HTML forms, no script.
+// Server-rendered pages of the dev portal: plain HTML forms. One small script (DEVICE_SCRIPT, served as
+// /device.js) lets the registration page reach the portal over each family; without it a form registers the one
+// address it came from.
 import type { NasRecord, PortalDevice, Session } from './state';
 
 export interface PageContext {
@@ -12,7 +14,46 @@ export interface PageContext {
   error: string | null;
   code: { code: string; expiresAt: number } | null;
   leaseSeconds: number;
+  /** The IPv4-only and IPv6-only endpoints the registration page calls (null: not offered). */
+  probes: { 4: string | null; 6: string | null };
+  /** The token under which the portal notes where this page's requests come from. */
+  sighting: string | null;
+  pageRenewSeconds: number;
 }
+
+/**
+ * The registration page's calls (API.md, "Both families"): one to each single-family endpoint, so the portal
+ * itself sees this device's IPv4 and IPv6 address; the form then registers what the portal saw. The page calls
+ * again every few minutes and when the network changes: the same session seen from a new address (a rotated
+ * IPv6 temporary address) is added to its device, with its expiry unchanged. What the endpoints answer is shown,
+ * never sent back: the portal keeps its own record.
+ */
+export const DEVICE_SCRIPT = `'use strict';
+(() => {
+  const root = document.getElementById('families');
+  if (!root) return;
+  const button = document.getElementById('register');
+  const probe = async (family) => {
+    const base = root.dataset['probe' + family];
+    const out = document.getElementById('seen' + family);
+    if (!base) { out.textContent = 'not offered by this portal'; return; }
+    try {
+      const r = await fetch(base + '/api/v1/sightings/' + encodeURIComponent(root.dataset.sighting), { method: 'POST', signal: AbortSignal.timeout(4000) });
+      const body = await r.json();
+      out.textContent = r.ok ? body.address : 'not seen (' + ((body.error && body.error.message) || r.status) + ')';
+      if (r.ok && body.added.length) out.textContent += ' (added to this device)';
+    } catch (e) {
+      out.textContent = 'not reachable over IPv' + family;
+    }
+  };
+  let running = null;
+  const both = () => (running ??= Promise.all([probe(4), probe(6)]).finally(() => { running = null; root.dataset.checked = String(Number(root.dataset.checked || 0) + 1); }));
+  if (button) button.disabled = true;
+  both().finally(() => { if (button) button.disabled = false; });
+  setInterval(both, Number(root.dataset.renewSeconds) * 1000);
+  window.addEventListener('online', both);
+})();
+`;
 
 const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const time = (ms: number | null): string => (ms === null ? '—' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
@@ -60,7 +101,8 @@ function deviceRow(ctx: PageContext, nasId: string, d: PortalDevice): string {
   const action = d.state === 'active'
     ? `<form method="post" action="/nas/${esc(nasId)}/devices/${esc(d.ref)}/revoke"><input type="hidden" name="csrf" value="${csrf}"><button class="danger">Revoke</button></form>`
     : `<span class="muted">${esc(d.note ?? '')}</span>`;
-  return `<tr><td><code>${esc(d.address)}</code><div class="muted">${esc(d.label)}</div></td><td>${esc(until)}</td><td>${time(d.registeredAt)}</td><td>${state}</td><td>${action}</td></tr>`;
+  const addresses = (d.addresses ?? [d.address]).map((a) => `<code>${esc(a)}</code>`).join('<br>');
+  return `<tr><td>${addresses}<div class="muted">${esc(d.label)}</div></td><td>${esc(until)}</td><td>${time(d.registeredAt)}</td><td>${state}</td><td>${action}</td></tr>`;
 }
 
 export function renderPage(kind: 'signin' | 'nases' | 'nas' | 'error', ctx: PageContext): string {
@@ -87,10 +129,12 @@ export function renderPage(kind: 'signin' | 'nases' | 'nas' | 'error', ctx: Page
   return layout(ctx, `Secure IP Access · ${nas.name}`, `<p><a href="/">← My NAS devices</a></p>
 <div class="card"><h2>Secure IP Access · ${esc(nas.name)} ${nas.connected ? '<span class="badge ok">online</span>' : '<span class="badge off">offline</span>'}</h2>
 <p>This device connects from <code>${esc(ctx.address)}</code>.</p>
-<form method="post" action="/nas/${esc(nas.nasId)}/devices"><input type="hidden" name="csrf" value="${csrf}"><div class="row">
+<div id="families" data-sighting="${esc(ctx.sighting)}" data-probe4="${esc(ctx.probes[4] ?? '')}" data-probe6="${esc(ctx.probes[6] ?? '')}" data-renew-seconds="${ctx.pageRenewSeconds}">
+<p class="muted">The portal checks each family itself: IPv4 <code id="seen4">…</code> · IPv6 <code id="seen6">…</code>. Every address it saw is registered, as one device.</p></div>
+<form method="post" action="/nas/${esc(nas.nasId)}/devices"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="sighting" value="${esc(ctx.sighting)}"><div class="row">
 <div><label>Label</label><input name="label" maxlength="64" placeholder="e.g. laptop"></div>
 <div><label>Access expires</label><select name="expiry">${expiryOptions(ctx.maxHours)}</select></div>${override}
-<div><button>Register this device</button></div></div></form>
+<div><button id="register">Register this device</button></div></div></form><script src="/device.js"></script>
 <p class="muted">"This session" ends when you sign out; the NAS also drops it ${ctx.leaseSeconds} s (plus its grace) after it last heard from the portal.</p></div>
-<div class="card"><h2>Devices</h2>${devices ? `<table><tr><th>Address</th><th>Until</th><th>Registered</th><th>State</th><th></th></tr>${devices}</table>` : '<p class="muted">No device registered yet.</p>'}</div>`);
+<div class="card"><h2>Devices</h2>${devices ? `<table><tr><th>Addresses</th><th>Until</th><th>Registered</th><th>State</th><th></th></tr>${devices}</table>` : '<p class="muted">No device registered yet.</p>'}</div>`);
 }

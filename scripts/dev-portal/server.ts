@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomToken, signMessage, verifyMessage } from '../../module/cloud/keys';
 import { check } from '../../module/cloud/schemas';
-import { renderPage, type PageContext } from './pages';
+import { DEVICE_SCRIPT, renderPage, type PageContext } from './pages';
 import { loadState, saveState, type Account, type NasRecord, type PortalDevice, type PortalState, type Session } from './state';
 
 export interface DevPortalOptions {
@@ -23,6 +23,22 @@ export interface DevPortalOptions {
   envelopeSeconds?: number;
   /** Let the JSON API and the form name the address to register (tests on 127.0.0.1; never a real portal). */
   allowAddressOverride?: boolean;
+  /**
+   * Listeners that answer over one family only, as dual-stack test sites do (API.md, "Both families"): the
+   * registration page calls each, so the portal sees the device's IPv4 and its IPv6 address itself.
+   * Host defaults: 0.0.0.0 and :: (IPv6 only); port 0 takes a free one.
+   */
+  ipv4Only?: { host?: string; port: number };
+  ipv6Only?: { host?: string; port: number };
+  /**
+   * The URLs of those listeners as devices reach them (default: their own address when it is a specific one);
+   * `byHost`: other URLs for pages served under that Host header (a bridge into a namespace).
+   */
+  probeUrls?: { 4?: string | null; 6?: string | null; byHost?: Record<string, { 4: string | null; 6: string | null }> };
+  /** How often an open registration page renews from where the device is, on each family (s); default 60. */
+  pageRenewSeconds?: number;
+  /** IPv6 addresses registered per device at most; default 4, the NAS's default policy.maxIpv6PerDevice. */
+  maxIpv6PerDevice?: number;
   /** The portal's clock (ms). */
   now?: () => number;
   log?: (line: string) => void;
@@ -33,6 +49,9 @@ export interface AckRecord { nasId: string; seq: number; ok: boolean; type: stri
 export interface DevPortal {
   url: string;
   port: number;
+  /** The single-family listeners as this machine reaches them, or null where there is none. */
+  ipv4OnlyUrl: string | null;
+  ipv6OnlyUrl: string | null;
   publicKey: string;
   stop(): Promise<void>;
   /** Direct access for tests and the demo. */
@@ -58,6 +77,21 @@ const CHALLENGE_TTL_MS = 60_000;
 
 interface Stream { res: http.ServerResponse; nonce: string; timer: NodeJS.Timeout }
 
+/**
+ * What the portal saw of one signed-in browser page (or API client) under a token: the addresses its requests
+ * came from, and the devices it registered. Never an address the device states.
+ */
+interface Sighting { token: string; sessionId: string; createdAt: number; seen: Array<{ address: string; at: number }>; refs: string[] }
+
+/** A registration uses what was seen in the last 10 minutes: an older address may be gone. */
+const SIGHTING_FRESH_MS = 10 * 60_000;
+const SIGHTINGS_PER_SESSION = 16;
+
+export type Family = 4 | 6;
+export const familyOf = (address: string): Family => (address.includes(':') ? 6 : 4);
+
+export interface AddedAddress { nasId: string; ref: string; deviceId: number; address: string; sent: boolean }
+
 /** "::ffff:198.51.100.7" → "198.51.100.7"; IPv6 lower-cased without zone. */
 export function normaliseRemote(address: string | undefined): string {
   const a = (address ?? '').replace(/%.*$/, '').toLowerCase();
@@ -72,6 +106,11 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
   const renewMs = (opts.leaseRenewSeconds ?? Math.max(1, leaseSeconds / 3)) * 1000;
   const envelopeMs = (opts.envelopeSeconds ?? 300) * 1000;
   const maxHours = opts.maxHours ?? 12;
+  const maxIpv6 = opts.maxIpv6PerDevice ?? 4;
+  const pageRenewSeconds = opts.pageRenewSeconds ?? 60;
+  const sightings = new Map<string, Sighting>();
+  /** register-device commands that complete a resync: their failure leaves the device its first address. */
+  const followUps = new Set<string>();
   const state = loadState(opts.stateFile);
   const accounts = new Map(opts.accounts.map((a) => [a.qnapId, a.password]));
   const streams = new Map<string, Stream>();
@@ -125,28 +164,112 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     };
   }
 
-  function register(session: Session, nasId: string, input: { address: string; label: string; seconds: number | null }): { device: PortalDevice; sent: boolean } {
+  // ---- both families: sightings, registration of a device, renewal from a new address ---------------
+  function newSighting(session: Session, address: string): Sighting {
+    const s: Sighting = { token: randomToken(24), sessionId: session.sessionId, createdAt: now(), seen: [{ address, at: now() }], refs: [] };
+    const mine = [...sightings.values()].filter((x) => x.sessionId === session.sessionId);
+    for (const old of mine.slice(0, Math.max(0, mine.length - SIGHTINGS_PER_SESSION + 1))) sightings.delete(old.token);
+    sightings.set(s.token, s);
+    return s;
+  }
+
+  function noteSighting(s: Sighting, address: string): void {
+    s.seen = [...s.seen.filter((x) => x.address !== address), { address, at: now() }];
+  }
+
+  /**
+   * The addresses to register: the registering request's own first, then the freshest of the others seen under
+   * the sighting; at most one IPv4 and maxIpv6 IPv6.
+   */
+  function addressesSeen(first: string, s: Sighting | undefined): string[] {
+    const fresh = (s?.seen ?? []).filter((x) => now() - x.at <= SIGHTING_FRESH_MS).sort((a, b) => b.at - a.at).map((x) => x.address);
+    const out: string[] = [];
+    for (const a of [first, ...fresh]) {
+      if (out.includes(a)) continue;
+      const same = out.filter((x) => familyOf(x) === familyOf(a)).length;
+      if (same < (familyOf(a) === 4 ? 1 : maxIpv6)) out.push(a);
+    }
+    return out;
+  }
+
+  function sightingOf(session: Session, token: unknown): Sighting | undefined {
+    if (token === undefined || token === null || token === '') return undefined;
+    const s = typeof token === 'string' ? sightings.get(token) : undefined;
+    if (!s || s.sessionId !== session.sessionId) throw new HttpError(400, 'bad_sighting', 'unknown sighting token; reload the page (or POST /api/v1/sightings)');
+    return s;
+  }
+
+  function canTake(d: PortalDevice, address: string): boolean {
+    const same = d.addresses.filter((x) => familyOf(x) === familyOf(address)).length;
+    return same < (familyOf(address) === 4 ? 1 : maxIpv6);
+  }
+
+  /**
+   * The same signed-in session seen from `address` (a lease renewal from there): the address goes to the
+   * session's device on each NAS, through add-address, which never moves its expiry. The device is the one this
+   * page registered, else the session's newest; only "this session" registrations, only ones the NAS acked.
+   */
+  function renewFrom(session: Session, sighting: Sighting | null, address: string): AddedAddress[] {
+    const added: AddedAddress[] = [];
+    for (const nas of state.nases.filter((n) => n.qnapId === session.qnapId)) {
+      settle(nas);
+      const active = nas.devices.filter((d) => d.state === 'active');
+      if (active.some((d) => d.addresses.includes(address))) continue;
+      const own = active.filter((d) => sighting?.refs.includes(d.ref));
+      const pool = (own.length > 0 ? own : active).filter((d) => d.policy === 'session' && d.sessionId === session.sessionId);
+      const device = pool[pool.length - 1];
+      if (!device || device.deviceId === null || !canTake(device, address)) continue;
+      const env = sendCommand(nas.nasId, 'add-address', { deviceId: device.deviceId, sessionId: session.sessionId, address, qnapId: session.qnapId });
+      if (env) {
+        device.addresses.push(address);
+        save();
+      }
+      added.push({ nasId: nas.nasId, ref: device.ref, deviceId: device.deviceId, address, sent: env !== null });
+    }
+    return added;
+  }
+
+  function register(session: Session, nasId: string, input: { addresses: string[]; label: string; seconds: number | null; sighting?: Sighting }): { device: PortalDevice; sent: boolean } {
     const nas = nasById(nasId);
     if (!nas || nas.qnapId !== session.qnapId) throw new HttpError(404, 'not_found', `no NAS ${nasId} on this QNAP ID`);
     settle(nas);
-    for (const d of nas.devices) {
-      if (d.state === 'active' && d.address === input.address) { d.state = 'replaced'; d.endedAt = now(); }
+    // A device registered again replaces what it had. The NAS renews in place the device whose first address
+    // comes first here; any other device holding one of these addresses is revoked first, as the NAS allows an
+    // address to one device at a time.
+    let addresses = input.addresses;
+    const overlapping = nas.devices.filter((d) => d.state === 'active' && d.addresses.some((a) => addresses.includes(a)));
+    const inPlace = overlapping.find((d) => addresses.includes(d.address));
+    if (inPlace) addresses = [inPlace.address, ...addresses.filter((a) => a !== inPlace.address)];
+    for (const d of overlapping) {
+      d.state = 'replaced';
+      d.endedAt = now();
+      if (d === inPlace) continue;
+      const body: Record<string, unknown> = { ref: d.ref, reason: 'replaced by a new registration of the same device', qnapId: session.qnapId };
+      if (d.deviceId !== null) body.deviceId = d.deviceId; else body.address = d.address;
+      sendCommand(nasId, 'revoke', body);
     }
     const device: PortalDevice = {
-      ref: `r${state.nextRef++}`, address: input.address, label: input.label, qnapId: session.qnapId,
+      ref: `r${state.nextRef++}`, address: addresses[0], addresses, label: input.label, qnapId: session.qnapId,
       policy: input.seconds === null ? 'session' : 'fixed', seconds: input.seconds,
       sessionId: input.seconds === null ? session.sessionId : null, registeredAt: now(),
       expiresAt: input.seconds === null ? null : now() + input.seconds * 1000, state: 'active', deviceId: null, endedAt: null, note: null,
     };
     nas.devices.push(device);
+    input.sighting?.refs.push(device.ref);
     save();
-    const env = sendCommand(nasId, 'register', {
-      ref: device.ref, address: device.address, label: device.label, qnapId: device.qnapId,
+    const env = addresses.length > 1
+      ? sendCommand(nasId, 'register-device', { ...registerBody(device), addresses })
+      : sendCommand(nasId, 'register', { ...registerBody(device), address: device.address });
+    return { device, sent: env !== null };
+  }
+
+  function registerBody(device: PortalDevice): Record<string, unknown> {
+    return {
+      ref: device.ref, label: device.label, qnapId: device.qnapId,
       expiry: device.policy === 'fixed'
         ? { policy: 'fixed', seconds: device.seconds as number }
         : { policy: 'session', sessionId: device.sessionId as string, leaseSeconds },
-    });
-    return { device, sent: env !== null };
+    };
   }
 
   function revoke(session: Session, nasId: string, ref: string, reason: string): { device: PortalDevice; sent: boolean } {
@@ -167,6 +290,7 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
 
   function signOut(session: Session): void {
     state.sessions = state.sessions.filter((s) => s !== session);
+    for (const [token, s] of sightings) if (s.sessionId === session.sessionId) sightings.delete(token);
     for (const nas of state.nases) {
       const mine = nas.devices.filter((d) => d.state === 'active' && d.sessionId === session.sessionId);
       if (mine.length === 0) continue;
@@ -206,13 +330,34 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     return seconds;
   }
 
-  function addressFor(req: http.IncomingMessage, given: unknown): string {
+  /** What to register: the overriding address (tests only), else every address the portal saw. */
+  function addressesFor(req: http.IncomingMessage, given: unknown, sighting: Sighting | undefined): string[] {
     if (given !== undefined && given !== null && given !== '') {
       if (!opts.allowAddressOverride) throw new HttpError(400, 'bad_address', 'this portal registers the address it sees; it does not take one');
       if (typeof given !== 'string' || given.length > 64) throw new HttpError(400, 'bad_address', 'address must be text');
-      return given;
+      return [given];
     }
-    return normaliseRemote(req.socket.remoteAddress);
+    return addressesSeen(normaliseRemote(req.socket.remoteAddress), sighting);
+  }
+
+  function probeUrlsFor(req: http.IncomingMessage): { 4: string | null; 6: string | null } {
+    const byHost = opts.probeUrls?.byHost?.[String(req.headers.host ?? '')];
+    return byHost ?? { 4: opts.probeUrls?.[4] ?? probeListenUrl[4], 6: opts.probeUrls?.[6] ?? probeListenUrl[6] };
+  }
+
+  /** POST /api/v1/sightings/{token} on any listener: no cookie crosses to the single-family ones, the token does. */
+  function handleSighting(req: http.IncomingMessage, res: http.ServerResponse, token: string, family: Family | null): void {
+    req.resume();
+    res.setHeader('access-control-allow-origin', '*');
+    // Each sighting on a connection of its own: a kept-alive one would show where the device was, not where it is.
+    res.setHeader('connection', 'close');
+    const address = normaliseRemote(req.socket.remoteAddress);
+    if (family !== null && familyOf(address) !== family) throw new HttpError(421, 'wrong_family', `this endpoint answers over IPv${family} only`);
+    const s = sightings.get(token);
+    const session = s ? state.sessions.find((x) => x.sessionId === s.sessionId) : undefined;
+    if (!s || !session) throw new HttpError(404, 'not_found', 'unknown sighting token; reload the page');
+    noteSighting(s, address);
+    sendJson(res, 200, { address, family: familyOf(address), added: renewFrom(session, s, address) });
   }
 
   // ---- NAS protocol -------------------------------------------------------------------------------
@@ -236,6 +381,35 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     const what = sent.get(`${nas.nasId}:${seq}`);
     const rec: AckRecord = { nasId: nas.nasId, seq, ok: ack.ok as boolean, type: what?.type ?? null, ack };
     acks.push(rec);
+    if (followUps.delete(`${nas.nasId}:${seq}`)) {
+      const device = nas.devices.find((d) => d.ref === what?.body.ref && d.state === 'active');
+      const results = (ack.results ?? []) as Array<Record<string, unknown>>;
+      if (device && ack.ok === true && results.every((r) => r.ok === true)) {
+        device.deviceId = (results[0]?.deviceId as number | undefined) ?? device.deviceId;
+      } else if (device) {
+        device.addresses = [device.address];
+        device.note = `the NAS kept ${device.address} alone: ${JSON.stringify(ack.error ?? results.find((r) => r.ok !== true))}`;
+      }
+      save();
+      return settleAckWaiters(rec);
+    }
+    if (what?.type === 'register-device' && ack.ok === false && (ack.error as { code?: unknown } | undefined)?.code === 'unknown_type') {
+      // A NAS older than PROTOCOL.md §6a: it takes the device by its first address alone.
+      const device = nas.devices.find((d) => d.ref === what.body.ref && d.state === 'active');
+      if (device) {
+        device.addresses = [device.address];
+        device.note = 'this NAS takes one address per device';
+        save();
+        sendCommand(nas.nasId, 'register', { ...registerBody(device), address: device.address });
+      }
+    }
+    if (what?.type === 'add-address' && !(ack.ok === true && ((ack.results ?? []) as Array<{ ok?: unknown }>).every((r) => r.ok === true))) {
+      const device = nas.devices.find((d) => d.deviceId === what.body.deviceId);
+      if (device && device.address !== what.body.address) {
+        device.addresses = device.addresses.filter((a) => a !== what.body.address);
+        save();
+      }
+    }
     for (const r of (ack.results ?? []) as Array<Record<string, unknown>>) {
       const device = typeof r.ref === 'string' ? nas.devices.find((d) => d.ref === r.ref) : undefined;
       if (!device) continue;
@@ -253,8 +427,12 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
       }
     }
     if (ack.ok === false) log(`dev portal: NAS ${nas.nasId} refused seq ${seq}: ${JSON.stringify(ack.error)}`);
+    settleAckWaiters(rec);
+  }
+
+  function settleAckWaiters(rec: AckRecord): void {
     for (const w of ackWaiters.splice(0)) {
-      if (w.nasId === nas.nasId && w.seq === seq) w.resolve(rec); else ackWaiters.push(w);
+      if (w.nasId === rec.nasId && w.seq === rec.seq) w.resolve(rec); else ackWaiters.push(w);
     }
   }
 
@@ -296,6 +474,26 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     });
     log(`dev portal: NAS ${nas.nasId} connected (after seq ${String(body.after)})`);
     sendCommand(nas.nasId, 'resync', resyncBody(nas));
+    resendAddresses(nas);
+  }
+
+  /**
+   * A resync names each device by its first address (PROTOCOL.md §7), so a device the NAS never acked (made
+   * while it was away, or acked into a lost connection) may have only that one there now: its whole address set
+   * follows as register-device, which the NAS applies as a renewal in place, with the time it has left.
+   */
+  function resendAddresses(nas: NasRecord): void {
+    for (const d of nas.devices) {
+      if (d.state !== 'active' || d.deviceId !== null || d.addresses.length < 2) continue;
+      const body: Record<string, unknown> = { ...registerBody(d), addresses: d.addresses };
+      if (d.policy === 'fixed') {
+        const seconds = Math.ceil(((d.expiresAt as number) - now()) / 1000);
+        if (seconds <= 0) continue;
+        body.expiry = { policy: 'fixed', seconds };
+      }
+      const env = sendCommand(nas.nasId, 'register-device', body);
+      if (env) followUps.add(`${nas.nasId}:${String(env.seq)}`);
+    }
   }
 
   async function handleNas(req: http.IncomingMessage, res: http.ServerResponse, route: string): Promise<void> {
@@ -390,6 +588,15 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
       return sendJson(res, 200, { qnapId: session.qnapId, sessionId: session.sessionId, address: normaliseRemote(req.socket.remoteAddress) });
     }
     if (method === 'POST' && parts[0] === 'pairing-codes') return sendJson(res, 201, newCode(session));
+    if (method === 'POST' && parts[0] === 'sightings' && parts.length === 1) {
+      const address = normaliseRemote(req.socket.remoteAddress);
+      const s = newSighting(session, address);
+      return sendJson(res, 201, { token: s.token, address, probes: probeUrlsFor(req) });
+    }
+    if (method === 'POST' && parts[0] === 'lease' && parts.length === 1) {
+      const address = normaliseRemote(req.socket.remoteAddress);
+      return sendJson(res, 200, { address, added: renewFrom(session, null, address) });
+    }
     if (parts[0] === 'nas') {
       const mine = state.nases.filter((n) => n.qnapId === session.qnapId);
       if (method === 'GET' && parts.length === 1) return sendJson(res, 200, { nas: mine.map(nasView) });
@@ -403,7 +610,8 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
       if (method === 'POST' && parts[2] === 'devices' && parts.length === 3) {
         const seconds = parseExpiry(body.expiry);
         const label = typeof body.label === 'string' ? body.label.slice(0, 64) : '';
-        const out = register(session, nas.nasId, { address: addressFor(req, body.address), label, seconds });
+        const sighting = sightingOf(session, body.sighting);
+        const out = register(session, nas.nasId, { addresses: addressesFor(req, body.address, sighting), label, seconds, sighting });
         return sendJson(res, 201, out);
       }
       if (method === 'POST' && parts[2] === 'devices' && parts[4] === 'revoke') {
@@ -418,7 +626,7 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     const method = req.method ?? 'GET';
     let session = sessionOf(req);
     const form = method === 'POST' ? await readForm(req) : new URLSearchParams();
-    const ctx: PageContext = { session: session ?? null, address: normaliseRemote(req.socket.remoteAddress), maxHours, allowAddressOverride: opts.allowAddressOverride === true, nases: [], flash: null, error: null, code: null, nas: null, leaseSeconds };
+    const ctx: PageContext = { ...emptyCtx(leaseSeconds, maxHours), session: session ?? null, address: normaliseRemote(req.socket.remoteAddress), allowAddressOverride: opts.allowAddressOverride === true };
     const redirect = (to: string): void => { res.writeHead(303, { location: to }); res.end(); };
     if (method === 'POST' && path === '/signin') {
       try {
@@ -451,8 +659,12 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     if (!m || !nas) throw new HttpError(404, 'not_found', 'no such page');
     if (method === 'POST' && path.endsWith('/devices')) {
       const expiry = form.get('expiry') ?? 'session';
-      const out = register(session, nas.nasId, { address: addressFor(req, form.get('address') || undefined), label: (form.get('label') ?? '').slice(0, 64), seconds: parseExpiry(expiry === 'session' ? 'session' : Number(expiry)) });
-      return redirect(`/nas/${nas.nasId}?flash=${encodeURIComponent(`Registered ${out.device.address}${out.sent ? '' : ' (the NAS is offline; it gets it when it reconnects)'}`)}`);
+      const sighting = sightingOf(session, form.get('sighting') || undefined);
+      const out = register(session, nas.nasId, {
+        addresses: addressesFor(req, form.get('address') || undefined, sighting), label: (form.get('label') ?? '').slice(0, 64),
+        seconds: parseExpiry(expiry === 'session' ? 'session' : Number(expiry)), sighting,
+      });
+      return redirect(`/nas/${nas.nasId}?flash=${encodeURIComponent(`Registered ${out.device.addresses.join(' and ')}${out.sent ? '' : ' (the NAS is offline; it gets it when it reconnects)'}`)}`);
     }
     if (method === 'POST' && m[2]) {
       const out = revoke(session, nas.nasId, m[2], `revoked on the portal by ${session.qnapId}`);
@@ -460,27 +672,52 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     }
     ctx.nas = nas;
     ctx.flash = new URL(req.url ?? '/', 'http://x').searchParams.get('flash');
-    return sendHtml(res, 200, renderPage('nas', ctx));
+    ctx.probes = probeUrlsFor(req);
+    ctx.sighting = newSighting(session, ctx.address).token;
+    ctx.pageRenewSeconds = pageRenewSeconds;
+    // CSP host sources cannot name an IPv6 literal (CSP3 host-char is ALPHA / DIGIT / "-"): its scheme stands in.
+    const origins = [ctx.probes[4], ctx.probes[6]].filter((u): u is string => u !== null).map((u) => new URL(u))
+      .map((u) => (u.hostname.startsWith('[') ? u.protocol : u.origin));
+    return sendHtml(res, 200, renderPage('nas', ctx), { scripts: true, connect: origins });
   }
+
+  const fail = (req: http.IncomingMessage, res: http.ServerResponse, path: string, e: unknown): void => {
+    const err = e instanceof HttpError ? e : new HttpError(500, 'internal', (e as Error).message);
+    if (err.status === 500) log(`dev portal: ${String((e as Error).stack)}`);
+    if (res.headersSent) { res.end(); return; }
+    if (path.startsWith('/api/')) sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+    else sendHtml(res, err.status, renderPage('error', { ...emptyCtx(leaseSeconds, maxHours), error: err.message }));
+  };
+  const SIGHTING_PATH = /^\/api\/v1\/sightings\/([A-Za-z0-9_-]{1,64})$/;
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://dev-portal');
     const path = url.pathname;
     const run = async (): Promise<void> => {
+      const sighted = SIGHTING_PATH.exec(path);
+      if (sighted && req.method === 'POST') return handleSighting(req, res, sighted[1], null);
+      if (path === '/device.js' && req.method === 'GET') return sendScript(res);
       const nasRoute = /^\/api\/nas\/v1\/([a-z]+)$/.exec(path);
       if (nasRoute && req.method === 'POST') return handleNas(req, res, nasRoute[1]);
       if (path.startsWith('/api/v1/')) return handleApi(req, res, path.slice('/api/v1/'.length).split('/').filter(Boolean));
       if (path === '/api/v1') throw new HttpError(404, 'not_found', 'see scripts/dev-portal/API.md');
       return handlePage(req, res, path);
     };
-    run().catch((e: unknown) => {
-      const err = e instanceof HttpError ? e : new HttpError(500, 'internal', (e as Error).message);
-      if (err.status === 500) log(`dev portal: ${String((e as Error).stack)}`);
-      if (res.headersSent) { res.end(); return; }
-      if (path.startsWith('/api/')) sendJson(res, err.status, { error: { code: err.code, message: err.message } });
-      else sendHtml(res, err.status, renderPage('error', { ...emptyCtx(leaseSeconds, maxHours), error: err.message }));
-    });
+    run().catch((e: unknown) => fail(req, res, path, e));
   });
+
+  /** A listener of one family that serves the sighting route alone (an "ipv4." or "ipv6." test-site host). */
+  function probeServer(family: Family): http.Server {
+    return http.createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://dev-portal').pathname;
+      const run = async (): Promise<void> => {
+        const sighted = SIGHTING_PATH.exec(path);
+        if (sighted && req.method === 'POST') return handleSighting(req, res, sighted[1], family);
+        throw new HttpError(404, 'not_found', `the IPv${family}-only endpoint answers POST /api/v1/sightings/{token} alone`);
+      };
+      run().catch((e: unknown) => fail(req, res, '/api/', e));
+    });
+  }
 
   const renewTimer = setInterval(() => {
     const live = new Set(state.sessions.map((s) => s.sessionId));
@@ -492,17 +729,35 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
   }, renewMs);
   renewTimer.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => { server.off('error', reject); resolve(); });
+  const listen = (srv: http.Server, options: { port: number; host: string; ipv6Only?: boolean }): Promise<string> => new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(options, () => {
+      srv.off('error', reject);
+      const hostText = options.host.includes(':') ? `[${options.host}]` : options.host;
+      resolve(`http://${hostText}:${(srv.address() as AddressInfo).port}`);
+    });
   });
+  const probeServers: http.Server[] = [];
+  /** The single-family listeners as this machine reaches them (an unspecified host through loopback). */
+  const probeListenUrl: { 4: string | null; 6: string | null } = { 4: null, 6: null };
+  const url = await listen(server, { port: opts.port, host: opts.host });
   const port = (server.address() as AddressInfo).port;
-  const hostText = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `http://${hostText}:${port}`;
+  for (const [family, listener] of [[4, opts.ipv4Only], [6, opts.ipv6Only]] as const) {
+    if (!listener) continue;
+    const host = listener.host ?? (family === 4 ? '0.0.0.0' : '::');
+    const srv = probeServer(family);
+    probeServers.push(srv);
+    const at = await listen(srv, { port: listener.port, host, ipv6Only: family === 6 });
+    const loopback = family === 4 ? '127.0.0.1' : '[::1]';
+    probeListenUrl[family] = host === '0.0.0.0' || host === '::' ? `http://${loopback}:${(srv.address() as AddressInfo).port}` : at;
+    log(`dev portal: IPv${family}-only endpoint on ${at}`);
+  }
   log(`dev portal: listening on ${url}; portal key ${state.key.publicKey}`);
 
   return {
     url, port, publicKey: state.key.publicKey, state, acks, reports,
+    ipv4OnlyUrl: probeListenUrl[4],
+    ipv6OnlyUrl: probeListenUrl[6],
     connected: (nasId) => streams.has(nasId),
     sendCommand,
     sendRaw(nasId, data) {
@@ -524,13 +779,13 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
       for (const s of streams.values()) { clearInterval(s.timer); s.res.destroy(); }
       streams.clear();
       save();
-      await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+      await Promise.all([server, ...probeServers].map((srv) => new Promise<void>((resolve) => { srv.close(() => resolve()); srv.closeAllConnections(); })));
     },
   };
 }
 
 function emptyCtx(leaseSeconds: number, maxHours: number): PageContext {
-  return { session: null, address: '', maxHours, allowAddressOverride: false, nases: [], flash: null, error: null, code: null, nas: null, leaseSeconds };
+  return { session: null, address: '', maxHours, allowAddressOverride: false, nases: [], flash: null, error: null, code: null, nas: null, leaseSeconds, probes: { 4: null, 6: null }, sighting: null, pageRenewSeconds: 60 };
 }
 
 function readRaw(req: http.IncomingMessage, limit: number): Promise<string> {
@@ -566,10 +821,16 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(text);
 }
 
-function sendHtml(res: http.ServerResponse, status: number, html: string): void {
+function sendHtml(res: http.ServerResponse, status: number, html: string, page: { scripts?: boolean; connect?: string[] } = {}): void {
+  const scripts = page.scripts ? `; script-src 'self'; connect-src ${page.connect?.length ? page.connect.join(' ') : "'none'"}` : '';
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'${scripts}`,
   });
   res.end(html);
+}
+
+function sendScript(res: http.ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(DEVICE_SCRIPT);
 }

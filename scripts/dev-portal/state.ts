@@ -21,7 +21,10 @@ export type PortalDeviceState = 'active' | 'revoked' | 'expired' | 'ended' | 'fa
 
 export interface PortalDevice {
   ref: string;
+  /** The first of `addresses`: the NAS's name for the device in revokes and resyncs. */
   address: string;
+  /** Every address the portal itself saw the device connect from (API.md, "Both families"). */
+  addresses: string[];
   label: string;
   qnapId: string;
   policy: 'fixed' | 'session';
@@ -62,7 +65,11 @@ export interface PortalState {
 export function loadState(file: string | undefined): PortalState {
   if (file && fs.existsSync(file)) {
     const s = JSON.parse(fs.readFileSync(file, 'utf8')) as PortalState;
-    if (s.v === 1 && s.key?.privateKey) return s;
+    if (s.v === 1 && s.key?.privateKey) {
+      // a state file from before devices had several addresses
+      for (const nas of s.nases) for (const d of nas.devices) d.addresses ??= [d.address];
+      return s;
+    }
     throw new Error(`dev portal: ${file} is not a dev portal state file`);
   }
   return { v: 1, key: generateKeyPair(), sessions: [], codes: [], nases: [], nextRef: 1 };

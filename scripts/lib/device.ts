@@ -1,6 +1,7 @@
 // A device on the internet using the portal: a process inside the remote namespace (so the portal sees the
 // device's own address), driven line by line over stdin/stdout. Keeps its portal session between commands.
-//   child:  node device.js PORTAL_URL      then lines {"op":"signin"|"register"|"signout"|"me", ...}
+//   child:  node device.js PORTAL_URL      then lines {"op":"signin"|"register"|"register-seen"|"signout"|"nases", ...}
+// "register-seen" is what the portal's page does: a sighting, the IPv4-only and IPv6-only endpoints, one registration.
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import { DevPortalClient } from '../dev-portal/client';
@@ -44,6 +45,7 @@ if (require.main === module) {
         let result: unknown;
         if (op.op === 'signin') result = await client.signIn(op.qnapId!, op.password!);
         else if (op.op === 'register') result = await client.register(op.nasId!, { expiry: op.expiry!, label: op.label });
+        else if (op.op === 'register-seen') result = await client.registerSeen(op.nasId!, { expiry: op.expiry!, label: op.label });
         else if (op.op === 'signout') result = await client.signOut();
         else if (op.op === 'nases') result = await client.nases();
         else throw new Error(`unknown op ${op.op}`);

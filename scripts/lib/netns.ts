@@ -78,7 +78,10 @@ export interface Topology {
   nasAddr: { 4: string; 6: string };
   routerAddr: { 4: string; 6: string };
   remoteAddr: { 4: string; 6: string };
-  /** Adds another source address to the remote device ("another device behind the internet"). */
+  /**
+   * Adds another source address to the remote device ("another device behind the internet"); an IPv6 address
+   * outside the remote's 2001:db8:2::/64 (a device on another network) gets a route on the router too.
+   */
   addRemoteAddress(addr: string): void;
   destroy(): void;
 }
@@ -143,6 +146,7 @@ export function makeTopology(tag: string, opts: { cloud?: boolean } = {}): Topol
       ip('-n', remote, 'addr', 'add', addr.includes(':') ? `${addr}/64` : `${addr}/24`, 'dev', 'wan0',
         ...(addr.includes(':') ? ['nodad'] : []));
       neighbours(router, 'wan0', remote, 'wan0', [addr]);
+      if (addr.includes(':') && !/^2001:db8:2:(:|0:)/.test(addr)) ip('-n', router, '-6', 'route', 'replace', `${addr}/128`, 'dev', 'wan0');
     },
     destroy() {
       for (const n of [cloud, remote, router, nas]) if (n) removeNamespace(n);

@@ -1,6 +1,7 @@
 // The whole cast in namespaces, for the demo and the end-to-end tests: a NAS (the daemon enforcing in it, the
-// QTS web UI stand-in on 8080, an echo service on 22 for long-lived sessions), a router, a remote device on the internet, and the dev portal in a cloud
-// namespace. The daemon runs in the host namespace and reaches the portal (and the admin reaches the portal
+// QTS web UI stand-in on 8080, an echo service on 22 for long-lived sessions), a router, a remote device on the
+// internet with an IPv4 and an IPv6 address, and the dev portal in a cloud namespace (both families on port 80;
+// an IPv4-only endpoint on 81 and an IPv6-only one on 82, which its registration page calls). The daemon runs in the host namespace and reaches the portal (and the admin reaches the portal
 // and the web UI) through loopback bridges; nothing in the host's own network changes.
 import { ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -20,13 +21,16 @@ export interface Stage {
   daemon: TestDaemon;
   /** The portal as the admin's browser on the host reaches it. */
   portalUrl: string;
-  /** The portal as devices on the internet reach it. */
+  /** The portal as devices on the internet reach it (over IPv4; portalPublicUrl6 over IPv6). */
   portalPublicUrl: string;
+  portalPublicUrl6: string;
   /**
    * The portal on this machine's loopback as the remote device (203.0.113.10) sees it: connections leave from
    * the remote namespace, so "Register this device" registers the device, not the portal's own address.
    */
   devicePortalUrl: string;
+  /** The portal's IPv4-only and IPv6-only endpoints as the remote device reaches them from this machine. */
+  devicePortalProbeUrls: { 4: string; 6: string };
   /** The NAS web UI as the remote device reaches it (through the NAS firewall: blocked unless registered). */
   deviceWebUiUrl: string;
   webUiUrl: string;
@@ -50,8 +54,12 @@ export interface StagePortal {
 export interface StageOptions {
   tag?: string;
   /** Host loopback ports (0 = any free one); one that is taken is replaced by a free one. */
-  ports?: { panel?: number; portal?: number; devicePortal?: number; webUi?: number; deviceWebUi?: number };
+  ports?: { panel?: number; portal?: number; devicePortal?: number; devicePortal4?: number; devicePortal6?: number; webUi?: number; deviceWebUi?: number };
   leaseSeconds?: number;
+  /** How often the portal renews session leases (s; default a third of the lease). */
+  leaseRenewSeconds?: number;
+  /** How often an open registration page calls both families again (s; default 60). */
+  pageRenewSeconds?: number;
   /** The built panel the daemon serves (default: dist/panel of this tree). */
   panelDir?: string;
   daemonConfig?: Record<string, unknown>;
@@ -75,7 +83,7 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
   };
   try {
-    say('namespaces: nas (192.0.2.1), router, remote device (203.0.113.10), cloud portal (198.51.100.10)');
+    say('namespaces: nas (192.0.2.1, 2001:db8:1::1), router, remote device (203.0.113.10, 2001:db8:2::10), cloud portal (198.51.100.10, 2001:db8:3::10)');
     const net = makeTopology(opts.tag ?? 'stage', { cloud: true });
     closers.push(() => net.destroy());
     const web: ChildProcess = await startWebUi(net.nas, 8080);
@@ -89,21 +97,39 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     closers.push(() => fs.rmSync(sockDir, { recursive: true, force: true }));
     const ports = {
       panel: await portOrAny(opts.ports?.panel), portal: await portOrAny(opts.ports?.portal),
-      devicePortal: await portOrAny(opts.ports?.devicePortal), webUi: await portOrAny(opts.ports?.webUi),
+      devicePortal: await portOrAny(opts.ports?.devicePortal), devicePortal4: await portOrAny(opts.ports?.devicePortal4),
+      devicePortal6: await portOrAny(opts.ports?.devicePortal6), webUi: await portOrAny(opts.ports?.webUi),
       deviceWebUi: await portOrAny(opts.ports?.deviceWebUi),
     };
     for (const [k, v] of Object.entries(opts.ports ?? {})) {
       if (v && !ports[k as keyof typeof ports]) say(`port ${v} (${k}) is taken: using a free one instead`);
     }
 
-    say('dev portal in the cloud namespace on 198.51.100.10:80');
+    // The bridges first: the portal's page, served through the device bridge, is told the bridged URLs of the
+    // single-family endpoints. Each bridge connects from inside the remote namespace, so the portal sees the
+    // remote device's own address of that family.
+    const [v4, v6] = [net.cloudAddr[4], net.cloudAddr[6]];
+    const portalBridge: Bridge = await bridgeIntoNamespace(net.cloud!, v4, 80, ports.portal, path.join(sockDir, 'portal.sock'));
+    closers.push(() => portalBridge.close());
+    const deviceBridge: Bridge = await bridgeIntoNamespace(net.remote, v4, 80, ports.devicePortal, path.join(sockDir, 'device-portal.sock'));
+    closers.push(() => deviceBridge.close());
+    const device4Bridge: Bridge = await bridgeIntoNamespace(net.remote, v4, 81, ports.devicePortal4, path.join(sockDir, 'device-portal4.sock'));
+    closers.push(() => device4Bridge.close());
+    const device6Bridge: Bridge = await bridgeIntoNamespace(net.remote, v6, 82, ports.devicePortal6, path.join(sockDir, 'device-portal6.sock'));
+    closers.push(() => device6Bridge.close());
+
+    say(`dev portal in the cloud namespace on port 80 (both families), IPv4 only on ${v4}:81, IPv6 only on [${v6}]:82`);
     let portalChild: ChildProcess | null = null;
     const portal: StagePortal = {
       get process() { return portalChild; },
       async start() {
         if (portalChild) throw new Error('the dev portal is already running');
-        const child = spawn('ip', ['netns', 'exec', net.cloud!, process.execPath, PORTAL_MAIN, '--host', '0.0.0.0', '--port', '80',
+        const child = spawn('ip', ['netns', 'exec', net.cloud!, process.execPath, PORTAL_MAIN, '--host', '::', '--port', '80',
           '--account', `${OWNER.qnapId}:${OWNER.password}`, '--lease', String(opts.leaseSeconds ?? 60),
+          ...(opts.leaseRenewSeconds ? ['--lease-renew', String(opts.leaseRenewSeconds)] : []),
+          ...(opts.pageRenewSeconds ? ['--page-renew', String(opts.pageRenewSeconds)] : []),
+          '--ipv4-only-port', '81', '--ipv6-only-port', '82', '--probe-urls', `http://${v4}:81,http://[${v6}]:82`,
+          '--probe-urls-for', new URL(deviceBridge.url).host, `${device4Bridge.url},${device6Bridge.url}`,
           '--state', path.join(sockDir, 'portal-state.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
         portalChild = child;
         child.once('exit', () => { if (portalChild === child) portalChild = null; });
@@ -129,10 +155,6 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
     };
     closers.push(() => portal.kill('SIGTERM'));
     await portal.start();
-    const portalBridge: Bridge = await bridgeIntoNamespace(net.cloud!, net.cloudAddr[4], 80, ports.portal, path.join(sockDir, 'portal.sock'));
-    closers.push(() => portalBridge.close());
-    const deviceBridge: Bridge = await bridgeIntoNamespace(net.remote, net.cloudAddr[4], 80, ports.devicePortal, path.join(sockDir, 'device-portal.sock'));
-    closers.push(() => deviceBridge.close());
     const webBridge: Bridge = await bridgeIntoNamespace(net.nas, '127.0.0.1', 8080, ports.webUi, path.join(sockDir, 'web.sock'));
     closers.push(() => webBridge.close());
     const deviceWebBridge: Bridge = await bridgeIntoNamespace(net.remote, net.nasAddr[4], 8080, ports.deviceWebUi, path.join(sockDir, 'device-web.sock'));
@@ -172,8 +194,10 @@ export async function buildStage(opts: StageOptions = {}): Promise<Stage> {
       net,
       daemon,
       portalUrl: portalBridge.url,
-      portalPublicUrl: `http://${net.cloudAddr[4]}`,
+      portalPublicUrl: `http://${v4}`,
+      portalPublicUrl6: `http://[${v6}]`,
       devicePortalUrl: deviceBridge.url,
+      devicePortalProbeUrls: { 4: device4Bridge.url, 6: device6Bridge.url },
       deviceWebUiUrl: deviceWebBridge.url,
       webUiUrl: webBridge.url,
       panelUrl: `${http}/#token=${token}`,

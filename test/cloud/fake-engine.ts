@@ -12,6 +12,9 @@ export class FakeEngine implements EngineApi {
 
   constructor(private readonly clock: () => number = Date.now) {}
 
+  /** How register reads an address; a test on loopback (which the NAS refuses) swaps it. */
+  parse: (address: string) => { text: string; family: 4 | 6; prefix: number } = (address) => parseDeviceAddress(address, { allowPrefixes: false });
+
   callsOf(method: string): unknown[][] {
     return this.calls.filter((c) => c.method === method).map((c) => c.args);
   }
@@ -44,7 +47,7 @@ export class FakeEngine implements EngineApi {
 
   async register(req: RegisterRequest, by: Actor): Promise<Device> {
     this.calls.push({ method: 'register', args: [req, by] });
-    const net = parseDeviceAddress(req.address, { allowPrefixes: false });
+    const net = this.parse(req.address);
     const seconds = req.expiry.policy === 'fixed' ? req.expiry.seconds : req.expiry.leaseSeconds;
     if (seconds < 60) throw Object.assign(new Error(`expiry ${seconds}s is below the minimum 60s`), { code: 'bad_expiry' });
     const now = this.clock();
@@ -54,7 +57,7 @@ export class FakeEngine implements EngineApi {
       sessionId: req.expiry.policy === 'session' ? req.expiry.sessionId : null, registeredAt: now, expiresAt: now + seconds * 1000,
     } as const;
     if (existing) {
-      Object.assign(existing, fields);
+      Object.assign(existing, fields, { addresses: [net.text, ...(req.moreAddresses ?? [])] });
       return { ...existing };
     }
     const d: Device = { id: this.nextId++, address: net.text, addresses: [net.text, ...(req.moreAddresses ?? [])], family: net.family, prefix: net.prefix, ...fields, state: 'active', endedAt: null, endedBy: null, endReason: null };

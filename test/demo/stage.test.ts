@@ -58,8 +58,10 @@ describe('demo: the stage a person uses from this machine', function () {
         const person = new DevPortalClient(stage.devicePortalUrl);
         await person.signIn(OWNER.qnapId, OWNER.password);
         await until('linked', async () => (await stage.daemon.sipaJson<{ portal: { connected: boolean } }>('status')).portal.connected, 20_000, 100);
-        const r = await person.register(stage.nasId, { expiry: 120, label: 'from the printed URL' });
-        assert.equal(r.device.address, stage.net.remoteAddr[4]);
+        // what the page does: both single-family endpoints, reached through their own bridges from this machine
+        const r = await person.registerSeen(stage.nasId, { expiry: 120, label: 'from the printed URL' });
+        assert.deepEqual(r.device.addresses, [stage.net.remoteAddr[4], stage.net.remoteAddr[6]], 'both of the remote device\'s families');
+        assert.deepEqual((await person.sightings()).probes, stage.devicePortalProbeUrls);
         await until('the NAS lists the device', async () => (await stage.daemon.sipaJson<Device[]>('list')).some(d => d.address === stage.net.remoteAddr[4] && d.source === 'portal'), 5000, 50);
         assert.equal(await web(), 200, 'now it can');
       } finally {
