@@ -681,7 +681,7 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
     return sendHtml(res, 200, renderPage('nas', ctx), { scripts: true, connect: origins });
   }
 
-  const fail = (req: http.IncomingMessage, res: http.ServerResponse, path: string, e: unknown): void => {
+  const fail = (res: http.ServerResponse, path: string, e: unknown): void => {
     const err = e instanceof HttpError ? e : new HttpError(500, 'internal', (e as Error).message);
     if (err.status === 500) log(`dev portal: ${String((e as Error).stack)}`);
     if (res.headersSent) { res.end(); return; }
@@ -703,7 +703,7 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
       if (path === '/api/v1') throw new HttpError(404, 'not_found', 'see scripts/dev-portal/API.md');
       return handlePage(req, res, path);
     };
-    run().catch((e: unknown) => fail(req, res, path, e));
+    run().catch((e: unknown) => fail(res, path, e));
   });
 
   /** A listener of one family that serves the sighting route alone (an "ipv4." or "ipv6." test-site host). */
@@ -715,7 +715,7 @@ export async function startDevPortal(opts: DevPortalOptions): Promise<DevPortal>
         if (sighted && req.method === 'POST') return handleSighting(req, res, sighted[1], family);
         throw new HttpError(404, 'not_found', `the IPv${family}-only endpoint answers POST /api/v1/sightings/{token} alone`);
       };
-      run().catch((e: unknown) => fail(req, res, '/api/', e));
+      run().catch((e: unknown) => fail(res, '/api/', e));
     });
   }
 
