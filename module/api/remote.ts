@@ -51,7 +51,7 @@ export async function coveredByActiveDevice(engine: EngineApi, addr: string, now
   if (!a) return false;
   const devices = await engine.list();
   return devices.some(d => {
-    if (d.state !== 'active' || d.expiresAt <= now) return false;
+    if (d.state !== 'active' || (d.expiresAt !== null && d.expiresAt <= now)) return false;
     const n = host(d.address.includes('/') ? d.address : `${d.address}/${d.prefix}`);
     return n !== null && networkContains(n, a);
   });

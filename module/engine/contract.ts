@@ -3,8 +3,8 @@
 // tested against a stub of it.
 
 // The records themselves are the domain's (every layer speaks of them); surfaces take them from here.
-import type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest } from '../domain';
-export type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest };
+import type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryPolicy, ExpiryRequest, RegisterRequest } from '../domain';
+export type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryPolicy, ExpiryRequest, RegisterRequest };
 
 export interface Status {
   enabled: boolean;
@@ -14,6 +14,8 @@ export interface Status {
   clockTrusted: boolean;
   /** What an IPv6 registration allows: the address itself, or its /64 ('network'). */
   ipv6Scope: 'address' | 'network';
+  /** Whether an administrator may register a device until revoked (policy.allowUntilRevoked). */
+  allowUntilRevoked: boolean;
   /** Why the clock was not trusted at start and what happens next, or null. */
   clockNote: string | null;
   /** The store was damaged (or could not be opened) at start: what was done about it. */

@@ -56,7 +56,7 @@ export function device(over: Partial<Device> = {}): Device {
 
 export function status(over: Partial<Status> = {}): Status {
   return {
-    enabled: false, enforcing: false, activeDevices: 0, lanNetworks: ['192.168.1.0/24'], clockTrusted: true, clockNote: null, ipv6Scope: 'network',
+    enabled: false, enforcing: false, activeDevices: 0, lanNetworks: ['192.168.1.0/24'], clockTrusted: true, clockNote: null, ipv6Scope: 'network', allowUntilRevoked: false,
     storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: '0.1.0', ...over,
   };
 }

@@ -81,7 +81,7 @@ describe('kernel: ipset through the native helper', function () {
       put(4, v4('203.0.113.8'), 32, PERMANENT_TIMEOUT);
     };
     await sleep(2500);
-    assert.equal(sets.test('sipa4_allow', 4, v4('203.0.113.9'), 32), false, 'the timed one ended');
+    assert.equal(nl.setTest('sipa4_allow', 4, v4('203.0.113.9'), 32), false, 'the timed one ended');
     const m = sets.list('sipa4_allow');
     assert.deepEqual(m.map(x => [x.bytes.join('.'), x.timeout]), [['203.0.113.8', 0]], 'the permanent one stays, listed with timeout 0');
     let diff = nl.setDiff('sipa4_allow', 1, wanted, 2);

@@ -165,7 +165,7 @@ describe('store/devices', () => {
     assert.deepEqual([ended.state, ended.expiresAt], ['revoked', null]);
     await store.close();
     store = (await Store.open({ dataDir: dir })).store;
-    assert.deepEqual((await store.activeDevices()).map((d) => [d.address, d.expiresAt]), [['203.0.113.41', null], ['203.0.113.42', devices[1].expiresAt]]);
+    assert.deepEqual((await store.listDevices()).map((d) => [d.address, d.expiresAt]), [['203.0.113.41', null], ['203.0.113.42', devices[1].expiresAt]]);
   });
 
   it('a timed row without an expiry, or a row until revoked with one, is an error naming the row', async () => {
