@@ -10,6 +10,7 @@ import { startApi, ApiHandle } from '../../module/api';
 import type { ApiConfig } from '../../module/config';
 import { startFakeQts, FakeQts } from './fake-qts';
 import { call, CallOptions, device, status, stubEngine } from './helpers';
+import { PolicyError } from '../../module/domain/policy';
 
 const ADMIN = 'NAS_SID=admin-sid; NAS_USER=admin';
 
@@ -220,7 +221,20 @@ describe('api: router on the unix socket and loopback HTTP', () => {
         { surface: 'panel', name: 'admin' });
     });
 
+    it('registers until revoked: the body carries the policy alone, the engine (its config) decides', async () => {
+      const r = await adminPost('/api/v1/devices', { address: '203.0.113.9', expiry: { policy: 'until-revoked' } });
+      assert.equal(r.status, 201, r.text);
+      sinon.assert.calledOnceWithExactly(engine.register,
+        { address: '203.0.113.9', expiry: { policy: 'until-revoked' }, source: 'local', qnapId: null }, { surface: 'panel', name: 'admin' });
+      engine.register.rejects(new PolicyError('expiry.policy', 'registering until revoked is not allowed here: policy.allowUntilRevoked is false'));
+      const refused = await cli({ path: '/api/v1/devices', body: { address: '203.0.113.9', expiry: { policy: 'until-revoked' } } });
+      assert.equal(refused.status, 400);
+      assert.deepEqual([refused.json.error.code, refused.json.error.field], ['bad_expiry', 'expiry.policy']);
+      assert.match(refused.json.error.message, /policy\.allowUntilRevoked/);
+    });
+
     const cases: Array<[string, unknown, string, string]> = [
+      ['until revoked with a period', { address: '203.0.113.9', expiry: { policy: 'until-revoked', seconds: 60 } }, 'expiry.seconds', 'bad_expiry'],
       ['missing address', { expiry: { policy: 'fixed', seconds: 60 } }, 'address', 'bad_address'],
       ['address not text', { address: 7, expiry: { policy: 'fixed', seconds: 60 } }, 'address', 'bad_address'],
       ['missing expiry', { address: '203.0.113.9' }, 'expiry', 'bad_expiry'],
