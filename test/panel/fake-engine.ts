@@ -38,7 +38,7 @@ export class FakeEngine implements EngineApi {
   async status(): Promise<Status> {
     return {
       enabled: this.enabled, enforcing: this.enabled, activeDevices: this.devices.filter(d => d.state === 'active').length,
-      lanNetworks: this.lanNetworks, clockTrusted: true, clockNote: null, ipv6Scope: 'network', storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: this.portal, version: '0.1.0-fake',
+      lanNetworks: this.lanNetworks, clockTrusted: true, clockNote: null, ipv6Scope: 'network', allowUntilRevoked: false, storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: this.portal, version: '0.1.0-fake',
     };
   }
 
@@ -74,8 +74,9 @@ export class FakeEngine implements EngineApi {
       expiresAt: expiresAtFor(expiry, now), state: 'active', endedAt: null, endedBy: null, endReason: null,
     };
     this.devices.push(device);
-    this.log(by, 'register', device, `${expiry.policy} ${expiry.policy === 'fixed' ? expiry.seconds : expiry.leaseSeconds}s`);
+    this.log(by, 'register', device, expiry.policy === 'until-revoked' ? 'until revoked' : `${expiry.policy} ${expiry.policy === 'fixed' ? expiry.seconds : expiry.leaseSeconds}s`);
     this.emit('registered', { device: { ...device } });
+    if (device.expiresAt === null) return { ...device };
     const t = setTimeout(() => {
       this.timers.delete(t);
       const d = this.devices.find(x => x.id === device.id);

@@ -19,6 +19,9 @@ export interface Session {
   portalConfigured: boolean;
 }
 
+/** How long a registration lasts: seconds, or until it is revoked. */
+export type Period = number | 'until-revoked';
+
 export class ApiFailure extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null = null) {
     super(message);
@@ -120,13 +123,16 @@ export class ApiClient {
     return this.post('disable', {});
   }
 
-  /** A local registration; an active address registered again is renewed (Extend). */
-  async register(req: { address: string; moreAddresses?: string[]; label?: string; seconds: number }): Promise<Device> {
+  /**
+   * A local registration for `period` seconds, or until revoked (where the policy allows it); an active address
+   * registered again is renewed (Extend).
+   */
+  async register(req: { address: string; moreAddresses?: string[]; label?: string; period: Period }): Promise<Device> {
     const body = {
       address: req.address,
       ...(req.moreAddresses?.length ? { moreAddresses: req.moreAddresses } : {}),
       ...(req.label !== undefined ? { label: req.label } : {}),
-      expiry: { policy: 'fixed', seconds: req.seconds },
+      expiry: req.period === 'until-revoked' ? { policy: 'until-revoked' } : { policy: 'fixed', seconds: req.period },
     };
     return (await this.post<{ device: Device }>('devices', body)).device;
   }

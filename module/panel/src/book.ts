@@ -37,9 +37,12 @@ export function v6Prefix64(text: string): string | null {
   return groups.slice(0, 4).map(g => parseInt(g, 16).toString(16)).join(':');
 }
 
-/** Active fixed registrations by end, then signed-in sessions, then ended ones newest end first. */
+/**
+ * Active fixed registrations by end, then those without one (signed-in sessions, until revoked) newest first,
+ * then ended ones newest end first.
+ */
 function sortOf(d: Device): [number, number] {
-  if (d.state === 'active') return d.policy === 'session' ? [1, -d.registeredAt] : [0, d.expiresAt];
+  if (d.state === 'active') return d.policy !== 'fixed' || d.expiresAt === null ? [1, -d.registeredAt] : [0, d.expiresAt];
   return [2, -(d.endedAt ?? 0)];
 }
 

@@ -422,7 +422,7 @@ export class SipaPanel extends HTMLElement {
     for (const el of this.listHost?.querySelectorAll<HTMLElement>('[data-key]') ?? []) {
       const e = this.book.get(el.dataset.key as string);
       const d = e?.current;
-      if (!d || d.state !== 'active' || d.policy === 'session') continue;
+      if (!d || d.state !== 'active' || d.policy !== 'fixed' || d.expiresAt === null) continue;
       const left = d.expiresAt - now;
       if (left > 0 && left <= SOON_MS && !this.announced.has(d.id)) {
         this.announced.set(d.id, 'soon');
@@ -470,7 +470,8 @@ export class SipaPanel extends HTMLElement {
       return;
     }
     const active = this.ownActive();
-    const lasting = active.find(d => d.policy === 'session') ?? active.sort((a, b) => b.expiresAt - a.expiresAt)[0];
+    // A session or a registration until revoked does not end on a clock: nothing to warn about.
+    const lasting = active.find(d => d.policy !== 'fixed' || d.expiresAt === null) ?? active.sort((a, b) => (b.expiresAt ?? 0) - (a.expiresAt ?? 0))[0];
     const now = Date.now();
     let note: { kind: string; text: string; action: HTMLElement | null } | null = null;
     if (!lasting) {
@@ -479,12 +480,13 @@ export class SipaPanel extends HTMLElement {
         : `You are connected from ${remote}, which is not registered.`;
       const then = s.enabled ? ' While Secure IP Access is on, the NAS can cut this session at any moment.' : ' Enabling Secure IP Access would cut this session.';
       note = { kind: 'warn', text: why + then, action: h('button', { class: 'btn small primary', type: 'button', text: 'Register this address', onclick: (e: Event) => void this.registerDialog(e.currentTarget as HTMLElement, remote) }) };
-    } else if (lasting.policy === 'fixed' && lasting.expiresAt - now <= OWN_WARN_MS) {
-      const left = lasting.expiresAt - now;
+    } else if (lasting.policy === 'fixed' && lasting.expiresAt !== null && lasting.expiresAt - now <= OWN_WARN_MS) {
+      const ends = lasting.expiresAt;
+      const left = ends - now;
       note = {
         kind: 'warn',
         // Minutes, not seconds: the notice is a live region and should not speak every second.
-        text: `Your own access from ${remote} ends ${left > 60_000 ? `in ${Math.ceil(left / 60_000)} minutes` : 'within a minute'} (at ${shortTime(lasting.expiresAt)}).${s.enabled ? ' When it ends, the NAS cuts this session.' : ''}`,
+        text: `Your own access from ${remote} ends ${left > 60_000 ? `in ${Math.ceil(left / 60_000)} minutes` : 'within a minute'} (at ${shortTime(ends)}).${s.enabled ? ' When it ends, the NAS cuts this session.' : ''}`,
         action: lasting.source === 'local'
           ? h('button', { class: 'btn small primary', type: 'button', 'data-key': 'own-extend', text: 'Extend my access', onclick: (e: Event) => void this.extendDialog(lasting, e.currentTarget as HTMLElement) })
           : h('button', { class: 'btn small primary', type: 'button', 'data-key': 'own-register', text: 'Register this address', onclick: (e: Event) => void this.registerDialog(e.currentTarget as HTMLElement, remote) }),
@@ -991,7 +993,8 @@ export class SipaPanel extends HTMLElement {
     }
     const remote = session.remoteAddress;
     const exposed = !!remote && !session.remoteLan && !session.remoteRegistered;
-    const periodSel = h('select', { id: `${this.pid}-period` }, ...DURATIONS.filter(([, s]) => s >= 900).map(([label, s]) => h('option', { value: String(s), text: label, selected: s === 3600 })));
+    const periodSel = h('select', { id: `${this.pid}-period` }, ...DURATIONS.filter(([, s]) => s >= 900).map(([label, s]) => h('option', { value: String(s), text: label, selected: s === 3600 })),
+      this.status.allowUntilRevoked ? h('option', { value: 'until-revoked', text: 'Until revoked' }) : null);
     const body: HTMLElement[] = [
       h('p', { text: 'The NAS will accept connections from the internet only from registered addresses. Open connections from other addresses are cut.' }),
       h('p', { text: `Devices on the LAN are never blocked${this.status.lanNetworks.length ? ` (${this.status.lanNetworks.join(', ')})` : ''}.` }),
@@ -1011,7 +1014,7 @@ export class SipaPanel extends HTMLElement {
     });
     if (choice === 'register') {
       await this.act('switch', 'Register your address and enable', async () => {
-        const d = await this.api.register({ address: remote as string, label: `Admin session (${session.user})`, seconds: Number(periodSel.value) });
+        const d = await this.api.register({ address: remote as string, label: `Admin session (${session.user})`, period: periodSel.value === 'until-revoked' ? 'until-revoked' : Number(periodSel.value) });
         this.book.put(d);
         this.status = await this.api.enable();
         this.session = await this.api.session();
@@ -1074,7 +1077,7 @@ export class SipaPanel extends HTMLElement {
     const fAddr = field('Address', addr, 'The public address the device connects from.');
     const fMore = field('More addresses of this device', more, 'At most one IPv4 and a few IPv6 addresses in all.');
     const fLabel = field('Label', label);
-    const dur = durationField();
+    const dur = durationField(3600, this.status?.allowUntilRevoked === true);
     const general = h('div', { class: 'notice error', role: 'alert', hidden: true });
     const fields = {
       address: { setError: fAddr.setError, focus: () => addr.focus() },
@@ -1091,14 +1094,14 @@ export class SipaPanel extends HTMLElement {
         for (const f of [fAddr, fMore, fLabel]) f.setError(null);
         dur.setError(null);
         general.hidden = true;
-        const seconds = dur.seconds();
-        if (seconds === null) return false;
+        const period = dur.period();
+        if (period === null) return false;
         try {
-          const d = await this.api.register({ address: addr.value.trim(), moreAddresses: more.value.trim() ? more.value.trim().split(/[\s,]+/) : undefined, label: label.value, seconds });
+          const d = await this.api.register({ address: addr.value.trim(), moreAddresses: more.value.trim() ? more.value.trim().split(/[\s,]+/) : undefined, label: label.value, period });
           this.book.put(d);
           this.clearError('register');
           this.queueRender();
-          this.say(`${describe(d)} is registered until ${shortTime(d.expiresAt)}.`);
+          this.say(`${describe(d)} is registered ${untilText(d)}.`);
           return true;
         } catch (e) {
           const f = asFailure(e);
@@ -1116,14 +1119,15 @@ export class SipaPanel extends HTMLElement {
 
   private async extendDialog(d: Device, opener: HTMLElement): Promise<void> {
     if (this.notNow()) return;
-    const dur = durationField(d.expiresAt - d.registeredAt >= 3600_000 ? 3600 * Math.min(12, Math.round((d.expiresAt - d.registeredAt) / 3600_000)) : 3600);
+    const granted = d.expiresAt === null ? 0 : d.expiresAt - d.registeredAt;
+    const dur = durationField(granted >= 3600_000 ? 3600 * Math.min(12, Math.round(granted / 3600_000)) : 3600, this.status?.allowUntilRevoked === true);
     const general = h('div', { class: 'notice error', role: 'alert', hidden: true });
     const key = `extend-${d.id}`;
     await this.dialog({
       role: 'dialog', title: `Extend access for ${d.address}`, opener, fallbackKey: `extend-${keyOf(d)}`,
       body: [
         general,
-        h('p', { text: `${d.label ? `${d.label}: ` : ''}access now ends at ${dateTime(d.expiresAt)}. The new period starts now and replaces the old one.` }),
+        h('p', { text: `${d.label ? `${d.label}: ` : ''}access now ends ${d.expiresAt === null ? 'only when it is revoked' : `at ${dateTime(d.expiresAt)}`}. The new period starts now and replaces the old one.` }),
         dur.wrap,
       ],
       actions: [{ label: 'Cancel', value: '' }, { label: 'Extend', value: 'extend', kind: 'primary' }],
@@ -1131,14 +1135,14 @@ export class SipaPanel extends HTMLElement {
       submit: async () => {
         dur.setError(null);
         general.hidden = true;
-        const seconds = dur.seconds();
-        if (seconds === null) return false;
+        const period = dur.period();
+        if (period === null) return false;
         try {
-          const after = await this.api.register({ address: d.address, moreAddresses: d.addresses.slice(1), label: d.label, seconds });
+          const after = await this.api.register({ address: d.address, moreAddresses: d.addresses.slice(1), label: d.label, period });
           this.book.put(after);
           this.clearError(key);
           this.queueRender();
-          this.say(`Access for ${describe(after)} now ends at ${shortTime(after.expiresAt)}.`);
+          this.say(`Access for ${describe(after)} now lasts ${untilText(after)}.`);
           return true;
         } catch (e) {
           const f = asFailure(e);
@@ -1227,6 +1231,11 @@ export class SipaPanel extends HTMLElement {
     }
     saveAudit(kind, all, this.auditQuery.trim());
   }
+}
+
+/** "until 17:42", or "until revoked". */
+function untilText(d: Device): string {
+  return d.expiresAt === null ? 'until revoked' : `until ${shortTime(d.expiresAt)}`;
 }
 
 function describe(d: Device): string {
