@@ -11,3 +11,4 @@ export {
   type PolicyBounds,
 } from './policy';
 export { clockTrust, remainingAfterRestore, CLOCK_TOLERANCE_MS, type ClockEvidence, type ClockTrust } from './clock';
+export { listRank, compareListOrder, firstInListOrder } from './order';

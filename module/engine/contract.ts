@@ -59,6 +59,11 @@ export interface EngineApi {
   list(opts?: { all?: boolean }): Promise<Device[]>;
   /** The same list a page at a time, for answers that must not hold it all in memory. */
   listPages(opts?: { all?: boolean }): AsyncIterable<Device[]>;
+  /**
+   * The first `limit` active devices in the trusted list's order (domain/order.ts) and how many are active: the
+   * panel's first page, from memory (no store read), before the whole list arrives.
+   */
+  firstActive(limit: number): Promise<{ devices: Device[]; total: number }>;
   register(req: RegisterRequest, by: Actor): Promise<Device>;
   revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device>;
   /** Adds an address to an active device; its expiry stays. */

@@ -9,7 +9,7 @@
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
 import {
   parseDeviceAddress, parseNetwork, formatAddress, IpNetwork, checkExpiry, expiresAtFor, kernelTimeoutSeconds, clockTrust,
-  remainingAfterRestore, SYSTEM,
+  remainingAfterRestore, SYSTEM, firstInListOrder,
 } from '../domain';
 import { Store, type Recovered, type SwitchReading, type UnreadableRow } from '../store';
 import { Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork, PERMANENT_TIMEOUT } from '../kernel';
@@ -998,6 +998,14 @@ export class Engine implements EngineApi {
 
   listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     return this.deps.store.devicesInPages(opts);
+  }
+
+  async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
+    return { devices: firstInListOrder(this.activeDevices(), limit), total: this.active.size };
+  }
+
+  private *activeDevices(): Iterable<Device> {
+    for (const a of this.active.values()) yield a.device;
   }
 
   list(opts: { all?: boolean } = {}): Promise<Device[]> {

@@ -221,6 +221,20 @@ describe('api: router on the unix socket and loopback HTTP', () => {
         { surface: 'panel', name: 'admin' });
     });
 
+    it('GET /api/v1/devices?first=N answers the engine\'s first page and the active count; N is 1 to 1000', async () => {
+      engine.firstActive.resolves({ devices: [device()], total: 10_000 });
+      const r = await cli({ method: 'GET', path: '/api/v1/devices?first=50' });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual([r.json.devices.length, r.json.total], [1, 10_000]);
+      sinon.assert.calledOnceWithExactly(engine.firstActive, 50);
+      for (const bad of ['0', '1001', 'abc', '', '5.5']) {
+        const refused = await cli({ method: 'GET', path: `/api/v1/devices?first=${bad}` });
+        assert.equal(refused.status, 400, bad);
+        assert.equal(refused.json.error.field, 'first');
+      }
+      sinon.assert.calledOnce(engine.firstActive);
+    });
+
     it('registers until revoked: the body carries the policy alone, the engine (its config) decides', async () => {
       const r = await adminPost('/api/v1/devices', { address: '203.0.113.9', expiry: { policy: 'until-revoked' } });
       assert.equal(r.status, 201, r.text);

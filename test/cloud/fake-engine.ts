@@ -1,4 +1,5 @@
 // An in-memory EngineApi for the cloud tests: records every call, keeps devices, emits events.
+import { firstInListOrder } from '../../module/domain';
 import { parseDeviceAddress } from '../../module/domain/address';
 import type { Actor, Device, EngineApi, EngineEvents, RegisterRequest, Status } from '../../module/engine/contract';
 
@@ -75,6 +76,11 @@ export class FakeEngine implements EngineApi {
 
   async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     yield await this.list(opts);
+  }
+
+  async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
+    const active = await this.list();
+    return { devices: firstInListOrder(active, limit), total: active.length };
   }
 
   async addAddress(deviceId: number, address: string): Promise<Device> {

@@ -1,5 +1,6 @@
 // An in-memory EngineApi that behaves like the engine as far as the panel can tell: register (domain address
 // and expiry rules), revoke (id or address; ended devices stay ended), expiry on time, audit, events.
+import { firstInListOrder } from '../../module/domain';
 import { parseDeviceAddress } from '../../module/domain/address';
 import { endDevice } from '../../module/domain/device';
 import { checkExpiry, DEFAULT_POLICY_BOUNDS, expiresAtFor } from '../../module/domain/policy';
@@ -103,6 +104,11 @@ export class FakeEngine implements EngineApi {
 
   async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     yield await this.list(opts);
+  }
+
+  async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
+    const active = await this.list();
+    return { devices: firstInListOrder(active, limit), total: active.length };
   }
 
   async addAddress(deviceId: number, address: string): Promise<Device> {

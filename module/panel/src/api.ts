@@ -94,6 +94,14 @@ export class ApiClient {
     return (await this.request<{ devices: Device[] }>('GET', 'devices?all=1')).devices;
   }
 
+  /**
+   * The first `limit` active devices in the list's order and how many are active, from the daemon's memory: the
+   * first rows on screen before the whole list arrives.
+   */
+  firstDevices(limit: number): Promise<{ devices: Device[]; total: number }> {
+    return this.request('GET', `devices?first=${limit}`);
+  }
+
   /** A page of the audit log, newest first, filtered on the server. */
   async audit(opts: { limit: number; before?: number | null; q?: string }): Promise<AuditEntry[]> {
     const p = new URLSearchParams({ limit: String(opts.limit) });

@@ -53,6 +53,9 @@ export class SipaPanel extends HTMLElement {
   private readonly expanded = new Set<string>();
   private rowCache = new Map<string, { sig: string; els: HTMLElement[] }>();
   private viewCache: { key: string; version: number; rows: Entry[] } | null = null;
+  /** While the book holds only the list's first page (the whole list follows): how many devices are active. */
+  private partial: { total: number } | null = null;
+  private restLoading: Promise<boolean> | null = null;
   private pendingFocus: { index: number } | null = null;
   private renderQueued = 0;
 
@@ -148,15 +151,52 @@ export class SipaPanel extends HTMLElement {
   // ---------------------------------------------------------------------------------------------------------
   // Loading, the live stream, and what happens when the service is gone or the session has ended
 
+  /**
+   * The first page first: 50 rows the daemon serves from memory are on screen at once (10,000 devices are 3 MB of
+   * JSON, most of a second to fetch and read); the whole list, with history, search and every page, follows.
+   */
   private async start(): Promise<void> {
     this.conn = 'loading';
     this.failure = null;
+    const first = this.loadFirst();
     this.renderAll();
-    if (await this.loadAll()) {
-      this.confirm();
-      this.renderAll();
-      performance.mark('sipa-first-rows');
-      void this.listen();
+    if (!(await first)) return;
+    this.confirm();
+    this.renderAll();
+    performance.mark('sipa-first-rows');
+    this.restLoading = this.loadRest();
+    const complete = await this.restLoading;
+    this.restLoading = null;
+    if (!complete) return;
+    this.renderAll();
+    performance.mark('sipa-list-complete');
+    void this.listen();
+  }
+
+  private async loadFirst(): Promise<boolean> {
+    try {
+      const [session, status, first] = await Promise.all([this.api.session(), this.api.status(), this.api.firstDevices(PAGE_SIZE)]);
+      this.session = session;
+      this.status = status;
+      this.book.load(first.devices);
+      this.partial = { total: first.total };
+      return true;
+    } catch (e) {
+      this.trouble(asFailure(e), true);
+      return false;
+    }
+  }
+
+  private async loadRest(): Promise<boolean> {
+    try {
+      this.book.load(await this.api.devices());
+      this.partial = null;
+      this.auditDirty = true;
+      if (this.tab === 'audit') await this.loadAudit();
+      return true;
+    } catch (e) {
+      this.trouble(asFailure(e), true);
+      return false;
     }
   }
 
@@ -167,6 +207,7 @@ export class SipaPanel extends HTMLElement {
       this.session = session;
       this.status = status;
       this.book.load(devices);
+      this.partial = null;
       this.auditDirty = true;
       if (this.tab === 'audit') await this.loadAudit();
       return true;
@@ -469,6 +510,8 @@ export class SipaPanel extends HTMLElement {
       this.ownEl.replaceChildren();
       return;
     }
+    // Only the first page is here: whether the admin's own address is registered is not known yet.
+    if (this.partial) return;
     const active = this.ownActive();
     // A session or a registration until revoked does not end on a clock: nothing to warn about.
     const lasting = active.find(d => d.policy !== 'fixed' || d.expiresAt === null) ?? active.sort((a, b) => (b.expiresAt ?? 0) - (a.expiresAt ?? 0))[0];
@@ -571,8 +614,8 @@ export class SipaPanel extends HTMLElement {
       h('div', { class: 'toolbar actions' },
         this.registerBtn = h('button', { class: 'btn primary', type: 'button', 'data-key': 'register', text: 'Register a device', onclick: (e: Event) => void this.registerDialog(e.currentTarget as HTMLElement) }),
         h('span', { class: 'spacer' }),
-        h('button', { class: 'btn', type: 'button', onclick: () => this.exportDevices('csv'), title: 'Download every row of this view as CSV', text: 'Export CSV' }),
-        h('button', { class: 'btn', type: 'button', onclick: () => this.exportDevices('json'), title: 'Download every row of this view as JSON', text: 'Export JSON' })),
+        h('button', { class: 'btn', type: 'button', onclick: () => void this.exportDevices('csv'), title: 'Download every row of this view as CSV', text: 'Export CSV' }),
+        h('button', { class: 'btn', type: 'button', onclick: () => void this.exportDevices('json'), title: 'Download every row of this view as JSON', text: 'Export JSON' })),
       this.listHost,
       this.deviceEmpty,
       h('nav', { class: 'pager', 'aria-label': 'Trusted list pages' }, this.pagerText, this.prevBtn, this.nextBtn));
@@ -727,7 +770,7 @@ export class SipaPanel extends HTMLElement {
       this.renderOwn();
       return;
     }
-    const active = this.book.activeCount;
+    const active = this.partial?.total ?? this.book.activeCount;
     const portal = s.portal;
     const pill = !known
       ? h('span', { class: 'pill unknown', text: this.conn === 'signed-out' ? 'Signed out: status not shown' : `Status unknown (last known: ${enabled ? 'on' : 'off'})` })
@@ -790,8 +833,11 @@ export class SipaPanel extends HTMLElement {
 
   private renderList(): void {
     if (!this.tbody || this.conn === 'refused' || this.conn === 'signed-out' || this.conn === 'failed') return;
-    const rows = this.view();
-    const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+    // With only the first page here, the default view's first page is exact; any other waits for the whole list.
+    const waiting = this.partial !== null && (this.stateFilter !== 'active' || this.sourceFilter !== 'all' || this.query.trim() !== '' || this.page > 0);
+    const rows = waiting ? [] : this.view();
+    const total = this.partial && !waiting ? this.partial.total : rows.length;
+    const pages = Math.max(1, Math.ceil((waiting ? (this.page + 1) * PAGE_SIZE : total) / PAGE_SIZE));
     this.page = Math.min(Math.max(0, this.page), pages - 1);
     const start = this.page * PAGE_SIZE;
     const shown = rows.slice(start, start + PAGE_SIZE);
@@ -828,14 +874,15 @@ export class SipaPanel extends HTMLElement {
       target.focus();
     }
 
-    const total = rows.length;
-    this.deviceCount.textContent = `${total} shown · ${this.book.activeCount} active`;
+    this.deviceCount.textContent = waiting ? 'Loading…' : `${total} shown · ${this.partial?.total ?? this.book.activeCount} active`;
     this.pagerText.textContent = total ? `${start + 1}–${start + shown.length} of ${total}` : '';
     this.prevBtn.disabled = this.page === 0;
     this.nextBtn.disabled = this.page >= pages - 1;
     this.prevBtn.hidden = this.nextBtn.hidden = pages <= 1;
-    this.deviceEmpty.hidden = total > 0 || this.conn === 'loading';
-    if (!total) {
+    this.deviceEmpty.hidden = !waiting && (total > 0 || this.conn === 'loading');
+    if (waiting) {
+      this.deviceEmpty.replaceChildren(h('strong', { text: 'Loading the whole list…' }));
+    } else if (!total) {
       const filtered = this.query.trim() || this.sourceFilter !== 'all';
       this.deviceEmpty.replaceChildren(...(this.book.size === 0
         ? [h('strong', { text: 'No registered devices yet.' }), h('span', { text: ' A device appears here when its owner registers it on myQNAPcloud (Secure IP Access → Register), or when an administrator registers an address.' })]
@@ -1208,7 +1255,8 @@ export class SipaPanel extends HTMLElement {
     });
   }
 
-  private exportDevices(kind: 'csv' | 'json'): void {
+  private async exportDevices(kind: 'csv' | 'json'): Promise<void> {
+    if (this.restLoading) await this.restLoading;
     saveDevices(kind, this.view().map(e => e.current));
   }
 
