@@ -64,6 +64,11 @@ export interface EngineApi {
    * panel's first page, from memory (no store read), before the whole list arrives.
    */
   firstActive(limit: number): Promise<{ devices: Device[]; total: number }>;
+  /**
+   * Whether an active device lets this address in, as its kernel entries do (every address of the device, an
+   * IPv6 one as its /64 under ipv6Scope "network"), from memory.
+   */
+  allows(address: string): Promise<boolean>;
   register(req: RegisterRequest, by: Actor): Promise<Device>;
   revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device>;
   /** Adds an address to an active device; its expiry stays. */

@@ -9,7 +9,7 @@
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
 import {
   parseDeviceAddress, parseNetwork, formatAddress, IpNetwork, checkExpiry, expiresAtFor, kernelTimeoutSeconds, clockTrust,
-  remainingAfterRestore, SYSTEM, firstInListOrder,
+  remainingAfterRestore, SYSTEM, firstInListOrder, networkContains,
 } from '../domain';
 import { Store, type Recovered, type SwitchReading, type UnreadableRow } from '../store';
 import { Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork, PERMANENT_TIMEOUT } from '../kernel';
@@ -1002,6 +1002,19 @@ export class Engine implements EngineApi {
 
   async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
     return { devices: firstInListOrder(this.activeDevices(), limit), total: this.active.size };
+  }
+
+  async allows(address: string): Promise<boolean> {
+    let a: IpNetwork;
+    try {
+      a = parseNetwork(address);
+    } catch {
+      return false;
+    }
+    for (const { nets } of this.active.values()) {
+      for (const n of nets) if (networkContains(n, a)) return true;
+    }
+    return false;
   }
 
   private *activeDevices(): Iterable<Device> {

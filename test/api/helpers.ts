@@ -68,7 +68,7 @@ export interface StubEngine extends EngineApi {
   listenerCount(): number;
 }
 
-type Stubbed = { [K in 'status' | 'enable' | 'disable' | 'list' | 'firstActive' | 'register' | 'revoke' | 'registerMany' | 'revokeMany' | 'endSession' | 'renewSession' | 'audit']: sinon.SinonStub };
+type Stubbed = { [K in 'status' | 'enable' | 'disable' | 'list' | 'firstActive' | 'allows' | 'register' | 'revoke' | 'registerMany' | 'revokeMany' | 'endSession' | 'renewSession' | 'audit']: sinon.SinonStub };
 
 /** Every method a sinon stub; `on` is a small working emitter so SSE can be tested. */
 export function stubEngine(): StubEngine & Stubbed {
@@ -79,6 +79,7 @@ export function stubEngine(): StubEngine & Stubbed {
     disable: sinon.stub().resolves(),
     list: sinon.stub().resolves([]),
     firstActive: sinon.stub().resolves({ devices: [], total: 0 }),
+    allows: sinon.stub().resolves(false),
     register: sinon.stub().callsFake(async (req: { address: string }) => device({ address: req.address })),
     revoke: sinon.stub().resolves(device({ state: 'revoked' })),
     registerMany: sinon.stub().callsFake(async (reqs: Array<{ address: string }>) => ({ devices: reqs.map((r, i) => device({ id: i + 1, address: r.address })), renewed: 0 })),

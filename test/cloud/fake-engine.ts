@@ -78,6 +78,10 @@ export class FakeEngine implements EngineApi {
     yield await this.list(opts);
   }
 
+  async allows(address: string): Promise<boolean> {
+    return (await this.list()).some(d => d.addresses.includes(address));
+  }
+
   async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
     const active = await this.list();
     return { devices: firstInListOrder(active, limit), total: active.length };

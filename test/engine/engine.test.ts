@@ -248,6 +248,20 @@ describe('engine (stub kernel, real store)', () => {
     for (const r of reads) r.restore();
   });
 
+  it('tells from memory whether an address is let in, as the kernel entries do (every address, an IPv6 one\'s /64)', async () => {
+    const d = await engine.register({ address: '203.0.113.30', moreAddresses: ['2001:db8:1:2::7'], source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
+    const reads = (['listDevices', 'devicesInPages', 'activeDevicesInPages', 'getDevice', 'activeRowsOfAddress'] as const)
+      .map(read => sinon.stub(store, read).throws(new Error(`must not read the store (${read})`)));
+    assert.equal(await engine.allows('203.0.113.30'), true);
+    assert.equal(await engine.allows('2001:db8:1:2::99'), true, 'its /64 (ipv6Scope "network")');
+    assert.equal(await engine.allows('2001:db8:1:3::7'), false);
+    assert.equal(await engine.allows('203.0.113.31'), false);
+    assert.equal(await engine.allows('not an address'), false);
+    for (const r of reads) r.restore();
+    await engine.revoke(d.id, admin);
+    assert.equal(await engine.allows('203.0.113.30'), false);
+  });
+
   it('loads the configured LAN networks into the kernel on enable', async () => {
     const nets = kernel.setLan.lastCall.args[0];
     assert.deepEqual(nets.map(n => n.text), ['198.51.100.0/24']);

@@ -132,12 +132,14 @@ export class SipaPanel extends HTMLElement {
   connectedCallback(): void {
     const base = new URL(this.getAttribute('api-base') ?? 'api/v1/', document.baseURI).href;
     this.api = new ApiClient(base, devToken());
+    // Asked before the page is built: the answers are on their way while it is.
+    const first = this.loadFirst();
     this.build();
     this.resizer = new ResizeObserver(() => this.fit());
     this.resizer.observe(this);
     this.fit();
     this.ticker = window.setInterval(() => this.tick(), 1000);
-    void this.start();
+    void this.start(first);
   }
 
   disconnectedCallback(): void {
@@ -155,10 +157,9 @@ export class SipaPanel extends HTMLElement {
    * The first page first: 50 rows the daemon serves from memory are on screen at once (10,000 devices are 3 MB of
    * JSON, most of a second to fetch and read); the whole list, with history, search and every page, follows.
    */
-  private async start(): Promise<void> {
+  private async start(first: Promise<boolean> = this.loadFirst()): Promise<void> {
     this.conn = 'loading';
     this.failure = null;
-    const first = this.loadFirst();
     this.renderAll();
     if (!(await first)) return;
     this.confirm();
