@@ -1011,7 +1011,10 @@ export class Engine implements EngineApi {
     } catch {
       return false;
     }
-    for (const { nets } of this.active.values()) {
+    const mono = this.mono();
+    for (const { nets, deadline } of this.active.values()) {
+      // Past its end and not yet booked: the kernel has already dropped it.
+      if (deadline <= mono) continue;
       for (const n of nets) if (networkContains(n, a)) return true;
     }
     return false;
