@@ -3,11 +3,18 @@
 // run, a baseline build (the panel as issue 11 found it, BENCH_PANEL_BASELINE=<git ref>, "none" to skip) at
 // 1,000 devices (at 10,000 the baseline takes minutes per event):
 //   first-rows            navigation → the first rows on screen (fetching the list included)
-//   first-render          the list's answer received → the first rows on screen
+//   first-render          the answer the first rows came from received → the first rows on screen
+//   list-asked, list-server, list-transfer
+//                         of first-rows: navigation → that request sent; sent → its first byte; first → last byte
+//   list-complete         navigation → the whole list in the panel (search, every page, history)
 //   live-event            main-thread work per registration event (CDP TaskDuration, idle subtracted)
 //   search-keystroke      main-thread work per key, 16 keys typed 120 ms apart, results drawn
 //   burst.longest-task    the longest main-thread task while 100 registrations a second arrive (5 s)
 //   burst.busy            share of the main thread busy during that burst
+// Then navigation alone at 10,000, the panel under test against the panel before the first page was served from
+// the daemon's memory (BENCH_PANEL_PREVIOUS=<git ref>, "none" to skip), both from the same daemon, alternating,
+// five navigations each: medians; from loopback, and as an admin on the internet whose address the QTS web
+// server's proxy forwards (X-Forwarded-For), for whom the session answer says whether that address is registered.
 // One JSON line per figure ({"name","n","value","unit"}), then a table.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -23,6 +30,8 @@ import { sleep } from './lib/wait';
 const REPO = path.resolve(__dirname, '..', '..');
 const CURRENT_PANEL = path.join(REPO, 'dist', 'panel');
 const BASELINE_REF = process.env.BENCH_PANEL_BASELINE ?? 'aaceff9';
+const PREVIOUS_REF = process.env.BENCH_PANEL_PREVIOUS ?? '0b9602f';
+const ROUNDS = 5;
 const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -105,6 +114,84 @@ const PAGE_PROBE = `(() => {
     .observe({ type: 'longtask', buffered: true });
 })();`;
 
+interface Navigation {
+  firstRows: number;
+  /** The session request (the panel waits for it with the first page): request sent → answer. */
+  session: number;
+  listAsked: number;
+  listServer: number;
+  listTransfer: number;
+  firstRender: number;
+  listComplete: number;
+}
+
+/** Opens the page and waits for its first rows; where the time went, from the page's own timings. */
+async function navigate(page: Page, url: string): Promise<Navigation> {
+  await page.goto(url);
+  await page.waitForFunction(() => (window as any).__bench.firstRow > 0, null, { timeout: 120_000, polling: 50 }); // eslint-disable-line @typescript-eslint/no-explicit-any
+  await page.waitForFunction(() => {
+    const r = document.querySelector('sipa-panel')?.shadowRoot;
+    return !!r && /Live/.test(r.querySelector('.live')?.textContent ?? '');
+  }, null, { timeout: 120_000 });
+  return page.evaluate(() => {
+    const rows = (window as any).__bench.firstRow as number; // eslint-disable-line @typescript-eslint/no-explicit-any
+    // The list request the first rows came from: the first page, or (a panel without one) the whole list.
+    const list = performance.getEntriesByType('resource').find(e => /\/api\/v1\/devices(\?|$)/.test(e.name)) as PerformanceResourceTiming | undefined;
+    const complete = performance.getEntriesByName('sipa-list-complete')[0]?.startTime ?? rows;
+    const session = performance.getEntriesByType('resource').find(e => /\/api\/v1\/session$/.test(e.name)) as PerformanceResourceTiming | undefined;
+    return {
+      firstRows: rows,
+      session: session ? session.responseEnd - session.requestStart : 0,
+      listAsked: list?.requestStart ?? 0,
+      listServer: list ? list.responseStart - list.requestStart : 0,
+      listTransfer: list ? list.responseEnd - list.responseStart : 0,
+      firstRender: rows - (list?.responseEnd ?? 0),
+      listComplete: complete,
+    };
+  });
+}
+
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
+/**
+ * The first rows of two panels at n devices, from the same daemon, alternating which goes first. `remote`: the
+ * admin's address as the QTS web server's proxy forwards it (X-Forwarded-For from loopback), as on a NAS reached
+ * from the internet; null: a browser on loopback.
+ */
+async function firstRowsRounds(browser: Browser, base: string, token: string, n: number, remote: string | null): Promise<void> {
+  const runs: Record<'current' | 'previous', Navigation[]> = { current: [], previous: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: Array<'current' | 'previous'> = round % 2 ? ['previous', 'current'] : ['current', 'previous'];
+    for (const which of order) {
+      const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, extraHTTPHeaders: remote ? { 'X-Forwarded-For': remote } : {} });
+      await ctx.addInitScript({ content: PAGE_PROBE });
+      try {
+        const page = await ctx.newPage();
+        runs[which].push(await navigate(page, `${base}/${which === 'previous' ? 'previous/index.html' : ''}#token=${token}`));
+      } finally {
+        await ctx.close();
+      }
+      await sleep(500);
+    }
+  }
+  const where = remote ? '.remote-admin' : '';
+  for (const which of ['current', 'previous'] as const) {
+    const tag = `${which === 'current' ? 'panel' : 'panel.previous'}${where}`;
+    const m = (k: keyof Navigation) => median(runs[which].map(r => r[k]));
+    record(`${tag}.first-rows.median`, n, m('firstRows'), `ms (${ROUNDS} navigations)`);
+    record(`${tag}.session.median`, n, m('session'), 'ms request → answer');
+    record(`${tag}.list-asked.median`, n, m('listAsked'), 'ms after navigation');
+    record(`${tag}.list-server.median`, n, m('listServer'), 'ms request → first byte');
+    record(`${tag}.list-transfer.median`, n, m('listTransfer'), 'ms first → last byte');
+    record(`${tag}.first-render.median`, n, m('firstRender'), 'ms answer → rows');
+    record(`${tag}.list-complete.median`, n, m('listComplete'), 'ms after navigation');
+  }
+  record(`panel${where}.first-rows.previous-vs-current`, n, median(runs.previous.map(r => r.firstRows)) / median(runs.current.map(r => r.firstRows)), '×');
+}
+
 async function taskSeconds(cdp: CDPSession): Promise<number> {
   const { metrics } = await cdp.send('Performance.getMetrics');
   return metrics.find(m => m.name === 'TaskDuration')?.value ?? 0;
@@ -142,22 +229,14 @@ async function scenario(browser: Browser, label: 'current' | 'baseline', url: st
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Performance.enable');
   try {
-    await page.goto(`${url}/#token=${token}`);
-    await page.waitForFunction(() => (window as any).__bench.firstRow > 0, null, { timeout: 120_000, polling: 50 }); // eslint-disable-line @typescript-eslint/no-explicit-any
-    const first = await page.evaluate(() => {
-      const b = (window as any).__bench; // eslint-disable-line @typescript-eslint/no-explicit-any
-      const list = performance.getEntriesByType('resource').find(e => /\/api\/v1\/devices(\?|$)/.test(e.name)) as PerformanceResourceTiming | undefined;
-      return { rows: b.firstRow, listEnd: list?.responseEnd ?? 0, listStart: list?.requestStart ?? 0 };
-    });
-    record(`${tag}.first-rows`, n, first.rows, 'ms');
-    record(`${tag}.first-render`, n, first.rows - first.listEnd, 'ms');
-    record(`${tag}.list-fetch`, n, first.listEnd - first.listStart, 'ms');
-    record(`${tag}.list-asked`, n, first.listStart, 'ms after navigation');
-    // Until the event stream is open and the page has settled.
-    await page.waitForFunction(() => {
-      const r = document.querySelector('sipa-panel')?.shadowRoot;
-      return !!r && /Live/.test(r.querySelector('.live')?.textContent ?? '');
-    }, null, { timeout: 120_000 });
+    const first = await navigate(page, `${url}/#token=${token}`);
+    record(`${tag}.first-rows`, n, first.firstRows, 'ms');
+    record(`${tag}.first-render`, n, first.firstRender, 'ms');
+    record(`${tag}.list-asked`, n, first.listAsked, 'ms after navigation');
+    record(`${tag}.list-server`, n, first.listServer, 'ms request → first byte');
+    record(`${tag}.list-transfer`, n, first.listTransfer, 'ms first → last byte');
+    record(`${tag}.list-complete`, n, first.listComplete, 'ms after navigation');
+    // Until the page has settled (the event stream is open).
     await sleep(1500);
     record(`${tag}.elements`, n, await page.evaluate(() => document.querySelector('sipa-panel')!.shadowRoot!.querySelectorAll('*').length), 'elements');
 
@@ -214,6 +293,8 @@ async function main(): Promise<void> {
   const token = crypto.randomBytes(24).toString('base64url');
   const port = await freePort();
   const baselineDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-panel-old-'));
+  // The panel under test at /, the previous one at /previous/ (its manifest pointing at the same API).
+  const servedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-panel-both-'));
   let daemon: TestDaemon | null = null;
   let browser: Browser | null = null;
   const startWith = async (panelDir: string) => {
@@ -236,20 +317,33 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, [path.join(REPO, 'scripts', 'build-panel.mjs'), CURRENT_PANEL], { stdio: 'ignore' });
     const baseline = BASELINE_REF !== 'none';
     if (baseline) buildBaseline(BASELINE_REF, baselineDir);
+    const previous = PREVIOUS_REF !== 'none';
+    fs.cpSync(CURRENT_PANEL, servedDir, { recursive: true });
+    if (previous) {
+      buildBaseline(PREVIOUS_REF, path.join(servedDir, 'previous'));
+      const manifest = path.join(servedDir, 'previous', 'manifest.json');
+      const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { attributes: Record<string, string> };
+      m.attributes['api-base'] = '../api/v1/';
+      fs.writeFileSync(manifest, JSON.stringify(m));
+    }
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
 
-    let api = await startWith(CURRENT_PANEL);
+    let api = await startWith(servedDir);
     await registerMany(api, 'a', 0, 1000);
     await scenario(browser, 'current', api.base, token, api, 1000, 'b', 5);
     if (baseline) {
       api = await startWith(baselineDir);
       await scenario(browser, 'baseline', api.base, token, api, 1000, 'c', 1);
-      api = await startWith(CURRENT_PANEL);
+      api = await startWith(servedDir);
     }
     // To 10,000: what was added by the scenarios above stays and counts.
     const have = Number((await (await fetch(`${api.base}/api/v1/status`, { headers: { Authorization: `Bearer ${token}` } })).json()).activeDevices);
     if (have < 10_000) await registerMany(api, 'd', 0, 10_000 - have);
     await scenario(browser, 'current', api.base, token, api, 10_000, 'e', 5);
+    if (previous) {
+      await firstRowsRounds(browser, api.base, token, 10_000, null);
+      await firstRowsRounds(browser, api.base, token, 10_000, '203.0.113.250');
+    }
   } finally {
     await browser?.close();
     if (daemon) {
@@ -258,6 +352,7 @@ async function main(): Promise<void> {
     }
     removeNamespace(ns);
     fs.rmSync(baselineDir, { recursive: true, force: true });
+    fs.rmSync(servedDir, { recursive: true, force: true });
   }
   process.stdout.write('\nPanel (Chromium, 1366×768, real daemon):\n');
   for (const f of figures) process.stdout.write(`  ${f.name.padEnd(34)} n=${String(f.n).padEnd(6)} ${String(f.value).padStart(9)} ${f.unit}\n`);

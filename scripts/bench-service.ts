@@ -1,8 +1,9 @@
 // The service's figures (part of `npm run bench`): register → kernel entry through the engine and through the
 // CLI, start to enforcing with 10,000 stored devices, the daemon's idle RSS and CPU, bytes written to the data dir
 // per register, per revoke and per idle minute, the store's size, and the reconciler: what its look and its full
-// check cost, and how long a damaged chain, jump or set and changed set members stay unrepaired. One JSON line
-// per figure, then a table.
+// check cost, and how long a damaged chain, jump or set and changed set members stay unrepaired; what a panel
+// session's "is the admin's address registered" costs (BENCH_ONLY=session). One JSON line per figure, then a
+// table.
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import { Engine } from '../module/engine/engine';
 import { checkConfig, kernelNames } from '../module/config';
 import { silentLogger } from '../module/engine/log';
 import { Store, SwitchFile } from '../module/store';
+import { networkContains, parseNetwork } from '../module/domain';
 
 interface Figure { name: string; n: number; value: number; unit: string }
 const figures: Figure[] = [];
@@ -365,10 +367,52 @@ async function atCapacity(): Promise<void> {
   }
 }
 
+/**
+ * What a panel session answer costs with 10,000 devices for an admin on the internet ("is the address I come
+ * from registered?"): from the engine's memory (engine.allows), against, in the same run, what the API did
+ * before (every active device read from the store, then scanned).
+ */
+async function remoteRegisteredCost(): Promise<void> {
+  const n = 10_000;
+  const ns = addNamespace(`sipa-bsess-${process.pid}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-bench-'));
+  const lib = loadNative();
+  const nl = lib.open(`/run/netns/${ns}`);
+  await fillStore(dir, n);
+  const config = checkConfig({ dataDir: dir, netns: ns, firewall: { lan: [] } });
+  const { store } = await Store.open({ dataDir: dir });
+  const engine = new Engine({ store, kernel: new Enforcer(nl, lib.strerror, commandRunner(ns), kernelNames(config)), config, log: silentLogger, version: 'bench', buildTimeMs: 0, switch: new SwitchFile(dir) });
+  const before = async (addr: string): Promise<boolean> => {
+    const a = parseNetwork(addr);
+    return (await engine.list()).some(d => d.state === 'active' && networkContains(parseNetwork(d.address.includes('/') ? d.address : `${d.address}/${d.prefix}`), a));
+  };
+  try {
+    await engine.start();
+    const timings = { before: [] as number[], now: [] as number[] };
+    for (let round = 0; round < 20; round++) {
+      for (const [which, ask] of [['before', before], ['now', (a: string) => engine.allows(a)]] as const) {
+        const t0 = process.hrtime.bigint();
+        if (await ask('203.0.113.250')) throw new Error('an unregistered address counted as registered');
+        timings[which].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }
+    if (!(await engine.allows(v6(n - 1)))) throw new Error('a registered address did not count');
+    record('api.session.remote-registered (engine memory) p50', n, pct(timings.now, 0.5), 'ms');
+    record('api.session.remote-registered.before (store read + scan) p50', n, pct(timings.before, 0.5), 'ms');
+  } finally {
+    await engine.stop();
+    await store.close();
+    nl.close();
+    removeNamespace(ns);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   process.stdout.write('# service: engine, daemon, store\n');
   const only = process.env.BENCH_ONLY;
   if (!only || only === 'engine') await engineLatency();
+  if (!only || only === 'session') await remoteRegisteredCost();
   if (!only || only === 'reconcile') await reconcileCosts();
   if (!only || only === 'daemon') await daemonFigures();
   if (!only || only === 'packaged') await asPackaged();

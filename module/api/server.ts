@@ -102,6 +102,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(data);
 }
 
+/** The most a first page (`GET /api/v1/devices?first=N`) may hold. */
+const FIRST_PAGE_MAX = 1000;
 const IDLE_MS = 30_000;
 
 /**
@@ -267,6 +269,11 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     if (p === '/api/v1/devices') {
       only('GET', 'POST');
       if (m === 'GET') {
+        const first = url.searchParams.get('first');
+        if (first !== null) {
+          if (!/^[1-9][0-9]{0,3}$/.test(first) || Number(first) > FIRST_PAGE_MAX) throw new ApiError(400, 'bad_input', `first must be a whole number from 1 to ${FIRST_PAGE_MAX}`, 'first');
+          return sendJson(res, 200, await engine.firstActive(Number(first)));
+        }
         const all = url.searchParams.get('all');
         return sendDeviceList(res, engine.listPages({ all: all === '1' || all === 'true' }), SECURITY_HEADERS);
       }

@@ -10,6 +10,7 @@ export function table(head: string[], rows: string[][]): string {
 
 export function remaining(device: Device, now = Date.now()): string {
   if (device.state !== 'active') return '-';
+  if (device.expiresAt === null) return 'until revoked';
   const s = Math.max(0, Math.ceil((device.expiresAt - now) / 1000));
   return formatDuration(s);
 }
@@ -20,9 +21,14 @@ export function devicesTable(devices: Device[]): string {
   if (devices.length === 0) return 'no devices';
   return table(
     ['ID', 'ADDRESS', 'STATE', 'LEFT', 'POLICY', 'SOURCE', 'QNAP ID', 'LABEL', 'REGISTERED'],
-    devices.map(d => [String(d.id), d.addresses.join(' '), d.state, remaining(d), d.policy === 'session' ? `session ${d.sessionId}` : 'fixed',
+    devices.map(d => [String(d.id), d.addresses.join(' '), d.state, remaining(d), policyText(d),
       d.source, d.qnapId ?? '-', d.label || '-', iso(d.registeredAt)]),
   );
+}
+
+/** How the registration ends: "fixed", "session S1", "until revoked". */
+export function policyText(d: Device): string {
+  return d.policy === 'session' ? `session ${d.sessionId}` : d.policy === 'until-revoked' ? 'until revoked' : 'fixed';
 }
 
 export function auditTable(entries: AuditEntry[]): string {
@@ -45,6 +51,7 @@ export function statusText(s: Status): string {
     `  enabled:        ${s.enabled ? 'yes' : 'no'}${s.enabled && !s.enforcing ? ' (NOT enforcing: see sipa doctor)' : ''}`,
     `  active devices: ${s.activeDevices}`,
     `  LAN (exempt):   ${s.lanNetworks.join(', ') || '-'}`,
+    `  until revoked:  ${s.allowUntilRevoked ? 'allowed (policy.allowUntilRevoked)' : 'not allowed (policy.allowUntilRevoked is false)'}`,
     `  clock trusted:  ${s.clockTrusted ? 'yes' : `no: ${s.clockNote ?? 'timed entries were revoked at start'}`}`,
     `  portal:         ${!s.portal.configured ? 'none configured (standalone: local registrations only)' : `${s.portal.bound ? 'bound' : 'not bound (sipa bind)'}, ${s.portal.connected ? 'connected' : 'not connected'}`}`,
     ...(s.storeRecovered ? [`  STORE RECOVERED: ${s.storeRecovered}`] : []),

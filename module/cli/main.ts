@@ -5,7 +5,7 @@
 // is loaded by the verbs that use it (client.ts says why).
 import { parseArgs } from 'node:util';
 import { parseDuration, DurationError } from '../domain/duration';
-import type { AuditEntry, Device, Status } from '../engine';
+import type { AuditEntry, Device, ExpiryRequest, Status } from '../engine';
 import type { Config } from '../config';
 import { apiRequest, ApiFailure, DaemonUnreachable, runDirOf } from './client';
 import { auditTable, devicesTable, statusText } from './format';
@@ -23,9 +23,10 @@ Usage: sipa COMMAND [options]            (every command takes --config FILE; rea
   status                       is it on, how many devices, LAN networks, portal link
   enable | disable             turn enforcement on (only registered addresses may connect) or off
   list [--all]                 trusted devices (--all: also expired and revoked ones)
-  register ADDRESS [ADDRESS…] (--for DURATION | --session ID [--lease DURATION]) [--label TEXT]
-                               trust a device by its addresses (one IPv4, a few IPv6), one expiry
-                               for all; DURATION as 90, 90s, 15m, 2h or 1h30m
+  register ADDRESS [ADDRESS…] (--for DURATION | --session ID [--lease DURATION] | --until-revoked)
+          [--label TEXT]       trust a device by its addresses (one IPv4, a few IPv6), one expiry
+                               for all; DURATION as 90, 90s, 15m, 2h or 1h30m; --until-revoked: no
+                               end, where the config's policy.allowUntilRevoked is true
   register --from FILE [--for DURATION]
                                trust many at once, all or nothing: one device per line, as
                                JSON ({"address":…,"for":"2h","label":…}) or CSV (address,for,label);
@@ -64,11 +65,12 @@ const OPTIONS = {
   portal: { type: 'string' },
   code: { type: 'string' },
   from: { type: 'string' },
+  'until-revoked': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<string, string[]> = {
-  status: ['json'], enable: [], disable: [], list: ['all', 'json'], register: ['for', 'session', 'lease', 'label', 'from', 'json'],
+  status: ['json'], enable: [], disable: [], list: ['all', 'json'], register: ['for', 'session', 'lease', 'until-revoked', 'label', 'from', 'json'],
   revoke: ['reason', 'from', 'json'], audit: ['limit', 'json'], bind: ['portal', 'code', 'json'], unbind: ['json'], doctor: ['json'],
   selftest: ['json'], daemon: [], 'uninstall-cleanup': [],
 };
@@ -95,7 +97,7 @@ export function parseCommandLine(argv: string[]): Parsed {
     }
   }
   const fromFile = values.from !== undefined;
-  if (fromFile && (values.session !== undefined || values.lease !== undefined || values.label !== undefined)) {
+  if (fromFile && (values.session !== undefined || values.lease !== undefined || values.label !== undefined || values['until-revoked'] !== undefined)) {
     throw new UsageError('--from FILE takes the label and duration from each line (and --for as the default duration)');
   }
   const wantPositionals = (command === 'register' || command === 'revoke') && !fromFile ? 1 : 0;
@@ -109,18 +111,20 @@ export function parseCommandLine(argv: string[]): Parsed {
 }
 
 /** The request body for `sipa register`, from the command line. */
-export function registerBody(p: Parsed): { address: string; moreAddresses?: string[]; label?: string; expiry: { policy: 'fixed'; seconds: number } | { policy: 'session'; sessionId: string; leaseSeconds: number } } {
+export function registerBody(p: Parsed): { address: string; moreAddresses?: string[]; label?: string; expiry: ExpiryRequest } {
   const forText = p.values.for as string | undefined;
   const session = p.values.session as string | undefined;
-  if ((forText === undefined) === (session === undefined)) {
-    throw new UsageError('register needs either --for DURATION or --session ID (one of them)');
+  const untilRevoked = p.values['until-revoked'] === true;
+  if ([forText !== undefined, session !== undefined, untilRevoked].filter(Boolean).length !== 1) {
+    throw new UsageError('register needs one of --for DURATION, --session ID or --until-revoked');
   }
   if (p.values.lease !== undefined && session === undefined) throw new UsageError('--lease goes with --session');
   const label = p.values.label as string | undefined;
   try {
-    const expiry = forText !== undefined
-      ? { policy: 'fixed' as const, seconds: parseDuration(forText, '--for') }
-      : { policy: 'session' as const, sessionId: session!, leaseSeconds: parseDuration((p.values.lease as string | undefined) ?? '15m', '--lease') };
+    const expiry: ExpiryRequest = untilRevoked ? { policy: 'until-revoked' }
+      : forText !== undefined
+        ? { policy: 'fixed', seconds: parseDuration(forText, '--for') }
+        : { policy: 'session', sessionId: session!, leaseSeconds: parseDuration((p.values.lease as string | undefined) ?? '15m', '--lease') };
     const [address, ...more] = p.positionals;
     return { address, ...(more.length ? { moreAddresses: more } : {}), ...(label !== undefined ? { label } : {}), expiry };
   } catch (e) {
@@ -203,7 +207,7 @@ async function clientVerb(p: Parsed, sock: string): Promise<number> {
     case 'register': {
       if (p.values.from !== undefined) return await registerFromFile(p, sock);
       const r = await apiRequest<{ device: Device }>(sock, 'POST', '/api/v1/devices', registerBody(p));
-      print(p, r.device, () => `registered device ${r.device.id}: ${r.device.addresses.join(' ')} until ${new Date(r.device.expiresAt).toISOString()}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
+      print(p, r.device, () => `registered device ${r.device.id}: ${r.device.addresses.join(' ')} ${r.device.expiresAt === null ? 'until revoked (sipa revoke ends it)' : `until ${new Date(r.device.expiresAt).toISOString()}`}${r.device.policy === 'session' ? ` (session ${r.device.sessionId}, lease renews)` : ''}`);
       return 0;
     }
     case 'revoke': {

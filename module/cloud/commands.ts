@@ -15,6 +15,7 @@ export interface Result {
   address?: string;
   sessionId?: string;
   deviceId?: number;
+  /** A portal device always has one (only an administrator registers until revoked). */
   expiresAt?: number;
   state?: Device['state'];
   code?: string;
@@ -182,7 +183,7 @@ export class CommandReceiver {
     const [address, ...moreAddresses] = b.addresses;
     try {
       const d = await this.deps.engine.register({ address, moreAddresses, label: b.label, qnapId: b.qnapId, source: 'portal', expiry }, this.actor(b.qnapId));
-      return { ok: true, ref: b.ref, address: d.address, deviceId: d.id, expiresAt: d.expiresAt };
+      return { ok: true, ref: b.ref, address: d.address, deviceId: d.id, expiresAt: d.expiresAt ?? undefined };
     } catch (e) {
       return { ref: b.ref, address, ...errorResult(e) };
     }
@@ -201,7 +202,7 @@ export class CommandReceiver {
         return { ...base, code: 'not_portal_device', message: `device ${b.deviceId} is not a device of session ${b.sessionId}` };
       }
       const d = await this.deps.engine.addAddress(b.deviceId, b.address, this.actor(b.qnapId));
-      return { ok: true, deviceId: d.id, address: b.address, expiresAt: d.expiresAt };
+      return { ok: true, deviceId: d.id, address: b.address, expiresAt: d.expiresAt ?? undefined };
     } catch (e) {
       return { ...base, ...errorResult(e) };
     }
@@ -217,7 +218,7 @@ export class CommandReceiver {
   private async registerExpiry(ref: string, address: string, label: string, qnapId: string, expiry: ExpiryRequest): Promise<Result> {
     try {
       const d = await this.deps.engine.register({ address, label, qnapId, source: 'portal', expiry }, this.actor(qnapId));
-      return { ok: true, ref, address: d.address, deviceId: d.id, expiresAt: d.expiresAt };
+      return { ok: true, ref, address: d.address, deviceId: d.id, expiresAt: d.expiresAt ?? undefined };
     } catch (e) {
       return { ref, address, ...errorResult(e) };
     }
@@ -260,7 +261,7 @@ export class CommandReceiver {
   private async leaseRenew(b: LeaseRenewBody): Promise<Result[]> {
     try {
       const renewed = await this.deps.engine.renewSession(b.sessionId, this.leaseWithGrace(b.leaseSeconds), this.actor(b.qnapId));
-      return [{ ok: true, sessionId: b.sessionId }, ...renewed.map((d) => ({ ok: true, sessionId: b.sessionId, deviceId: d.id, address: d.address, expiresAt: d.expiresAt }))];
+      return [{ ok: true, sessionId: b.sessionId }, ...renewed.map((d) => ({ ok: true, sessionId: b.sessionId, deviceId: d.id, address: d.address, expiresAt: d.expiresAt ?? undefined }))];
     } catch (e) {
       return [{ sessionId: b.sessionId, ...errorResult(e) }];
     }
@@ -333,7 +334,7 @@ export class CommandReceiver {
         results.push({ ...base, ok: false, code: 'expired', message: 'its fixed period ended before the resync' });
         continue;
       }
-      if (current && current.policy === 'fixed' && Math.abs(current.expiresAt - (this.deps.now() + remainingMs)) <= config.skewSeconds * 1000) {
+      if (current && current.policy === 'fixed' && current.expiresAt !== null && Math.abs(current.expiresAt - (this.deps.now() + remainingMs)) <= config.skewSeconds * 1000) {
         results.push({ ...base, ok: true, deviceId: current.id, expiresAt: current.expiresAt });
         continue;
       }

@@ -47,6 +47,8 @@ export interface Config {
     /** 'network': an IPv6 registration allows its /64 (survives temporary-address rotation); 'address': the /128. */
     ipv6Scope: 'address' | 'network';
     maxIpv6PerDevice: number;
+    /** An administrator may register a device with no end, until it is revoked; a device never registers itself so. */
+    allowUntilRevoked: boolean;
   };
   limits: { maxEntries: number };
   reconcile: { intervalSeconds: number };

@@ -37,11 +37,14 @@ export function clockTrust({ nowMs, lastSeenMs, buildTimeMs }: ClockEvidence): C
 
 /**
  * How long (ms) a stored active device may still live when restoring after a restart: what is left of it
- * by a trusted clock, never more than it was granted; 0 means revoke. Without a trusted clock every entry
- * is timed (fixed period or session lease), so every entry gets 0.
+ * by a trusted clock, never more than it was granted; 0 means revoke. Without a trusted clock every timed entry
+ * (fixed period or session lease) gets 0. A registration until revoked owes nothing to the clock: Infinity,
+ * trusted or not.
  */
 export function remainingAfterRestore(device: Device, nowMs: number, trusted: boolean): number {
-  if (device.state !== 'active' || !trusted || !Number.isFinite(nowMs)) return 0;
+  if (device.state !== 'active') return 0;
+  if (device.expiresAt === null) return device.policy === 'until-revoked' ? Infinity : 0;
+  if (!trusted || !Number.isFinite(nowMs)) return 0;
   const remaining = device.expiresAt - nowMs;
   const granted = device.expiresAt - device.registeredAt;
   if (!Number.isFinite(remaining) || remaining <= 0) return 0;

@@ -27,9 +27,9 @@ export function endDevice(device: Device, to: EndState, at: number, by: string, 
   return { ...device, state: to, endedAt: at, endedBy: by, endReason: reason };
 }
 
-/** Active and not yet past its expiry (or lease). */
+/** Active and not yet past its expiry (or lease); one until revoked is live until it is revoked. */
 export function isLive(device: Device, nowMs: number): boolean {
-  return device.state === 'active' && device.expiresAt > nowMs;
+  return device.state === 'active' && (device.expiresAt === null || device.expiresAt > nowMs);
 }
 
 /** The parts of a registration that apply when the address is already registered. */

@@ -4,6 +4,8 @@ import type { ExpiryRequest } from './records';
 export interface PolicyBounds {
   minSeconds: number;
   maxSeconds: number;
+  /** Whether a registration may last until it is revoked (policy.allowUntilRevoked); false when absent. */
+  allowUntilRevoked?: boolean;
 }
 
 export const DEFAULT_POLICY_BOUNDS: Readonly<PolicyBounds> = Object.freeze({ minSeconds: 60, maxSeconds: 43200 });
@@ -48,11 +50,24 @@ export function checkExpiry(req: ExpiryRequest, bounds: PolicyBounds, leaseBound
       : checkSeconds(session.leaseSeconds, 'expiry.leaseSeconds', 'lease', bounds, FIXED_KEYS);
     return { policy: 'session', sessionId, leaseSeconds };
   }
-  throw new PolicyError('expiry.policy', `expiry policy must be "fixed" or "session", got ${describe(policy)}`);
+  if (policy === 'until-revoked') {
+    if (bounds.allowUntilRevoked !== true) {
+      throw new PolicyError('expiry.policy', 'registering until revoked is not allowed here: policy.allowUntilRevoked is false in the '
+        + 'configuration (set it to true to allow it), so give a period instead');
+    }
+    return { policy: 'until-revoked' };
+  }
+  throw new PolicyError('expiry.policy', `expiry policy must be "fixed", "session" or "until-revoked", got ${describe(policy)}`);
 }
 
-/** Absolute UTC ms at which the requested access ends (fixed) or its lease lapses (session). */
-export function expiresAtFor(req: ExpiryRequest, nowMs: number): number {
+/**
+ * Absolute UTC ms at which the requested access ends (fixed) or its lease lapses (session); null when it lasts
+ * until revoked.
+ */
+export function expiresAtFor(req: Exclude<ExpiryRequest, { policy: 'until-revoked' }>, nowMs: number): number;
+export function expiresAtFor(req: ExpiryRequest, nowMs: number): number | null;
+export function expiresAtFor(req: ExpiryRequest, nowMs: number): number | null {
+  if (req.policy === 'until-revoked') return null;
   const seconds = req.policy === 'fixed' ? req.seconds : req.leaseSeconds;
   return nowMs + seconds * 1000;
 }

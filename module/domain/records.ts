@@ -3,6 +3,8 @@
 
 export type DeviceSource = 'local' | 'portal';
 export type DeviceState = 'active' | 'expired' | 'revoked';
+/** How a registration ends: after a fixed period, with the portal session, or only when it is revoked. */
+export type ExpiryPolicy = 'fixed' | 'session' | 'until-revoked';
 
 export interface Device {
   id: number;
@@ -15,10 +17,11 @@ export interface Device {
   label: string;
   qnapId: string | null;
   source: DeviceSource;
-  policy: 'fixed' | 'session';
+  policy: ExpiryPolicy;
   sessionId: string | null;
   registeredAt: number;
-  expiresAt: number;
+  /** When access ends (fixed) or the session's lease lapses; null for a registration until revoked. */
+  expiresAt: number | null;
   state: DeviceState;
   endedAt: number | null;
   endedBy: string | null;
@@ -27,7 +30,9 @@ export interface Device {
 
 export type ExpiryRequest =
   | { policy: 'fixed'; seconds: number }
-  | { policy: 'session'; sessionId: string; leaseSeconds: number };
+  | { policy: 'session'; sessionId: string; leaseSeconds: number }
+  /** Only where policy.allowUntilRevoked is true, and only for an administrator's (local) registration. */
+  | { policy: 'until-revoked' };
 
 export interface RegisterRequest {
   address: string;

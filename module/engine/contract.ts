@@ -3,8 +3,8 @@
 // tested against a stub of it.
 
 // The records themselves are the domain's (every layer speaks of them); surfaces take them from here.
-import type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest } from '../domain';
-export type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryRequest, RegisterRequest };
+import type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryPolicy, ExpiryRequest, RegisterRequest } from '../domain';
+export type { Actor, AuditEntry, Device, DeviceSource, DeviceState, ExpiryPolicy, ExpiryRequest, RegisterRequest };
 
 export interface Status {
   enabled: boolean;
@@ -14,6 +14,8 @@ export interface Status {
   clockTrusted: boolean;
   /** What an IPv6 registration allows: the address itself, or its /64 ('network'). */
   ipv6Scope: 'address' | 'network';
+  /** Whether an administrator may register a device until revoked (policy.allowUntilRevoked). */
+  allowUntilRevoked: boolean;
   /** Why the clock was not trusted at start and what happens next, or null. */
   clockNote: string | null;
   /** The store was damaged (or could not be opened) at start: what was done about it. */
@@ -57,6 +59,16 @@ export interface EngineApi {
   list(opts?: { all?: boolean }): Promise<Device[]>;
   /** The same list a page at a time, for answers that must not hold it all in memory. */
   listPages(opts?: { all?: boolean }): AsyncIterable<Device[]>;
+  /**
+   * The first `limit` active devices in the trusted list's order (domain/order.ts) and how many are active: the
+   * panel's first page, from memory (no store read), before the whole list arrives.
+   */
+  firstActive(limit: number): Promise<{ devices: Device[]; total: number }>;
+  /**
+   * Whether an active device lets this address in, as its kernel entries do (every address of the device, an
+   * IPv6 one as its /64 under ipv6Scope "network"), from memory.
+   */
+  allows(address: string): Promise<boolean>;
   register(req: RegisterRequest, by: Actor): Promise<Device>;
   revoke(idOrAddress: number | string, by: Actor, reason?: string): Promise<Device>;
   /** Adds an address to an active device; its expiry stays. */

@@ -9,11 +9,11 @@
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
 import {
   parseDeviceAddress, parseNetwork, formatAddress, IpNetwork, checkExpiry, expiresAtFor, kernelTimeoutSeconds, clockTrust,
-  remainingAfterRestore, SYSTEM,
+  remainingAfterRestore, SYSTEM, firstInListOrder, networkContains,
 } from '../domain';
 import { Store, type Recovered, type SwitchReading, type UnreadableRow } from '../store';
-import { Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork } from '../kernel';
-import { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from './contract';
+import { Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork, PERMANENT_TIMEOUT } from '../kernel';
+import { Actor, AuditEntry, Device, EngineApi, EngineEvents, ExpiryRequest, RegisterRequest, Status } from './contract';
 import { Config, kernelNames, restartRequiredChanges } from '../config';
 import { ActiveDevices } from './active';
 import { EventBus } from './events';
@@ -103,12 +103,25 @@ function entriesOf(addresses: readonly string[], ipv6Scope: 'address' | 'network
   return [...out.values()];
 }
 
+/**
+ * The kernel timeout of an entry wanted until `deadline` (monotonic ms): none (null) once it has passed, a
+ * permanent entry for a registration until revoked (deadline Infinity).
+ */
+function kernelTimeout(deadline: number, mono: number): number | null {
+  return deadline === Infinity ? PERMANENT_TIMEOUT : kernelTimeoutSeconds(deadline - mono);
+}
+
+/** The monotonic deadline of an expiry (UTC ms, null: until revoked) seen at wall time `now`, mono time `mono`. */
+function deadlineOf(expiresAt: number | null, now: number, mono: number): number {
+  return expiresAt === null ? Infinity : mono + (expiresAt - now);
+}
+
 export class Engine implements EngineApi {
   private readonly events: EventBus;
   private readonly now: () => number;
   private readonly mono: () => number;
   private plan: FirewallPlan;
-  /** Active devices, the monotonic time each one's access ends, and its kernel entries. */
+  /** Active devices, the monotonic time each one's access ends (Infinity: until revoked), and its kernel entries. */
   private readonly active = new ActiveDevices<KernelEntry>();
   private enabled = false;
   private enforcing = false;
@@ -196,7 +209,8 @@ export class Engine implements EngineApi {
           // only a trusted wall clock can tell what is left. An entry may be shared (a local and a portal
           // registration, a /64): a trusted clock keeps this device to its own expiry, never the longer one.
           const wall = remainingAfterRestore(device, now, trust.trusted);
-          const remaining = kernelLeft > 0 ? (trust.trusted ? Math.min(kernelLeft * 1000, wall) : kernelLeft * 1000) : wall;
+          // One until revoked (wall: Infinity) stays so, whatever timed entry it shares with another device.
+          const remaining = wall === Infinity ? wall : kernelLeft > 0 ? (trust.trusted ? Math.min(kernelLeft * 1000, wall) : kernelLeft * 1000) : wall;
           if (remaining > 0) this.active.set(device.id, { device, deadline: this.mono() + remaining, nets });
           else toEnd.push(device.id);
         }
@@ -313,12 +327,14 @@ export class Engine implements EngineApi {
     let restored = 0;
     try {
       for (const [address, timeout] of inKernel) {
-        if (timeout <= 0) continue;
         const net = parseNetwork(address);
+        // Timeout 0 in the allow set (which has timeouts): a permanent entry, which only a registration until
+        // revoked puts there.
+        const forever = timeout <= 0;
         await store.registerDevice(
           { address: net.text, family: net.family, prefix: net.prefix, label: 'recovered from the firewall',
-            qnapId: null, source: 'local', policy: 'fixed', sessionId: null, expiresAt: this.now() + timeout * 1000 },
-          { actor: SYSTEM, action: 'recover', detail: `kernel entry, ${timeout}s left` });
+            qnapId: null, source: 'local', policy: forever ? 'until-revoked' : 'fixed', sessionId: null, expiresAt: forever ? null : this.now() + timeout * 1000 },
+          { actor: SYSTEM, action: 'recover', detail: forever ? 'kernel entry without a timeout: until revoked' : `kernel entry, ${timeout}s left` });
         restored++;
       }
     } catch (err) {
@@ -372,7 +388,7 @@ export class Engine implements EngineApi {
     }
     const entries: AllowEntry[] = [];
     for (const { deadline, net } of longest.values()) {
-      const timeout = kernelTimeoutSeconds(deadline - mono);
+      const timeout = kernelTimeout(deadline, mono);
       if (timeout === null) continue;
       entries.push({ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout });
     }
@@ -397,7 +413,7 @@ export class Engine implements EngineApi {
   private allowUntil(nets: readonly KernelEntry[], deadline: number, holderIds: ReadonlySet<number>): AllowEntry[] {
     const mono = this.mono();
     const others = this.latestDeadlines(new Set(nets.map(n => n.key)), holderIds);
-    return nets.map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeoutSeconds(Math.max(deadline, others.get(n.key) ?? 0) - mono) ?? 1 }));
+    return nets.map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeout(Math.max(deadline, others.get(n.key) ?? 0), mono) ?? 1 }));
   }
 
   /**
@@ -412,7 +428,7 @@ export class Engine implements EngineApi {
     const gone: KernelAddress[] = [];
     for (const n of unique) {
       const other = others.get(n.key);
-      const timeout = other === undefined ? null : kernelTimeoutSeconds(other - this.mono());
+      const timeout = other === undefined ? null : kernelTimeout(other, this.mono());
       if (timeout !== null) kept.push({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout });
       else gone.push({ family: n.family, bytes: n.bytes, prefix: n.prefix });
     }
@@ -492,7 +508,7 @@ export class Engine implements EngineApi {
       const health = await kernel.check(this.plan, {
         allowed: visit => {
           for (const { deadline, nets } of this.active.values()) {
-            const timeout = kernelTimeoutSeconds(deadline - mono) ?? 0;
+            const timeout = kernelTimeout(deadline, mono) ?? 0;
             for (const net of nets) visit(net, timeout);
           }
         },
@@ -597,6 +613,7 @@ export class Engine implements EngineApi {
       const { config, store, kernel } = this.deps;
       const addrs = this.checkAddresses([req.address, ...(req.moreAddresses ?? [])]);
       const expiry = checkExpiry(req.expiry, config.policy);
+      checkUntilRevokedSource(expiry, req.source);
       const label = checkLabel(req.label);
       const qnapId = checkQnapId(req.qnapId);
       const existing = await store.findActiveByAddress(addrs[0].text, req.source);
@@ -612,7 +629,7 @@ export class Engine implements EngineApi {
           qnapId: qnapId !== undefined ? qnapId : existing?.qnapId ?? null, source: req.source, policy: expiry.policy,
           sessionId: expiry.policy === 'session' ? expiry.sessionId : null, expiresAt },
         { actor: by, action: existing ? 'renew' : 'register', detail: `${describeExpiry(expiry)}${more.length ? `; ${addrs.map(a => a.text).join(' ')}` : ''}` });
-      const deadline = this.mono() + (expiresAt - now);
+      const deadline = deadlineOf(expiresAt, now, this.mono());
       const before = this.active.get(device.id)?.nets ?? [];
       const nets = this.entriesOf(device);
       this.active.set(device.id, { device, deadline, nets });
@@ -706,6 +723,7 @@ export class Engine implements EngineApi {
             allowPrefixes: config.policy.allowPrefixes, maxPrefixWidthV4: config.policy.maxPrefixWidthV4, maxPrefixWidthV6: config.policy.maxPrefixWidthV6,
           });
           const expiry = checkExpiry(req.expiry, config.policy);
+          checkUntilRevokedSource(expiry, req.source);
           const label = checkLabel(req.label) ?? '';
           const qnapId = checkQnapId(req.qnapId) ?? null;
           const key = `${net.text}|${req.source}`;
@@ -735,7 +753,7 @@ export class Engine implements EngineApi {
       const added: Array<{ nets: KernelEntry[]; deadline: number }> = [];
       for (const device of devices) {
         const nets = this.entriesOf(device);
-        const deadline = mono + (device.expiresAt - now);
+        const deadline = deadlineOf(device.expiresAt, now, mono);
         this.active.set(device.id, { device, deadline, nets });
         ids.add(device.id);
         added.push({ nets, deadline });
@@ -744,7 +762,7 @@ export class Engine implements EngineApi {
       if (this.enabled) {
         const others = this.latestDeadlines(new Set(added.flatMap(a => a.nets.map(n => n.key))), ids);
         for (const { nets, deadline } of added) {
-          for (const n of nets) entries.push({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeoutSeconds(Math.max(deadline, others.get(n.key) ?? 0) - mono) ?? 1 });
+          for (const n of nets) entries.push({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeout(Math.max(deadline, others.get(n.key) ?? 0), mono) ?? 1 });
         }
         const failed = kernel.allow(entries);
         if (failed.length) {
@@ -902,7 +920,7 @@ export class Engine implements EngineApi {
 
   renewSession(sessionId: string, leaseSeconds: number, by: Actor): Promise<Device[]> {
     return this.exclusive(async () => {
-      const expiry = checkExpiry({ policy: 'session', sessionId, leaseSeconds }, this.deps.config.policy);
+      const expiry = checkExpiry({ policy: 'session', sessionId, leaseSeconds }, this.deps.config.policy) as Extract<ExpiryRequest, { policy: 'session' }>;
       const now = this.now();
       const expiresAt = expiresAtFor(expiry, now);
       const devices = await this.deps.store.extendSession(sessionId, expiresAt, { actor: by, action: 'lease', detail: `${leaseSeconds}s` }, sessionScope(by));
@@ -926,6 +944,8 @@ export class Engine implements EngineApi {
     this.expiryTimer = null;
     if (this.stopped || this.active.size === 0) return;
     const next = this.active.earliestDeadline();
+    // Nothing ends by itself (every active device lasts until revoked): nothing to wait for.
+    if (next === Infinity) return;
     // Timers are capped (2^31 ms); a far deadline is simply looked at again later.
     const wait = Math.min(Math.max(0, next - this.mono()), 2 ** 30);
     this.expiryTimer = setTimeout(() => void this.bookExpiries(), wait);
@@ -958,6 +978,7 @@ export class Engine implements EngineApi {
       clockTrusted: this.clockTrusted,
       clockNote: this.clockNote,
       ipv6Scope: this.deps.config.policy.ipv6Scope,
+      allowUntilRevoked: this.deps.config.policy.allowUntilRevoked,
       storeRecovered: this.storeRecovered,
       storageFull: this.storageFullNote(),
       quarantinedRows: this.quarantined,
@@ -977,6 +998,30 @@ export class Engine implements EngineApi {
 
   listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     return this.deps.store.devicesInPages(opts);
+  }
+
+  async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
+    return { devices: firstInListOrder(this.activeDevices(), limit), total: this.active.size };
+  }
+
+  async allows(address: string): Promise<boolean> {
+    let a: IpNetwork;
+    try {
+      a = parseNetwork(address);
+    } catch {
+      return false;
+    }
+    const mono = this.mono();
+    for (const { nets, deadline } of this.active.values()) {
+      // Past its end and not yet booked: the kernel has already dropped it.
+      if (deadline <= mono) continue;
+      for (const n of nets) if (networkContains(n, a)) return true;
+    }
+    return false;
+  }
+
+  private *activeDevices(): Iterable<Device> {
+    for (const a of this.active.values()) yield a.device;
   }
 
   list(opts: { all?: boolean } = {}): Promise<Device[]> {
@@ -1036,6 +1081,14 @@ function checkReason(reason: string): string {
 }
 
 function describeExpiry(e: ReturnType<typeof checkExpiry>): string {
+  if (e.policy === 'until-revoked') return 'until revoked';
   return e.policy === 'fixed' ? `fixed ${e.seconds}s` : `session ${e.sessionId} lease ${e.leaseSeconds}s`;
+}
+
+/** Only an administrator registers until revoked: a device that registers itself (portal) always has an end. */
+function checkUntilRevokedSource(e: ReturnType<typeof checkExpiry>, source: Device['source']): void {
+  if (e.policy === 'until-revoked' && source !== 'local') {
+    throw new EngineError('conflict', 'only an administrator can register a device until revoked; a portal registration has an end', 'expiry.policy');
+  }
 }
 

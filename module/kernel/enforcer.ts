@@ -13,7 +13,7 @@ export interface AllowEntry {
   family: Family;
   bytes: Uint8Array;
   prefix: number;
-  /** Seconds, 1..2147483: the kernel drops the entry by itself when it ends. */
+  /** Seconds, 1..2147483: the kernel drops the entry by itself when it ends; PERMANENT_TIMEOUT: it never does. */
   timeout: number;
 }
 
@@ -24,7 +24,7 @@ export type KernelAddress = Omit<AllowEntry, 'timeout'>;
 export interface Wanted {
   /**
    * Hands every active device's entry to `visit` with the timeout it should have now (0: it is ending, present
-   * or not). A visitor rather than a list: the engine has 10,000 of them and needs no copy each check.
+   * or not; PERMANENT_TIMEOUT: present without one). A visitor rather than a list: the engine has 10,000 of them and needs no copy each check.
    */
   allowed: (visit: (entry: KernelAddress, timeout: number) => void) => void;
   /** How many entries `allowed` visits, at most. */

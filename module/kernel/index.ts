@@ -4,4 +4,4 @@ export { Enforcer, explainKernelFailure, type Enforcement, type AllowEntry, type
 export type { FirewallPlan, Protect, Action } from './firewall';
 export { LanWatcher, type LanNetwork } from './lan';
 export { commandRunner, findProgram, type CommandRunner, type CommandResult } from './command';
-export { loadNative, defaultLibraryPath, KernelError, type NativeLibrary, type NetlinkHandle } from './native';
+export { loadNative, defaultLibraryPath, KernelError, PERMANENT_TIMEOUT, type NativeLibrary, type NetlinkHandle } from './native';

@@ -11,15 +11,22 @@ export interface KernelEntry {
   /** Network-order bytes: 4 or 16. */
   bytes: Uint8Array;
   prefix: number;
-  /** Seconds; 0 = no timeout attribute (sets without timeouts). */
+  /** Seconds; PERMANENT_TIMEOUT: never ends by itself; 0 = no timeout attribute (sets without timeouts). */
   timeout: number;
 }
+
+/**
+ * The timeout of an entry that stays until it is deleted (a registration until revoked): the helper adds it to a
+ * set with timeouts with timeout 0, which the kernel keeps for ever and lists with timeout 0 (ipset(8)); wanted
+ * so in a setDiff, a member listed with any other timeout is retimed. SIPA_TIMEOUT_PERMANENT in sipa.h.
+ */
+export const PERMANENT_TIMEOUT = 0xffffffff;
 
 export interface SetMember {
   family: Family;
   bytes: Uint8Array;
   prefix: number;
-  /** Remaining seconds as the kernel reports them (0 in a set without timeouts). */
+  /** Remaining seconds as the kernel reports them (0 in a set without timeouts, and for a permanent entry). */
   timeout: number;
 }
 
@@ -134,7 +141,7 @@ const MEMBER_SIZE = 24;
 const INFO_SIZE = 56;
 const NET_SIZE = 20;
 const ERRLEN = 512;
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 const OP_CODES = { add: 1, del: 2 } as const;
 
 let loaded: NativeLibrary | null = null;

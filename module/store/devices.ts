@@ -1,7 +1,7 @@
 import type { Actor, Device, DeviceSource, DeviceState } from '../domain';
 import type { Query, Tx } from './database';
 import { StoreError } from './errors';
-import { inputId, inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowText, rowTextOrNull } from './validate';
+import { inputId, inputNonEmpty, inputTime, rowEnum, rowInt, rowIntOrNull, rowNull, rowText, rowTextOrNull } from './validate';
 
 /** What a registration stores: the address is already canonical (domain/ normalises it), and a session id is
  * required for policy 'session'. */
@@ -34,6 +34,9 @@ export function deviceFromRow(row: DeviceRow): Device {
   if (family !== 4 && family !== 6) throw new StoreError('store_row_invalid', `store: devices row ${id}: unknown family ${family}`);
   const address = rowText(t, id, 'address', row.address);
   const extra = rowText(t, id, 'extra_addresses', row.extra_addresses);
+  const policy = rowEnum(t, id, 'policy', row.policy, ['fixed', 'session', 'until-revoked'] as const);
+  // Only a registration until revoked has no end; a timed one without an end would never be booked as expired.
+  const expiresAt = policy === 'until-revoked' ? rowNull(t, id, 'expires_at', row.expires_at) : rowInt(t, id, 'expires_at', row.expires_at);
   return {
     id,
     address,
@@ -43,10 +46,10 @@ export function deviceFromRow(row: DeviceRow): Device {
     label: rowText(t, id, 'label', row.label),
     qnapId: rowTextOrNull(t, id, 'qnap_id', row.qnap_id),
     source: rowEnum(t, id, 'source', row.source, ['local', 'portal'] as const),
-    policy: rowEnum(t, id, 'policy', row.policy, ['fixed', 'session'] as const),
+    policy,
     sessionId: rowTextOrNull(t, id, 'session_id', row.session_id),
     registeredAt: rowInt(t, id, 'registered_at', row.registered_at),
-    expiresAt: rowInt(t, id, 'expires_at', row.expires_at),
+    expiresAt,
     state: rowEnum(t, id, 'state', row.state, ['active', 'expired', 'revoked'] as const),
     endedAt: rowIntOrNull(t, id, 'ended_at', row.ended_at),
     endedBy: rowTextOrNull(t, id, 'ended_by', row.ended_by),
@@ -260,9 +263,11 @@ function checkFields(f: DeviceFields): void {
     throw new StoreError('invalid_input', `store: prefix of ${f.address} must be 0..${max}, got ${String(f.prefix)}`);
   }
   if (f.source !== 'local' && f.source !== 'portal') throw new StoreError('invalid_input', `store: unknown source ${JSON.stringify(f.source)}`);
-  if (f.policy !== 'fixed' && f.policy !== 'session') throw new StoreError('invalid_input', `store: unknown policy ${JSON.stringify(f.policy)}`);
+  if (f.policy !== 'fixed' && f.policy !== 'session' && f.policy !== 'until-revoked') throw new StoreError('invalid_input', `store: unknown policy ${JSON.stringify(f.policy)}`);
   if (f.policy === 'session' && !f.sessionId) {
     throw new StoreError('invalid_input', `store: a session registration of ${f.address} needs a session id`);
   }
-  inputTime('expiry', f.expiresAt);
+  if (f.policy === 'until-revoked') {
+    if (f.expiresAt !== null) throw new StoreError('invalid_input', `store: a registration of ${f.address} until revoked has no expiry, got ${String(f.expiresAt)}`);
+  } else inputTime('expiry', f.expiresAt as number);
 }

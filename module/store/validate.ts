@@ -17,6 +17,12 @@ export function rowIntOrNull(table: string, id: unknown, column: string, value: 
   return value === null ? null : rowInt(table, id, column, value);
 }
 
+/** A column that must be empty in this row (e.g. the expiry of a registration until revoked). */
+export function rowNull(table: string, id: unknown, column: string, value: unknown): null {
+  if (value === null) return null;
+  throw new StoreError('store_row_invalid', `store: ${table} row ${String(id)}: ${column} is ${JSON.stringify(value)}, not empty as its policy requires`);
+}
+
 export function rowText(table: string, id: unknown, column: string, value: unknown): string {
   if (typeof value === 'string') return value;
   throw new StoreError('store_row_invalid', `store: ${table} row ${String(id)}: ${column} is ${JSON.stringify(value)}, not text`);

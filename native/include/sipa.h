@@ -12,9 +12,13 @@
 #include <stdint.h>
 
 #define SIPA_API __attribute__((visibility("default")))
-#define SIPA_ABI_VERSION 3u
+#define SIPA_ABI_VERSION 4u
 #define SIPA_SETNAME_MAX 31 /* IPSET_MAXNAMELEN - 1 */
 #define SIPA_KERNEL_MAX_TIMEOUT 2147483u
+/* An entry that never ends by itself (a registration until revoked): added to a set with timeouts with a timeout
+ * of 0, which the kernel keeps until it is deleted (ipset(8): "zero timeout value means the entry is added
+ * permanent to the set"), and listed with timeout 0; wanted as such by sipa_set_diff. */
+#define SIPA_TIMEOUT_PERMANENT 0xffffffffu
 
 typedef struct sipa_handle sipa_handle;
 
@@ -27,7 +31,7 @@ typedef struct sipa_entry {
 	uint8_t family;   /* 4 or 6 */
 	uint8_t prefix;   /* 1..32 or 1..128 */
 	uint8_t reserved;
-	uint32_t timeout; /* seconds, host order; an add to a timeout set needs 1..SIPA_KERNEL_MAX_TIMEOUT; 0 = none */
+	uint32_t timeout; /* seconds, host order: 1..SIPA_KERNEL_MAX_TIMEOUT, SIPA_TIMEOUT_PERMANENT, or 0 = none (set default) */
 	uint8_t addr[16];
 } sipa_entry;
 
@@ -98,7 +102,8 @@ enum sipa_diff_state { SIPA_DIFF_OK = 0, SIPA_DIFF_MISSING = 1, SIPA_DIFF_RETIME
  * entry wanted more than once is wanted until the latest of its timeouts and reported at that one).
  * state[i] gets enum sipa_diff_state: MISSING when absent and its timeout is above slack seconds (one about to
  * end may already be gone), RETIMED when present with a timeout more than slack seconds from its own or none at
- * all; a wanted timeout of 0 (ending now) is never reported. The members nobody wants are written to extra (up
+ * all; a wanted timeout of 0 (ending now) is never reported; SIPA_TIMEOUT_PERMANENT is wanted present without a
+ * timeout (listed as 0). The members nobody wants are written to extra (up
  * to extra_cap; *extra_count gets how many there are, -ENOSPC when they did not fit); *members gets the set's
  * size. One listing, one hash table: no per-member work for the caller. */
 SIPA_API int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, uint32_t n, uint32_t slack,

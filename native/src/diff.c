@@ -82,9 +82,14 @@ int wire_set_diff(const sipa_member *have, uint32_t nhave, const sipa_entry *wan
 		}
 		uint32_t i = found - 1, got = have[m].timeout, wanted = want[i].timeout;
 		seen[i] = 1;
-		/* 0 wanted: ending now, present or not. 0 in a set with timeouts: an entry that never ends. */
-		if (wanted && (!got || (got > wanted ? got - wanted : wanted - got) > slack))
+		/* 0 wanted: ending now, present or not. 0 in a set with timeouts: an entry that never ends, which
+		 * only a permanent entry may be. */
+		if (wanted == SIPA_TIMEOUT_PERMANENT) {
+			if (got)
+				state[i] = SIPA_DIFF_RETIMED;
+		} else if (wanted && (!got || (got > wanted ? got - wanted : wanted - got) > slack)) {
 			state[i] = SIPA_DIFF_RETIMED;
+		}
 	}
 	for (uint32_t i = 0; i < nwant; i++)
 		if (!seen[i] && want[i].timeout > slack)

@@ -157,8 +157,9 @@ static int put_element(struct nlbuf *b, const sipa_entry *e, int with_timeout, u
 		TRY(attr(b, IPSET_ATTR_IPADDR_IPV4 | NLA_F_NET_BYTEORDER, e->addr, 4));
 	TRY(nest_end(b, ip));
 	TRY(attr_u8(b, IPSET_ATTR_CIDR, e->prefix));
+	/* A permanent entry says so (timeout 0) rather than leave it to the set's default timeout. */
 	if (with_timeout && e->timeout)
-		TRY(attr_be32(b, IPSET_ATTR_TIMEOUT, e->timeout));
+		TRY(attr_be32(b, IPSET_ATTR_TIMEOUT, e->timeout == SIPA_TIMEOUT_PERMANENT ? 0 : e->timeout));
 	if (line)
 		TRY(attr_u32(b, IPSET_ATTR_LINENO, line));
 	TRY(nest_end(b, data));

@@ -95,7 +95,7 @@ HIDDEN int wire_table_digest(int family, const struct wire_table_head *head, con
  * is wanted until the latest of its timeouts, and reported, if at all, at that one). state[i] gets SIPA_DIFF_OK,
  * _MISSING (not in the set, and its timeout above slack: an entry about to end may already be gone) or _RETIMED
  * (in the set with a timeout more than slack away from its own, or none); a wanted timeout of 0 is never
- * reported. extra[] gets the indices into have[] of the members nobody wants (room for nhave). */
+ * reported, and SIPA_TIMEOUT_PERMANENT is wanted in the set with none (listed as 0). extra[] gets the indices into have[] of the members nobody wants (room for nhave). */
 HIDDEN int wire_set_diff(const sipa_member *have, uint32_t nhave, const sipa_entry *want, uint32_t nwant,
 			 uint32_t slack, uint8_t *state, uint32_t *extra, uint32_t *nextra);
 

@@ -327,6 +327,19 @@ static void diff_checks(void)
 	have[0].timeout = 0; /* made permanent */
 	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
 	expect(state[0] == SIPA_DIFF_RETIMED, "diff: a permanent entry is retimed");
+	want[0].timeout = SIPA_TIMEOUT_PERMANENT; /* until revoked: the permanent member is its own */
+	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
+	expect(state[0] == SIPA_DIFF_OK, "diff: a permanent entry wanted permanent is fine");
+	have[0].timeout = 100; /* someone gave it a timeout: it would end */
+	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
+	expect(state[0] == SIPA_DIFF_RETIMED, "diff: a permanent entry with a timeout is retimed");
+	want[2].timeout = SIPA_TIMEOUT_PERMANENT;
+	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
+	expect(state[2] == SIPA_DIFF_MISSING, "diff: an absent permanent entry is missing");
+	want[6].timeout = SIPA_TIMEOUT_PERMANENT; /* shared with a timed one: the permanent one stands for both */
+	have[1].timeout = 0;
+	wire_set_diff(have, 5, want, 8, 2, state, extra, &nextra);
+	expect(state[1] == SIPA_DIFF_OK && state[6] == SIPA_DIFF_OK, "diff: a shared entry wanted permanent by one holder is permanent");
 	expect(wire_set_diff(have, 0, want, 0, 2, state, extra, &nextra) == 0 && nextra == 0, "diff of nothing with nothing");
 }
 
@@ -362,6 +375,13 @@ int main(int argc, char **argv)
 		sipa_entry es[2] = { v6_doc(SIPA_OP_ADD, 1, 128, 60), v6_doc(SIPA_OP_ADD, 0, 64, 3600) };
 		wire_ipset_adt(&b, 12, "sipa6_allow", es, 2, 1);
 		check("add6-batch", &b, print);
+	}
+	{
+		/* Until revoked: the entry says timeout 0 (permanent) instead of leaving it to the set's default. */
+		NEW(b);
+		sipa_entry e = v4(SIPA_OP_ADD, 203, 0, 113, 8, 32, SIPA_TIMEOUT_PERMANENT);
+		wire_ipset_adt(&b, 18, "sipa4_allow", &e, 1, 1);
+		check("add4-permanent", &b, print);
 	}
 	{ NEW(b); wire_ct_dump_source(&b, 13, 4, v4addr); check("ct-dump4", &b, print); }
 	{ NEW(b); wire_ct_dump_source(&b, 14, 6, v6addr); check("ct-dump6", &b, print); }

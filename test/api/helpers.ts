@@ -56,7 +56,7 @@ export function device(over: Partial<Device> = {}): Device {
 
 export function status(over: Partial<Status> = {}): Status {
   return {
-    enabled: false, enforcing: false, activeDevices: 0, lanNetworks: ['192.168.1.0/24'], clockTrusted: true, clockNote: null, ipv6Scope: 'network',
+    enabled: false, enforcing: false, activeDevices: 0, lanNetworks: ['192.168.1.0/24'], clockTrusted: true, clockNote: null, ipv6Scope: 'network', allowUntilRevoked: false,
     storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: '0.1.0', ...over,
   };
 }
@@ -68,7 +68,7 @@ export interface StubEngine extends EngineApi {
   listenerCount(): number;
 }
 
-type Stubbed = { [K in 'status' | 'enable' | 'disable' | 'list' | 'register' | 'revoke' | 'registerMany' | 'revokeMany' | 'endSession' | 'renewSession' | 'audit']: sinon.SinonStub };
+type Stubbed = { [K in 'status' | 'enable' | 'disable' | 'list' | 'firstActive' | 'allows' | 'register' | 'revoke' | 'registerMany' | 'revokeMany' | 'endSession' | 'renewSession' | 'audit']: sinon.SinonStub };
 
 /** Every method a sinon stub; `on` is a small working emitter so SSE can be tested. */
 export function stubEngine(): StubEngine & Stubbed {
@@ -78,6 +78,8 @@ export function stubEngine(): StubEngine & Stubbed {
     enable: sinon.stub().resolves(),
     disable: sinon.stub().resolves(),
     list: sinon.stub().resolves([]),
+    firstActive: sinon.stub().resolves({ devices: [], total: 0 }),
+    allows: sinon.stub().resolves(false),
     register: sinon.stub().callsFake(async (req: { address: string }) => device({ address: req.address })),
     revoke: sinon.stub().resolves(device({ state: 'revoked' })),
     registerMany: sinon.stub().callsFake(async (reqs: Array<{ address: string }>) => ({ devices: reqs.map((r, i) => device({ id: i + 1, address: r.address })), renewed: 0 })),

@@ -10,6 +10,7 @@ import { startApi, ApiHandle } from '../../module/api';
 import type { ApiConfig } from '../../module/config';
 import { startFakeQts, FakeQts } from './fake-qts';
 import { call, CallOptions, device, status, stubEngine } from './helpers';
+import { PolicyError } from '../../module/domain/policy';
 
 const ADMIN = 'NAS_SID=admin-sid; NAS_USER=admin';
 
@@ -220,7 +221,34 @@ describe('api: router on the unix socket and loopback HTTP', () => {
         { surface: 'panel', name: 'admin' });
     });
 
+    it('GET /api/v1/devices?first=N answers the engine\'s first page and the active count; N is 1 to 1000', async () => {
+      engine.firstActive.resolves({ devices: [device()], total: 10_000 });
+      const r = await cli({ method: 'GET', path: '/api/v1/devices?first=50' });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual([r.json.devices.length, r.json.total], [1, 10_000]);
+      sinon.assert.calledOnceWithExactly(engine.firstActive, 50);
+      for (const bad of ['0', '1001', 'abc', '', '5.5']) {
+        const refused = await cli({ method: 'GET', path: `/api/v1/devices?first=${bad}` });
+        assert.equal(refused.status, 400, bad);
+        assert.equal(refused.json.error.field, 'first');
+      }
+      sinon.assert.calledOnce(engine.firstActive);
+    });
+
+    it('registers until revoked: the body carries the policy alone, the engine (its config) decides', async () => {
+      const r = await adminPost('/api/v1/devices', { address: '203.0.113.9', expiry: { policy: 'until-revoked' } });
+      assert.equal(r.status, 201, r.text);
+      sinon.assert.calledOnceWithExactly(engine.register,
+        { address: '203.0.113.9', expiry: { policy: 'until-revoked' }, source: 'local', qnapId: null }, { surface: 'panel', name: 'admin' });
+      engine.register.rejects(new PolicyError('expiry.policy', 'registering until revoked is not allowed here: policy.allowUntilRevoked is false'));
+      const refused = await cli({ path: '/api/v1/devices', body: { address: '203.0.113.9', expiry: { policy: 'until-revoked' } } });
+      assert.equal(refused.status, 400);
+      assert.deepEqual([refused.json.error.code, refused.json.error.field], ['bad_expiry', 'expiry.policy']);
+      assert.match(refused.json.error.message, /policy\.allowUntilRevoked/);
+    });
+
     const cases: Array<[string, unknown, string, string]> = [
+      ['until revoked with a period', { address: '203.0.113.9', expiry: { policy: 'until-revoked', seconds: 60 } }, 'expiry.seconds', 'bad_expiry'],
       ['missing address', { expiry: { policy: 'fixed', seconds: 60 } }, 'address', 'bad_address'],
       ['address not text', { address: 7, expiry: { policy: 'fixed', seconds: 60 } }, 'address', 'bad_address'],
       ['missing expiry', { address: '203.0.113.9' }, 'expiry', 'bad_expiry'],
@@ -360,14 +388,14 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       assert.equal(odd.json.remoteRegistered, false);
     });
 
-    it('without a remoteRegistered dep, an active device covering the address counts as registered', async () => {
+    it('without a remoteRegistered dep, the engine says (from memory) whether an active device lets the address in', async () => {
       await api.stop();
-      engine.list.resolves([device({ address: '203.0.113.50' }), device({ id: 2, address: '198.51.100.0/28', prefix: 28 })]);
+      engine.allows.callsFake(async (addr: string) => addr === '203.0.113.50');
       api = await startApi({ engine, config: config(), runDir: path.join(dir, 'run') });
       const ask = async (addr: string) => (await web({ path: '/api/v1/session', headers: { Cookie: ADMIN, 'X-Forwarded-For': addr } })).json.remoteRegistered;
       assert.equal(await ask('203.0.113.50'), true);
-      assert.equal(await ask('198.51.100.9'), true);
       assert.equal(await ask('203.0.113.51'), false);
+      sinon.assert.notCalled(engine.list);
     });
   });
 

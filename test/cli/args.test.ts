@@ -20,9 +20,17 @@ describe('cli: command line', () => {
     assert.deepEqual(registerBody(p), { address: '203.0.113.7', moreAddresses: ['2001:db8::7'], expiry: { policy: 'fixed', seconds: 7200 } });
   });
 
+  it('reads register until revoked (the daemon decides whether its policy allows it)', () => {
+    assert.deepEqual(registerBody(parseCommandLine(['register', '203.0.113.7', '--until-revoked', '--label', 'office'])),
+      { address: '203.0.113.7', label: 'office', expiry: { policy: 'until-revoked' } });
+  });
+
   const refused: Array<[string[], RegExp]> = [
-    [['register', '203.0.113.7'], /either --for DURATION or --session ID/],
-    [['register', '203.0.113.7', '--for', '1m', '--session', 'x'], /either --for DURATION or --session ID/],
+    [['register', '203.0.113.7'], /one of --for DURATION, --session ID or --until-revoked/],
+    [['register', '203.0.113.7', '--for', '1m', '--session', 'x'], /one of --for DURATION, --session ID or --until-revoked/],
+    [['register', '203.0.113.7', '--for', '1m', '--until-revoked'], /one of --for DURATION, --session ID or --until-revoked/],
+    [['register', '--from', 'f.csv', '--until-revoked'], /--from FILE takes the label and duration from each line/],
+    [['list', '--until-revoked'], /list does not take --until-revoked/],
     [['register', '203.0.113.7', '--for', 'soon'], /soon/],
     [['register', '203.0.113.7', '--for', '-5m'], /--for needs a value/],
     [['register', '203.0.113.7', '--for=-5m'], /-5m/],

@@ -22,7 +22,7 @@ describe('cli: the runtime and its end of life', () => {
 
   it('sipa status shouts when the runtime is past its end of life, and is quiet about it otherwise', () => {
     const base: Status = {
-      enabled: true, enforcing: true, activeDevices: 0, lanNetworks: [], clockTrusted: true, ipv6Scope: 'network', clockNote: null,
+      enabled: true, enforcing: true, activeDevices: 0, lanNetworks: [], clockTrusted: true, ipv6Scope: 'network', allowUntilRevoked: false, clockNote: null,
       storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: false, bound: false, connected: false }, version: '0.1.0',
     };
     assert.match(statusText({ ...base, runtime: runtimeSupport('v20.11.0', day('2026-11-29T00:00:00Z')) }),

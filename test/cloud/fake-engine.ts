@@ -1,4 +1,5 @@
 // An in-memory EngineApi for the cloud tests: records every call, keeps devices, emits events.
+import { firstInListOrder } from '../../module/domain';
 import { parseDeviceAddress } from '../../module/domain/address';
 import type { Actor, Device, EngineApi, EngineEvents, RegisterRequest, Status } from '../../module/engine/contract';
 
@@ -34,7 +35,7 @@ export class FakeEngine implements EngineApi {
 
   async status(): Promise<Status> {
     this.calls.push({ method: 'status', args: [] });
-    return { enabled: true, enforcing: true, activeDevices: this.active().length, lanNetworks: [], clockTrusted: true, clockNote: null, ipv6Scope: 'network', storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: 'test' };
+    return { enabled: true, enforcing: true, activeDevices: this.active().length, lanNetworks: [], clockTrusted: true, clockNote: null, ipv6Scope: 'network', allowUntilRevoked: false, storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: { configured: true, bound: true, connected: true }, version: 'test' };
   }
 
   async enable(): Promise<void> {}
@@ -48,6 +49,7 @@ export class FakeEngine implements EngineApi {
   async register(req: RegisterRequest, by: Actor): Promise<Device> {
     this.calls.push({ method: 'register', args: [req, by] });
     const net = this.parse(req.address);
+    if (req.expiry.policy === 'until-revoked') throw Object.assign(new Error('a portal registration has an end'), { code: 'conflict' });
     const seconds = req.expiry.policy === 'fixed' ? req.expiry.seconds : req.expiry.leaseSeconds;
     if (seconds < 60) throw Object.assign(new Error(`expiry ${seconds}s is below the minimum 60s`), { code: 'bad_expiry' });
     const now = this.clock();
@@ -74,6 +76,15 @@ export class FakeEngine implements EngineApi {
 
   async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     yield await this.list(opts);
+  }
+
+  async allows(address: string): Promise<boolean> {
+    return (await this.list()).some(d => d.addresses.includes(address));
+  }
+
+  async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
+    const active = await this.list();
+    return { devices: firstInListOrder(active, limit), total: active.length };
   }
 
   async addAddress(deviceId: number, address: string): Promise<Device> {

@@ -6,7 +6,7 @@ describe('config/schemas: one validator for the config, the API bodies and the p
     const cases: Array<[string, unknown, string, string]> = [
       ['api-register.schema.json', { expiry: { policy: 'fixed', seconds: 60 } }, 'address', 'address is missing'],
       ['api-register.schema.json', { address: '203.0.113.9', source: 'portal', expiry: { policy: 'fixed', seconds: 60 } }, 'source', 'unknown field "source"; remove it'],
-      ['api-register.schema.json', { address: '203.0.113.9', expiry: { policy: 'forever' } }, 'expiry.policy', 'expiry.policy must be "fixed" or "session"'],
+      ['api-register.schema.json', { address: '203.0.113.9', expiry: { policy: 'forever' } }, 'expiry.policy', 'expiry.policy must be "fixed" or "session" or "until-revoked"'],
       ['api-register.schema.json', { address: '203.0.113.9', expiry: { policy: 'fixed', seconds: 0 } }, 'expiry.seconds', 'expiry.seconds must be at least 1'],
       ['api-register.schema.json', { address: 7, expiry: { policy: 'fixed', seconds: 60 } }, 'address', 'address must be a string'],
       ['config.schema.json', { dataDir: '/x', firewall: { action: 'block' } }, 'firewall.action', 'firewall.action must be one of "drop", "reject"'],

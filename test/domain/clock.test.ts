@@ -63,6 +63,15 @@ describe('domain/clock', () => {
       assert.equal(remainingAfterRestore(d, NOW - 4000, true), 60_000);
     });
 
+    it('keeps a registration until revoked whatever the clock says, and only while it is active', () => {
+      const forever = device({ policy: 'until-revoked', expiresAt: null });
+      assert.equal(remainingAfterRestore(forever, NOW, true), Infinity);
+      assert.equal(remainingAfterRestore(forever, NOW, false), Infinity);
+      assert.equal(remainingAfterRestore(forever, Number.NaN, false), Infinity);
+      assert.equal(remainingAfterRestore({ ...forever, state: 'revoked' }, NOW, true), 0);
+      assert.equal(remainingAfterRestore(device({ expiresAt: null }), NOW, true), 0, 'a timed one without an end is not kept');
+    });
+
     it('gives 0 for ended devices and nonsense times', () => {
       assert.equal(remainingAfterRestore(device({ state: 'revoked' }), NOW, true), 0);
       assert.equal(remainingAfterRestore(device({ state: 'expired' }), NOW, true), 0);

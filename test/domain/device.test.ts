@@ -73,6 +73,11 @@ describe('domain/device', () => {
       assert.equal(isLive(device({ state: 'revoked' }), NOW), false);
       assert.equal(isLive(device({ state: 'expired' }), NOW), false);
     });
+
+    it('is live until revoked when it has no end', () => {
+      assert.equal(isLive(device({ policy: 'until-revoked', expiresAt: null }), NOW + 10 * 365 * 86_400_000), true);
+      assert.equal(isLive(device({ policy: 'until-revoked', expiresAt: null, state: 'revoked' }), NOW), false);
+    });
   });
 
   describe('renewalOf', () => {

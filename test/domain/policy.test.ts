@@ -74,7 +74,7 @@ describe('domain/policy', () => {
     });
 
     it('refuses unknown or missing policies', () => {
-      refused({ policy: 'forever' }, 'expiry.policy', 'expiry policy must be "fixed" or "session", got "forever"');
+      refused({ policy: 'forever' }, 'expiry.policy', 'expiry policy must be "fixed", "session" or "until-revoked", got "forever"');
       refused({}, 'expiry.policy', /got nothing/);
       refused(null, 'expiry', /missing/);
       refused(undefined, 'expiry', /missing/);
@@ -90,10 +90,23 @@ describe('domain/policy', () => {
     });
   });
 
+  describe('until revoked', () => {
+    it('is refused unless the policy allows it, naming the key that does', () => {
+      refused({ policy: 'until-revoked' }, 'expiry.policy', /not allowed here: policy\.allowUntilRevoked is false/);
+      assert.throws(() => checkExpiry({ policy: 'until-revoked' }, { ...BOUNDS, allowUntilRevoked: false }), /policy\.allowUntilRevoked/);
+    });
+
+    it('is accepted where the policy allows it, as a fresh copy without unknown fields', () => {
+      const req = { policy: 'until-revoked', seconds: 60 } as ExpiryRequest;
+      assert.deepEqual(checkExpiry(req, { ...BOUNDS, allowUntilRevoked: true }), { policy: 'until-revoked' });
+    });
+  });
+
   describe('expiresAtFor', () => {
-    it('adds the period or the lease to now', () => {
+    it('adds the period or the lease to now; a registration until revoked has no end', () => {
       assert.equal(expiresAtFor({ policy: 'fixed', seconds: 600 }, 1_000_000), 1_600_000);
       assert.equal(expiresAtFor({ policy: 'session', sessionId: 's', leaseSeconds: 60 }, 5), 60_005);
+      assert.equal(expiresAtFor({ policy: 'until-revoked' }, 5), null);
     });
   });
 

@@ -142,7 +142,7 @@ describe('e2e: a dual-stack device registers through the portal page and keeps a
     assert.match(rows[0].detail, new RegExp(`${ELSEWHERE}; expiry unchanged`));
     const m = new RegExp(`^${ELSEWHERE} timeout (\\d+)`, 'm').exec(allowSet(6));
     assert.ok(m, `the kernel allows ${ELSEWHERE}:\n${allowSet(6)}`);
-    assert.ok(Number(m[1]) * 1000 <= device.expiresAt - Date.now() + 2000, `the new entry (${m[1]} s) does not outlive the registration`);
+    assert.ok(Number(m[1]) * 1000 <= (device.expiresAt as number) - Date.now() + 2000, `the new entry (${m[1]} s) does not outlive the registration`);
     assert.equal(await to(6, ELSEWHERE), 'connected');
     const onPortal = (await stage.owner.devices(stage.nasId)).map(d => d.addresses);
     assert.deepEqual(onPortal, [[V6, V4, ELSEWHERE]], 'the portal lists the device with its three addresses');
@@ -173,7 +173,7 @@ describe('e2e: a dual-stack device registers through the portal page and keeps a
       const device = await until('the NAS has the device with both addresses', async () => (await list()).find(d => d.addresses.length === 2), 10_000, 100);
       assert.deepEqual(device.addresses, [V4, V6]);
       assert.equal((await list()).length, 1, 'one device');
-      assert.ok(Math.abs(device.expiresAt - (r.device.expiresAt as number)) < 5000, 'with the expiry the portal gave it');
+      assert.ok(Math.abs((device.expiresAt as number) - (r.device.expiresAt as number)) < 5000, 'with the expiry the portal gave it');
       assert.equal(await to(6, V6), 'connected');
       const onPortal = await until('the portal has the NAS id', async () => (await stage.owner.devices(stage.nasId)).find(d => d.deviceId !== null), 5000, 50);
       assert.deepEqual([onPortal.ref, onPortal.deviceId, onPortal.state], [r.device.ref, device.id, 'active']);

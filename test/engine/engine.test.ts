@@ -232,6 +232,36 @@ describe('engine (stub kernel, real store)', () => {
     assert.deepEqual(seen, [d.id]);
   });
 
+  it('serves the list\'s first page from memory, in the list\'s order, with how many are active (no store read)', async () => {
+    for (const [address, seconds] of [['203.0.113.20', 600], ['203.0.113.21', 60], ['203.0.113.22', 300]] as const) {
+      await engine.register({ address, source: 'local', expiry: { policy: 'fixed', seconds } }, admin);
+    }
+    await engine.register({ address: '203.0.113.23', source: 'portal', expiry: { policy: 'session', sessionId: 's', leaseSeconds: 60 } }, admin);
+    const ended = await engine.register({ address: '203.0.113.24', source: 'local', expiry: { policy: 'fixed', seconds: 60 } }, admin);
+    await engine.revoke(ended.id, admin);
+    const reads = (['listDevices', 'devicesInPages', 'activeDevicesInPages', 'getDevice'] as const)
+      .map(read => sinon.stub(store, read).throws(new Error(`the first page must not read the store (${read})`)));
+    const first = await engine.firstActive(3);
+    assert.equal(first.total, 4);
+    assert.deepEqual(first.devices.map(d => d.address), ['203.0.113.21', '203.0.113.22', '203.0.113.20'], 'the soonest ends first, the session after');
+    assert.deepEqual((await engine.firstActive(10)).devices.map(d => d.address).slice(-1), ['203.0.113.23']);
+    for (const r of reads) r.restore();
+  });
+
+  it('tells from memory whether an address is let in, as the kernel entries do (every address, an IPv6 one\'s /64)', async () => {
+    const d = await engine.register({ address: '203.0.113.30', moreAddresses: ['2001:db8:1:2::7'], source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
+    const reads = (['listDevices', 'devicesInPages', 'activeDevicesInPages', 'getDevice', 'activeRowsOfAddress'] as const)
+      .map(read => sinon.stub(store, read).throws(new Error(`must not read the store (${read})`)));
+    assert.equal(await engine.allows('203.0.113.30'), true);
+    assert.equal(await engine.allows('2001:db8:1:2::99'), true, 'its /64 (ipv6Scope "network")');
+    assert.equal(await engine.allows('2001:db8:1:3::7'), false);
+    assert.equal(await engine.allows('203.0.113.31'), false);
+    assert.equal(await engine.allows('not an address'), false);
+    for (const r of reads) r.restore();
+    await engine.revoke(d.id, admin);
+    assert.equal(await engine.allows('203.0.113.30'), false);
+  });
+
   it('loads the configured LAN networks into the kernel on enable', async () => {
     const nets = kernel.setLan.lastCall.args[0];
     assert.deepEqual(nets.map(n => n.text), ['198.51.100.0/24']);

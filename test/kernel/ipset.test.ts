@@ -1,7 +1,7 @@
 // The helper against the real kernel, in a namespace of its own, checked with the standard ipset tool.
 import assert from 'node:assert/strict';
 import { addNamespace, inNs, removeNamespace } from '../../scripts/lib/netns';
-import { KernelEntry, loadNative, NetlinkHandle } from '../../module/kernel/native';
+import { KernelEntry, loadNative, NetlinkHandle, PERMANENT_TIMEOUT } from '../../module/kernel/native';
 import { IpsetManager, hashsizeFor } from '../../module/kernel/ipset';
 
 const v4 = (a: string) => Uint8Array.from(a.split('.').map(Number));
@@ -71,6 +71,30 @@ describe('kernel: ipset through the native helper', function () {
     assert.equal(nl.setTest('sipa4_allow', 4, v4('203.0.113.20'), 32), false, 'expired by the kernel');
     assert.equal(nl.setTest('sipa4_allow', 4, v4('203.0.113.21'), 32), true, 'renewed entry still there');
     assert.doesNotMatch(ipset('list', 'sipa4_allow'), /203\.0\.113\.20/);
+  });
+
+  it('keeps a permanent entry (until revoked) in a set with timeouts: listed with timeout 0, compared as its own, put back when retimed, deleted', async () => {
+    sets.ensure(spec);
+    assert.deepEqual(sets.apply('sipa4_allow', [add4('203.0.113.8', PERMANENT_TIMEOUT), add4('203.0.113.9', 2)]).failed, []);
+    assert.match(ipset('list', 'sipa4_allow'), /203\.0\.113\.8 timeout 0\b/);
+    const wanted = (put: (f: 4 | 6, b: Uint8Array, p: number, t: number) => void) => {
+      put(4, v4('203.0.113.8'), 32, PERMANENT_TIMEOUT);
+    };
+    await sleep(2500);
+    assert.equal(nl.setTest('sipa4_allow', 4, v4('203.0.113.9'), 32), false, 'the timed one ended');
+    const m = sets.list('sipa4_allow');
+    assert.deepEqual(m.map(x => [x.bytes.join('.'), x.timeout]), [['203.0.113.8', 0]], 'the permanent one stays, listed with timeout 0');
+    let diff = nl.setDiff('sipa4_allow', 1, wanted, 2);
+    assert.deepEqual([diff.missing, diff.retimed, diff.extra.length], [[], [], 0]);
+    ipset('add', 'sipa4_allow', '203.0.113.8', 'timeout', '100', '-exist');
+    diff = nl.setDiff('sipa4_allow', 1, wanted, 2);
+    assert.deepEqual(diff.retimed, [0], 'given a timeout by someone else: it would end, so it is retimed');
+    sets.apply('sipa4_allow', [add4('203.0.113.8', PERMANENT_TIMEOUT)]);
+    assert.match(ipset('list', 'sipa4_allow'), /203\.0\.113\.8 timeout 0\b/, 'an add makes it permanent again');
+    assert.deepEqual(nl.setDiff('sipa4_allow', 1, wanted, 2).retimed, []);
+    sets.apply('sipa4_allow', [{ ...add4('203.0.113.8', 0), op: 'del' }]);
+    assert.equal(sets.list('sipa4_allow').length, 0);
+    assert.deepEqual(nl.setDiff('sipa4_allow', 1, wanted, 2).missing, [0]);
   });
 
   it('applies 999 of a batch of 1,000 with one bad entry, and names the bad one', () => {

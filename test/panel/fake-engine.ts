@@ -1,5 +1,6 @@
 // An in-memory EngineApi that behaves like the engine as far as the panel can tell: register (domain address
 // and expiry rules), revoke (id or address; ended devices stay ended), expiry on time, audit, events.
+import { firstInListOrder } from '../../module/domain';
 import { parseDeviceAddress } from '../../module/domain/address';
 import { endDevice } from '../../module/domain/device';
 import { checkExpiry, DEFAULT_POLICY_BOUNDS, expiresAtFor } from '../../module/domain/policy';
@@ -38,7 +39,7 @@ export class FakeEngine implements EngineApi {
   async status(): Promise<Status> {
     return {
       enabled: this.enabled, enforcing: this.enabled, activeDevices: this.devices.filter(d => d.state === 'active').length,
-      lanNetworks: this.lanNetworks, clockTrusted: true, clockNote: null, ipv6Scope: 'network', storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: this.portal, version: '0.1.0-fake',
+      lanNetworks: this.lanNetworks, clockTrusted: true, clockNote: null, ipv6Scope: 'network', allowUntilRevoked: false, storeRecovered: null, storageFull: null, quarantinedRows: 0, unrecordedEnds: 0, portal: this.portal, version: '0.1.0-fake',
     };
   }
 
@@ -74,8 +75,9 @@ export class FakeEngine implements EngineApi {
       expiresAt: expiresAtFor(expiry, now), state: 'active', endedAt: null, endedBy: null, endReason: null,
     };
     this.devices.push(device);
-    this.log(by, 'register', device, `${expiry.policy} ${expiry.policy === 'fixed' ? expiry.seconds : expiry.leaseSeconds}s`);
+    this.log(by, 'register', device, expiry.policy === 'until-revoked' ? 'until revoked' : `${expiry.policy} ${expiry.policy === 'fixed' ? expiry.seconds : expiry.leaseSeconds}s`);
     this.emit('registered', { device: { ...device } });
+    if (device.expiresAt === null) return { ...device };
     const t = setTimeout(() => {
       this.timers.delete(t);
       const d = this.devices.find(x => x.id === device.id);
@@ -102,6 +104,15 @@ export class FakeEngine implements EngineApi {
 
   async *listPages(opts: { all?: boolean } = {}): AsyncIterable<Device[]> {
     yield await this.list(opts);
+  }
+
+  async allows(address: string): Promise<boolean> {
+    return (await this.list()).some(d => d.addresses.includes(address));
+  }
+
+  async firstActive(limit: number): Promise<{ devices: Device[]; total: number }> {
+    const active = await this.list();
+    return { devices: firstInListOrder(active, limit), total: active.length };
   }
 
   async addAddress(deviceId: number, address: string): Promise<Device> {

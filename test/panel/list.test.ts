@@ -4,7 +4,7 @@
 // through every entry, filtered by the daemon.
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { adminApi, ADMIN_SID, launchBrowser, openPage, panelReady, RealPanel, shotPath, startRealPanel } from './support';
+import { adminApi, ADMIN_SID, contextFor, launchBrowser, openPage, panelReady, RealPanel, shotPath, startRealPanel } from './support';
 import type { AuditEntry } from '../../module/engine/contract';
 
 const N = 1000;
@@ -41,6 +41,35 @@ describe('panel: a real list (real daemon, 1,000 devices)', function () {
     await panelReady(o.page);
     return o.page;
   }
+
+  it('draws the first page from the daemon before the whole list arrives; the rest follows without moving a row', async () => {
+    ctx = await contextFor(browser, rp.url, ADMIN_SID, 'admin');
+    let release: () => void = () => {};
+    const held = new Promise<void>(r => (release = r));
+    // The whole list (3 MB at 10,000 devices) is held back: what shows until then comes from the first page.
+    await ctx.route(/\/api\/v1\/devices\?all=1$/, async route => { await held; await route.continue(); });
+    const page = await ctx.newPage();
+    page.on('pageerror', e => { throw e; });
+    await page.goto(rp.url);
+    const rows = page.getByRole('table', { name: 'Trusted list' }).locator('tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 50, 'the first page: 50 rows');
+    await page.getByText(`1–50 of ${N}`).waitFor();
+    await page.getByText(`${N} active devices`).waitFor();
+    const early = await rows.locator('th').allInnerTexts();
+    assert.equal(early[0].trim(), addr(0), 'the soonest end first, as in the whole list');
+    const search = page.getByRole('searchbox', { name: 'Search the trusted list' });
+    await search.fill('device 0999');
+    await page.getByText('Loading the whole list…').waitFor();
+    await search.fill('');
+    await page.getByText(`1–50 of ${N}`).waitFor();
+    release();
+    await panelReady(page);
+    assert.deepEqual(await rows.locator('th').allInnerTexts(), early, 'the same rows in the same order');
+    await search.fill('device 0999');
+    await page.getByText('1 shown', { exact: false }).waitFor();
+    assert.equal(await rows.count(), 1);
+  });
 
   it('draws one page of rows, applies live events without fetching the list again, and searches after a pause', async () => {
     const page = await open();

@@ -73,7 +73,7 @@ describe('panel: the admin\'s own access (real daemon)', function () {
     await dlg.waitFor({ state: 'detached' });
     await own.waitFor({ state: 'detached' });
     const mine = (await rp.daemon.sipaJson<Device[]>('list')).find(d => d.address === '203.0.113.50')!;
-    const left = (mine.expiresAt - Date.now()) / 1000;
+    const left = ((mine.expiresAt as number) - Date.now()) / 1000;
     assert.ok(left > 7100 && left <= 7200, `extended to 2 h from now, ${left}s left`);
     assert.equal(mine.label, 'admin laptop', 'the label stays');
     assert.equal((await focused(page))?.name, 'Extend 203.0.113.50', 'focus goes to the row\'s Extend when the warning is gone');
@@ -136,7 +136,7 @@ describe('panel: the admin\'s own access (real daemon)', function () {
     const d = (await rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.60')!;
     assert.equal(d.label, 'printer');
     assert.equal(d.source, 'local');
-    assert.ok(Math.abs((d.expiresAt - d.registeredAt) / 1000 - 1800) < 2, 'registered for 30 minutes');
+    assert.ok(Math.abs(((d.expiresAt as number) - d.registeredAt) / 1000 - 1800) < 2, 'registered for 30 minutes');
     await row(page, '203.0.113.60').getByText('Active', { exact: true }).waitFor();
     assert.equal((await focused(page))?.name, 'Register a device', 'focus returns to the button');
 
@@ -152,7 +152,7 @@ describe('panel: the admin\'s own access (real daemon)', function () {
     await ext.waitFor({ state: 'detached' });
     const after = (await rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.60')!;
     assert.equal(after.id, d.id, 'the same device, renewed');
-    assert.ok(Math.abs((after.expiresAt - Date.now()) / 1000 - 4 * 3600) < 5, 'now ends 4 h from now');
+    assert.ok(Math.abs(((after.expiresAt as number) - Date.now()) / 1000 - 4 * 3600) < 5, 'now ends 4 h from now');
     assert.equal((await focused(page))?.name, 'Extend 203.0.113.60', 'focus returns to Extend');
   });
 

@@ -196,7 +196,7 @@ describe('service: daemon + sipa against the real kernel', function () {
     const before = await d.sipaJson<Device[]>('list', '--all');
     const cases: Array<[string[], RegExp]> = [
       [['register', '127.1', '--for', '1m'], /not a valid address/],
-      [['register', '203.0.113.5'], /--for DURATION or --session ID/],
+      [['register', '203.0.113.5'], /one of --for DURATION, --session ID or --until-revoked/],
       [['register', '203.0.113.5', '--for', '0'], /duration|0/i],
       [['register', '203.0.113.5', '--for', '13h'], /maximum|above/i],
       [['register', '203.0.113.5', '--for', '1m', '--label', 'x'.repeat(100)], /label/],

@@ -82,7 +82,7 @@ describe('store/devices', () => {
   it('expires with the end time given by the caller (the kernel timeout), not the booking time', async () => {
     const a = await store.registerDevice(fixedDevice('203.0.113.5', { expiresAt: clock + 60_000 }), { actor: admin, action: 'register' });
     clock += 120_000;
-    const [e] = await store.endDevices([a.id], 'expired', { at: a.expiresAt, by: { surface: 'system', name: 'sipa' }, reason: 'expiry' });
+    const [e] = await store.endDevices([a.id], 'expired', { at: a.expiresAt as number, by: { surface: 'system', name: 'sipa' }, reason: 'expiry' });
     assert.equal(e.state, 'expired');
     assert.equal(e.endedAt, a.expiresAt);
     assert.equal(e.endedBy, 'system:sipa');
@@ -112,6 +112,8 @@ describe('store/devices', () => {
       ['prefix', fixedDevice('203.0.113.1', { prefix: 33 })],
       ['session id', fixedDevice('203.0.113.1', { policy: 'session', sessionId: null })],
       ['expiry', fixedDevice('203.0.113.1', { expiresAt: Number.NaN })],
+      ['expiry', fixedDevice('203.0.113.1', { expiresAt: null })],
+      ['until revoked', fixedDevice('203.0.113.1', { policy: 'until-revoked', expiresAt: clock + 1000 })],
       ['address', fixedDevice('')],
     ];
     for (const [what, fields] of cases) {
@@ -147,6 +149,38 @@ describe('store/devices', () => {
       assert.match(err.message, new RegExp(`devices row ${d.id}: unknown state "paused"`));
       return true;
     });
+  });
+
+  it('keeps a registration until revoked without an expiry, alone and in a batch, until it is revoked', async () => {
+    const one = await store.registerDevice(fixedDevice('203.0.113.40', { policy: 'until-revoked', expiresAt: null }), { actor: admin, action: 'register' });
+    assert.deepEqual([one.policy, one.expiresAt, one.state], ['until-revoked', null, 'active']);
+    const { devices } = await store.registerDevices([fixedDevice('203.0.113.41', { policy: 'until-revoked', expiresAt: null }), fixedDevice('203.0.113.42')], { actor: admin, action: 'register-batch' });
+    assert.deepEqual(devices.map((d) => [d.address, d.policy, d.expiresAt === null]), [['203.0.113.41', 'until-revoked', true], ['203.0.113.42', 'fixed', false]]);
+    // Renewed as a timed one, it has an end again (and the other way round).
+    const timed = await store.registerDevice(fixedDevice('203.0.113.40', { expiresAt: clock + 60_000 }), { actor: admin, action: 'renew' });
+    assert.deepEqual([timed.id, timed.policy, timed.expiresAt], [one.id, 'fixed', clock + 60_000]);
+    const back = await store.registerDevice(fixedDevice('203.0.113.40', { policy: 'until-revoked', expiresAt: null }), { actor: admin, action: 'renew' });
+    assert.deepEqual([back.id, back.policy, back.expiresAt], [one.id, 'until-revoked', null]);
+    const [ended] = await store.endDevices([one.id], 'revoked', { at: clock, by: admin, reason: 'gone' });
+    assert.deepEqual([ended.state, ended.expiresAt], ['revoked', null]);
+    await store.close();
+    store = (await Store.open({ dataDir: dir })).store;
+    assert.deepEqual((await store.listDevices()).map((d) => [d.address, d.expiresAt]), [['203.0.113.41', null], ['203.0.113.42', devices[1].expiresAt]]);
+  });
+
+  it('a timed row without an expiry, or a row until revoked with one, is an error naming the row', async () => {
+    const d = await store.registerDevice(fixedDevice('203.0.113.31'), { actor: admin, action: 'register' });
+    await store.close();
+    await new Promise<void>((resolve, reject) => {
+      const db = new sqlite3.Database(path.join(dir, 'sipa.db'), (err) => {
+        if (err) return reject(err);
+        db.exec(`PRAGMA ignore_check_constraints = ON; UPDATE devices SET expires_at = NULL WHERE id = ${d.id}`, (e) =>
+          db.close(() => (e ? reject(e) : resolve())),
+        );
+      });
+    });
+    store = (await Store.open({ dataDir: dir })).store;
+    await assert.rejects(store.listDevices({ all: true }), new RegExp(`devices row ${d.id}: expires_at is null, not an integer`));
   });
 
   it('keeps devices across a restart', async () => {

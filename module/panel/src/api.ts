@@ -19,6 +19,9 @@ export interface Session {
   portalConfigured: boolean;
 }
 
+/** How long a registration lasts: seconds, or until it is revoked. */
+export type Period = number | 'until-revoked';
+
 export class ApiFailure extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly field: string | null = null) {
     super(message);
@@ -91,6 +94,14 @@ export class ApiClient {
     return (await this.request<{ devices: Device[] }>('GET', 'devices?all=1')).devices;
   }
 
+  /**
+   * The first `limit` active devices in the list's order and how many are active, from the daemon's memory: the
+   * first rows on screen before the whole list arrives.
+   */
+  firstDevices(limit: number): Promise<{ devices: Device[]; total: number }> {
+    return this.request('GET', `devices?first=${limit}`);
+  }
+
   /** A page of the audit log, newest first, filtered on the server. */
   async audit(opts: { limit: number; before?: number | null; q?: string }): Promise<AuditEntry[]> {
     const p = new URLSearchParams({ limit: String(opts.limit) });
@@ -120,13 +131,16 @@ export class ApiClient {
     return this.post('disable', {});
   }
 
-  /** A local registration; an active address registered again is renewed (Extend). */
-  async register(req: { address: string; moreAddresses?: string[]; label?: string; seconds: number }): Promise<Device> {
+  /**
+   * A local registration for `period` seconds, or until revoked (where the policy allows it); an active address
+   * registered again is renewed (Extend).
+   */
+  async register(req: { address: string; moreAddresses?: string[]; label?: string; period: Period }): Promise<Device> {
     const body = {
       address: req.address,
       ...(req.moreAddresses?.length ? { moreAddresses: req.moreAddresses } : {}),
       ...(req.label !== undefined ? { label: req.label } : {}),
-      expiry: { policy: 'fixed', seconds: req.seconds },
+      expiry: req.period === 'until-revoked' ? { policy: 'until-revoked' } : { policy: 'fixed', seconds: req.period },
     };
     return (await this.post<{ device: Device }>('devices', body)).device;
   }

@@ -2,6 +2,7 @@
 // the latest one) with the earlier ones as its history, kept sorted as events arrive so that a live event costs
 // a binary search, not a sort of the whole list.
 import type { Device } from './api';
+import { listRank } from '../../domain';
 
 export interface Entry {
   key: string;
@@ -37,12 +38,7 @@ export function v6Prefix64(text: string): string | null {
   return groups.slice(0, 4).map(g => parseInt(g, 16).toString(16)).join(':');
 }
 
-/** Active fixed registrations by end, then signed-in sessions, then ended ones newest end first. */
-function sortOf(d: Device): [number, number] {
-  if (d.state === 'active') return d.policy === 'session' ? [1, -d.registeredAt] : [0, d.expiresAt];
-  return [2, -(d.endedAt ?? 0)];
-}
-
+/** The list's order (domain/order.ts), per entry. */
 function before(a: Entry, b: Entry): boolean {
   if (a.sortRank !== b.sortRank) return a.sortRank < b.sortRank;
   if (a.sortKey !== b.sortKey) return a.sortKey < b.sortKey;
@@ -142,7 +138,7 @@ export class DeviceBook {
 
   private make(key: string, regs: Device[]): Entry {
     const current = regs.find(x => x.state === 'active') ?? regs[0];
-    const [sortRank, sortKey] = sortOf(current);
+    const [sortRank, sortKey] = listRank(current);
     const hay = `${current.addresses.join(' ')} ${current.label} ${current.qnapId ?? ''}`.toLowerCase();
     return { key, current, registrations: regs, hay, rev: 0, sortRank, sortKey };
   }

@@ -90,9 +90,11 @@ export function stateText(d: Device): string {
   return signedOut(d) ? 'Ended: signed out' : 'Revoked';
 }
 
-/** How long a registration was for: "2 h", or "until sign-out" for a portal session. */
+/** How long a registration was for: "for 2 h", "until sign-out" for a portal session, "until revoked". */
 export function termText(d: Device): string {
-  return d.policy === 'session' ? 'until sign-out' : `for ${period((d.expiresAt - d.registeredAt) / 1000)}`;
+  if (d.policy === 'session') return 'until sign-out';
+  if (d.expiresAt === null) return 'until revoked';
+  return `for ${period((d.expiresAt - d.registeredAt) / 1000)}`;
 }
 
 const ACTIONS: Record<string, string> = {

@@ -1,6 +1,6 @@
 // Parts of the panel's forms: the duration picker (the CLI's own duration syntax under "Other…") and the
 // service's validation messages shown at the field they are about.
-import type { ApiFailure } from './api';
+import type { ApiFailure, Period } from './api';
 import { field } from './dialog';
 import { h } from './dom';
 import { sentence } from './format';
@@ -15,12 +15,15 @@ export interface FieldTarget {
 
 export interface DurationField extends FieldTarget {
   wrap: HTMLElement;
-  /** The chosen period in seconds, or null (its error then shows at the field). */
-  seconds(): number | null;
+  /** The chosen period, or null (its error then shows at the field). */
+  period(): Period | null;
 }
 
-export function durationField(initial = 3600): DurationField {
-  const sel = h('select', {}, ...DURATIONS.map(([label, s]) => h('option', { value: String(s), text: label, selected: s === initial })), h('option', { value: 'other', text: 'Other…' }));
+/** "Until revoked" is offered only where the service's policy allows it (Status.allowUntilRevoked). */
+export function durationField(initial: Period = 3600, untilRevoked = false): DurationField {
+  const sel = h('select', {}, ...DURATIONS.map(([label, s]) => h('option', { value: String(s), text: label, selected: s === initial })),
+    untilRevoked ? h('option', { value: 'until-revoked', text: 'Until revoked', selected: initial === 'until-revoked' }) : null,
+    h('option', { value: 'other', text: 'Other…' }));
   const other = h('input', { type: 'text', autocomplete: 'off', placeholder: 'e.g. 90m or 1h30m', spellcheck: 'false' });
   const f1 = field('For', sel);
   const f2 = field('Duration', other, 'As on the CLI: 90s, 15m, 2h, 1h30m.');
@@ -31,7 +34,8 @@ export function durationField(initial = 3600): DurationField {
   });
   return {
     wrap: h('div', {}, f1.wrap, f2.wrap),
-    seconds: () => {
+    period: () => {
+      if (sel.value === 'until-revoked') return 'until-revoked';
       if (sel.value !== 'other') return Number(sel.value);
       try {
         f2.setError(null);

@@ -49,6 +49,7 @@ function cssId(key: string): string {
 function timer(d: Device): HTMLElement {
   if (d.state !== 'active') return h('span', { class: 'muted', text: '—' });
   if (d.policy === 'session') return h('span', { class: 'session', text: 'until sign-out' });
+  if (d.expiresAt === null) return h('span', { class: 'session', text: 'until revoked' });
   const left = d.expiresAt - Date.now();
   return h('span', { role: 'timer', 'data-expires': String(d.expiresAt), 'aria-label': `${spoken(left)} left`, text: left > 0 ? clock(left) : 'ending…' });
 }
@@ -87,7 +88,7 @@ function addressBlock(e: Entry, c: RowContext): HTMLElement {
 
 function rowClass(d: Device, own: boolean): string {
   const active = d.state === 'active';
-  const soon = active && d.policy === 'fixed' && d.expiresAt - Date.now() <= SOON_MS;
+  const soon = active && d.policy === 'fixed' && d.expiresAt !== null && d.expiresAt - Date.now() <= SOON_MS;
   return `${active ? (soon ? 'soon' : '') : 'ended'}${own ? ' you' : ''}`;
 }
 
@@ -129,7 +130,9 @@ function details(e: Entry, c: RowContext): HTMLElement {
   if (d.label) add('Label', d.label);
   add('Source', sourceText(d));
   add('Registered', `${dateTime(d.registeredAt)}, ${termText(d)}`);
-  if (d.state === 'active') add('Ends', d.policy === 'session' ? 'when the owner signs out of myQNAPcloud' : dateTime(d.expiresAt));
+  if (d.state === 'active') {
+    add('Ends', d.policy === 'session' ? 'when the owner signs out of myQNAPcloud' : d.expiresAt === null ? 'only when an administrator revokes it' : dateTime(d.expiresAt));
+  }
   else {
     add(signedOut(d) ? 'Ended' : d.state === 'expired' ? 'Expired' : 'Revoked',
       `${d.endedAt ? dateTime(d.endedAt) : ''}${d.endedBy && d.state === 'revoked' ? ` by ${endedBy(d.endedBy)}` : ''}`);

@@ -53,6 +53,9 @@ export class SipaPanel extends HTMLElement {
   private readonly expanded = new Set<string>();
   private rowCache = new Map<string, { sig: string; els: HTMLElement[] }>();
   private viewCache: { key: string; version: number; rows: Entry[] } | null = null;
+  /** While the book holds only the list's first page (the whole list follows): how many devices are active. */
+  private partial: { total: number } | null = null;
+  private restLoading: Promise<boolean> | null = null;
   private pendingFocus: { index: number } | null = null;
   private renderQueued = 0;
 
@@ -129,12 +132,14 @@ export class SipaPanel extends HTMLElement {
   connectedCallback(): void {
     const base = new URL(this.getAttribute('api-base') ?? 'api/v1/', document.baseURI).href;
     this.api = new ApiClient(base, devToken());
+    // Asked before the page is built: the answers are on their way while it is.
+    const first = this.loadFirst();
     this.build();
     this.resizer = new ResizeObserver(() => this.fit());
     this.resizer.observe(this);
     this.fit();
     this.ticker = window.setInterval(() => this.tick(), 1000);
-    void this.start();
+    void this.start(first);
   }
 
   disconnectedCallback(): void {
@@ -148,15 +153,51 @@ export class SipaPanel extends HTMLElement {
   // ---------------------------------------------------------------------------------------------------------
   // Loading, the live stream, and what happens when the service is gone or the session has ended
 
-  private async start(): Promise<void> {
+  /**
+   * The first page first: 50 rows the daemon serves from memory are on screen at once (10,000 devices are 3 MB of
+   * JSON, most of a second to fetch and read); the whole list, with history, search and every page, follows.
+   */
+  private async start(first: Promise<boolean> = this.loadFirst()): Promise<void> {
     this.conn = 'loading';
     this.failure = null;
     this.renderAll();
-    if (await this.loadAll()) {
-      this.confirm();
-      this.renderAll();
-      performance.mark('sipa-first-rows');
-      void this.listen();
+    if (!(await first)) return;
+    this.confirm();
+    this.renderAll();
+    performance.mark('sipa-first-rows');
+    this.restLoading = this.loadRest();
+    const complete = await this.restLoading;
+    this.restLoading = null;
+    if (!complete) return;
+    this.renderAll();
+    performance.mark('sipa-list-complete');
+    void this.listen();
+  }
+
+  private async loadFirst(): Promise<boolean> {
+    try {
+      const [session, status, first] = await Promise.all([this.api.session(), this.api.status(), this.api.firstDevices(PAGE_SIZE)]);
+      this.session = session;
+      this.status = status;
+      this.book.load(first.devices);
+      this.partial = { total: first.total };
+      return true;
+    } catch (e) {
+      this.trouble(asFailure(e), true);
+      return false;
+    }
+  }
+
+  private async loadRest(): Promise<boolean> {
+    try {
+      this.book.load(await this.api.devices());
+      this.partial = null;
+      this.auditDirty = true;
+      if (this.tab === 'audit') await this.loadAudit();
+      return true;
+    } catch (e) {
+      this.trouble(asFailure(e), true);
+      return false;
     }
   }
 
@@ -167,6 +208,7 @@ export class SipaPanel extends HTMLElement {
       this.session = session;
       this.status = status;
       this.book.load(devices);
+      this.partial = null;
       this.auditDirty = true;
       if (this.tab === 'audit') await this.loadAudit();
       return true;
@@ -422,7 +464,7 @@ export class SipaPanel extends HTMLElement {
     for (const el of this.listHost?.querySelectorAll<HTMLElement>('[data-key]') ?? []) {
       const e = this.book.get(el.dataset.key as string);
       const d = e?.current;
-      if (!d || d.state !== 'active' || d.policy === 'session') continue;
+      if (!d || d.state !== 'active' || d.policy !== 'fixed' || d.expiresAt === null) continue;
       const left = d.expiresAt - now;
       if (left > 0 && left <= SOON_MS && !this.announced.has(d.id)) {
         this.announced.set(d.id, 'soon');
@@ -469,8 +511,11 @@ export class SipaPanel extends HTMLElement {
       this.ownEl.replaceChildren();
       return;
     }
+    // Only the first page is here: whether the admin's own address is registered is not known yet.
+    if (this.partial) return;
     const active = this.ownActive();
-    const lasting = active.find(d => d.policy === 'session') ?? active.sort((a, b) => b.expiresAt - a.expiresAt)[0];
+    // A session or a registration until revoked does not end on a clock: nothing to warn about.
+    const lasting = active.find(d => d.policy !== 'fixed' || d.expiresAt === null) ?? active.sort((a, b) => (b.expiresAt ?? 0) - (a.expiresAt ?? 0))[0];
     const now = Date.now();
     let note: { kind: string; text: string; action: HTMLElement | null } | null = null;
     if (!lasting) {
@@ -479,12 +524,13 @@ export class SipaPanel extends HTMLElement {
         : `You are connected from ${remote}, which is not registered.`;
       const then = s.enabled ? ' While Secure IP Access is on, the NAS can cut this session at any moment.' : ' Enabling Secure IP Access would cut this session.';
       note = { kind: 'warn', text: why + then, action: h('button', { class: 'btn small primary', type: 'button', text: 'Register this address', onclick: (e: Event) => void this.registerDialog(e.currentTarget as HTMLElement, remote) }) };
-    } else if (lasting.policy === 'fixed' && lasting.expiresAt - now <= OWN_WARN_MS) {
-      const left = lasting.expiresAt - now;
+    } else if (lasting.policy === 'fixed' && lasting.expiresAt !== null && lasting.expiresAt - now <= OWN_WARN_MS) {
+      const ends = lasting.expiresAt;
+      const left = ends - now;
       note = {
         kind: 'warn',
         // Minutes, not seconds: the notice is a live region and should not speak every second.
-        text: `Your own access from ${remote} ends ${left > 60_000 ? `in ${Math.ceil(left / 60_000)} minutes` : 'within a minute'} (at ${shortTime(lasting.expiresAt)}).${s.enabled ? ' When it ends, the NAS cuts this session.' : ''}`,
+        text: `Your own access from ${remote} ends ${left > 60_000 ? `in ${Math.ceil(left / 60_000)} minutes` : 'within a minute'} (at ${shortTime(ends)}).${s.enabled ? ' When it ends, the NAS cuts this session.' : ''}`,
         action: lasting.source === 'local'
           ? h('button', { class: 'btn small primary', type: 'button', 'data-key': 'own-extend', text: 'Extend my access', onclick: (e: Event) => void this.extendDialog(lasting, e.currentTarget as HTMLElement) })
           : h('button', { class: 'btn small primary', type: 'button', 'data-key': 'own-register', text: 'Register this address', onclick: (e: Event) => void this.registerDialog(e.currentTarget as HTMLElement, remote) }),
@@ -569,8 +615,8 @@ export class SipaPanel extends HTMLElement {
       h('div', { class: 'toolbar actions' },
         this.registerBtn = h('button', { class: 'btn primary', type: 'button', 'data-key': 'register', text: 'Register a device', onclick: (e: Event) => void this.registerDialog(e.currentTarget as HTMLElement) }),
         h('span', { class: 'spacer' }),
-        h('button', { class: 'btn', type: 'button', onclick: () => this.exportDevices('csv'), title: 'Download every row of this view as CSV', text: 'Export CSV' }),
-        h('button', { class: 'btn', type: 'button', onclick: () => this.exportDevices('json'), title: 'Download every row of this view as JSON', text: 'Export JSON' })),
+        h('button', { class: 'btn', type: 'button', onclick: () => void this.exportDevices('csv'), title: 'Download every row of this view as CSV', text: 'Export CSV' }),
+        h('button', { class: 'btn', type: 'button', onclick: () => void this.exportDevices('json'), title: 'Download every row of this view as JSON', text: 'Export JSON' })),
       this.listHost,
       this.deviceEmpty,
       h('nav', { class: 'pager', 'aria-label': 'Trusted list pages' }, this.pagerText, this.prevBtn, this.nextBtn));
@@ -725,7 +771,7 @@ export class SipaPanel extends HTMLElement {
       this.renderOwn();
       return;
     }
-    const active = this.book.activeCount;
+    const active = this.partial?.total ?? this.book.activeCount;
     const portal = s.portal;
     const pill = !known
       ? h('span', { class: 'pill unknown', text: this.conn === 'signed-out' ? 'Signed out: status not shown' : `Status unknown (last known: ${enabled ? 'on' : 'off'})` })
@@ -788,8 +834,11 @@ export class SipaPanel extends HTMLElement {
 
   private renderList(): void {
     if (!this.tbody || this.conn === 'refused' || this.conn === 'signed-out' || this.conn === 'failed') return;
-    const rows = this.view();
-    const pages = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
+    // With only the first page here, the default view's first page is exact; any other waits for the whole list.
+    const waiting = this.partial !== null && (this.stateFilter !== 'active' || this.sourceFilter !== 'all' || this.query.trim() !== '' || this.page > 0);
+    const rows = waiting ? [] : this.view();
+    const total = this.partial && !waiting ? this.partial.total : rows.length;
+    const pages = Math.max(1, Math.ceil((waiting ? (this.page + 1) * PAGE_SIZE : total) / PAGE_SIZE));
     this.page = Math.min(Math.max(0, this.page), pages - 1);
     const start = this.page * PAGE_SIZE;
     const shown = rows.slice(start, start + PAGE_SIZE);
@@ -826,14 +875,15 @@ export class SipaPanel extends HTMLElement {
       target.focus();
     }
 
-    const total = rows.length;
-    this.deviceCount.textContent = `${total} shown · ${this.book.activeCount} active`;
+    this.deviceCount.textContent = waiting ? 'Loading…' : `${total} shown · ${this.partial?.total ?? this.book.activeCount} active`;
     this.pagerText.textContent = total ? `${start + 1}–${start + shown.length} of ${total}` : '';
     this.prevBtn.disabled = this.page === 0;
     this.nextBtn.disabled = this.page >= pages - 1;
     this.prevBtn.hidden = this.nextBtn.hidden = pages <= 1;
-    this.deviceEmpty.hidden = total > 0 || this.conn === 'loading';
-    if (!total) {
+    this.deviceEmpty.hidden = !waiting && (total > 0 || this.conn === 'loading');
+    if (waiting) {
+      this.deviceEmpty.replaceChildren(h('strong', { text: 'Loading the whole list…' }));
+    } else if (!total) {
       const filtered = this.query.trim() || this.sourceFilter !== 'all';
       this.deviceEmpty.replaceChildren(...(this.book.size === 0
         ? [h('strong', { text: 'No registered devices yet.' }), h('span', { text: ' A device appears here when its owner registers it on myQNAPcloud (Secure IP Access → Register), or when an administrator registers an address.' })]
@@ -991,7 +1041,8 @@ export class SipaPanel extends HTMLElement {
     }
     const remote = session.remoteAddress;
     const exposed = !!remote && !session.remoteLan && !session.remoteRegistered;
-    const periodSel = h('select', { id: `${this.pid}-period` }, ...DURATIONS.filter(([, s]) => s >= 900).map(([label, s]) => h('option', { value: String(s), text: label, selected: s === 3600 })));
+    const periodSel = h('select', { id: `${this.pid}-period` }, ...DURATIONS.filter(([, s]) => s >= 900).map(([label, s]) => h('option', { value: String(s), text: label, selected: s === 3600 })),
+      this.status.allowUntilRevoked ? h('option', { value: 'until-revoked', text: 'Until revoked' }) : null);
     const body: HTMLElement[] = [
       h('p', { text: 'The NAS will accept connections from the internet only from registered addresses. Open connections from other addresses are cut.' }),
       h('p', { text: `Devices on the LAN are never blocked${this.status.lanNetworks.length ? ` (${this.status.lanNetworks.join(', ')})` : ''}.` }),
@@ -1011,7 +1062,7 @@ export class SipaPanel extends HTMLElement {
     });
     if (choice === 'register') {
       await this.act('switch', 'Register your address and enable', async () => {
-        const d = await this.api.register({ address: remote as string, label: `Admin session (${session.user})`, seconds: Number(periodSel.value) });
+        const d = await this.api.register({ address: remote as string, label: `Admin session (${session.user})`, period: periodSel.value === 'until-revoked' ? 'until-revoked' : Number(periodSel.value) });
         this.book.put(d);
         this.status = await this.api.enable();
         this.session = await this.api.session();
@@ -1074,7 +1125,7 @@ export class SipaPanel extends HTMLElement {
     const fAddr = field('Address', addr, 'The public address the device connects from.');
     const fMore = field('More addresses of this device', more, 'At most one IPv4 and a few IPv6 addresses in all.');
     const fLabel = field('Label', label);
-    const dur = durationField();
+    const dur = durationField(3600, this.status?.allowUntilRevoked === true);
     const general = h('div', { class: 'notice error', role: 'alert', hidden: true });
     const fields = {
       address: { setError: fAddr.setError, focus: () => addr.focus() },
@@ -1091,14 +1142,14 @@ export class SipaPanel extends HTMLElement {
         for (const f of [fAddr, fMore, fLabel]) f.setError(null);
         dur.setError(null);
         general.hidden = true;
-        const seconds = dur.seconds();
-        if (seconds === null) return false;
+        const period = dur.period();
+        if (period === null) return false;
         try {
-          const d = await this.api.register({ address: addr.value.trim(), moreAddresses: more.value.trim() ? more.value.trim().split(/[\s,]+/) : undefined, label: label.value, seconds });
+          const d = await this.api.register({ address: addr.value.trim(), moreAddresses: more.value.trim() ? more.value.trim().split(/[\s,]+/) : undefined, label: label.value, period });
           this.book.put(d);
           this.clearError('register');
           this.queueRender();
-          this.say(`${describe(d)} is registered until ${shortTime(d.expiresAt)}.`);
+          this.say(`${describe(d)} is registered ${untilText(d)}.`);
           return true;
         } catch (e) {
           const f = asFailure(e);
@@ -1116,14 +1167,15 @@ export class SipaPanel extends HTMLElement {
 
   private async extendDialog(d: Device, opener: HTMLElement): Promise<void> {
     if (this.notNow()) return;
-    const dur = durationField(d.expiresAt - d.registeredAt >= 3600_000 ? 3600 * Math.min(12, Math.round((d.expiresAt - d.registeredAt) / 3600_000)) : 3600);
+    const granted = d.expiresAt === null ? 0 : d.expiresAt - d.registeredAt;
+    const dur = durationField(granted >= 3600_000 ? 3600 * Math.min(12, Math.round(granted / 3600_000)) : 3600, this.status?.allowUntilRevoked === true);
     const general = h('div', { class: 'notice error', role: 'alert', hidden: true });
     const key = `extend-${d.id}`;
     await this.dialog({
       role: 'dialog', title: `Extend access for ${d.address}`, opener, fallbackKey: `extend-${keyOf(d)}`,
       body: [
         general,
-        h('p', { text: `${d.label ? `${d.label}: ` : ''}access now ends at ${dateTime(d.expiresAt)}. The new period starts now and replaces the old one.` }),
+        h('p', { text: `${d.label ? `${d.label}: ` : ''}access now ends ${d.expiresAt === null ? 'only when it is revoked' : `at ${dateTime(d.expiresAt)}`}. The new period starts now and replaces the old one.` }),
         dur.wrap,
       ],
       actions: [{ label: 'Cancel', value: '' }, { label: 'Extend', value: 'extend', kind: 'primary' }],
@@ -1131,14 +1183,14 @@ export class SipaPanel extends HTMLElement {
       submit: async () => {
         dur.setError(null);
         general.hidden = true;
-        const seconds = dur.seconds();
-        if (seconds === null) return false;
+        const period = dur.period();
+        if (period === null) return false;
         try {
-          const after = await this.api.register({ address: d.address, moreAddresses: d.addresses.slice(1), label: d.label, seconds });
+          const after = await this.api.register({ address: d.address, moreAddresses: d.addresses.slice(1), label: d.label, period });
           this.book.put(after);
           this.clearError(key);
           this.queueRender();
-          this.say(`Access for ${describe(after)} now ends at ${shortTime(after.expiresAt)}.`);
+          this.say(`Access for ${describe(after)} now lasts ${untilText(after)}.`);
           return true;
         } catch (e) {
           const f = asFailure(e);
@@ -1204,7 +1256,8 @@ export class SipaPanel extends HTMLElement {
     });
   }
 
-  private exportDevices(kind: 'csv' | 'json'): void {
+  private async exportDevices(kind: 'csv' | 'json'): Promise<void> {
+    if (this.restLoading) await this.restLoading;
     saveDevices(kind, this.view().map(e => e.current));
   }
 
@@ -1227,6 +1280,11 @@ export class SipaPanel extends HTMLElement {
     }
     saveAudit(kind, all, this.auditQuery.trim());
   }
+}
+
+/** "until 17:42", or "until revoked". */
+function untilText(d: Device): string {
+  return d.expiresAt === null ? 'until revoked' : `until ${shortTime(d.expiresAt)}`;
 }
 
 function describe(d: Device): string {
