@@ -15,6 +15,16 @@
 #include "../src/wire.h"
 #include "golden_vectors.h"
 
+#if defined(__x86_64__)
+#define ARCH_NAME "x86_64"
+#elif defined(__aarch64__)
+#define ARCH_NAME "aarch64"
+#elif defined(__arm__)
+#define ARCH_NAME "armhf"
+#else
+#define ARCH_NAME "unknown arch"
+#endif
+
 static uint8_t mem[1 << 17];
 static int failures, checks;
 
@@ -368,6 +378,7 @@ int main(int argc, char **argv)
 		check("add4-batch", &b, print);
 		NEW(d);
 		k = wire_ipset_adt(&d, 11, "sipa4_allow", es + 2, 1, 3);
+		expect(k == 1, "a delete of one entry is one element");
 		check("del4", &d, print);
 	}
 	{
