@@ -89,7 +89,6 @@ export interface NetlinkHandle {
   setCreate(name: string, family: Family, opts: { hashsize: number; maxelem: number; timeout: boolean }): void;
   setDestroy(name: string): void;
   setFlush(name: string): void;
-  setRename(from: string, to: string): void;
   setSwap(a: string, b: string): void;
   /** null when no set of that name exists. */
   setInfo(name: string): SetInfo | null;
@@ -141,7 +140,7 @@ const MEMBER_SIZE = 24;
 const INFO_SIZE = 56;
 const NET_SIZE = 20;
 const ERRLEN = 512;
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 const OP_CODES = { add: 1, del: 2 } as const;
 
 let loaded: NativeLibrary | null = null;
@@ -163,7 +162,6 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
     create: lib.func('int sipa_set_create(void *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem, uint32_t flags)'),
     destroy: lib.func('int sipa_set_destroy(void *h, const char *name)'),
     flush: lib.func('int sipa_set_flush(void *h, const char *name)'),
-    rename: lib.func('int sipa_set_rename(void *h, const char *from, const char *to)'),
     swap: lib.func('int sipa_set_swap(void *h, const char *a, const char *b)'),
     info: lib.func('int sipa_set_info_get(void *h, const char *name, _Out_ uint8_t *out)'),
     test: lib.func('int sipa_set_test(void *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)'),
@@ -211,7 +209,6 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
     }
     setDestroy(name: string): void { this.check(c.destroy(this.ptr, name) as number); }
     setFlush(name: string): void { this.check(c.flush(this.ptr, name) as number); }
-    setRename(from: string, to: string): void { this.check(c.rename(this.ptr, from, to) as number); }
     setSwap(a: string, b: string): void { this.check(c.swap(this.ptr, a, b) as number); }
     setInfo(name: string): SetInfo | null {
       const buf = Buffer.alloc(INFO_SIZE);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define SIPA_API __attribute__((visibility("default")))
-#define SIPA_ABI_VERSION 4u
+#define SIPA_ABI_VERSION 5u
 #define SIPA_SETNAME_MAX 31 /* IPSET_MAXNAMELEN - 1 */
 #define SIPA_KERNEL_MAX_TIMEOUT 2147483u
 /* An entry that never ends by itself (a registration until revoked): added to a set with timeouts with a timeout
@@ -80,7 +80,6 @@ SIPA_API int sipa_set_create(sipa_handle *h, const char *name, int family, uint3
 			     uint32_t flags);
 SIPA_API int sipa_set_destroy(sipa_handle *h, const char *name);
 SIPA_API int sipa_set_flush(sipa_handle *h, const char *name);
-SIPA_API int sipa_set_rename(sipa_handle *h, const char *from, const char *to);
 SIPA_API int sipa_set_swap(sipa_handle *h, const char *a, const char *b);
 SIPA_API int sipa_set_info_get(sipa_handle *h, const char *name, sipa_set_info *out);
 /* 1 if the address/prefix is in the set, 0 if not. */

@@ -336,7 +336,6 @@ static int named(sipa_handle *h, int cmd, const char *verb, const char *name, co
 
 int sipa_set_destroy(sipa_handle *h, const char *name) { return named(h, IPSET_CMD_DESTROY, "destroy", name, NULL); }
 int sipa_set_flush(sipa_handle *h, const char *name) { return named(h, IPSET_CMD_FLUSH, "flush", name, NULL); }
-int sipa_set_rename(sipa_handle *h, const char *a, const char *b) { return named(h, IPSET_CMD_RENAME, "rename", a, b); }
 int sipa_set_swap(sipa_handle *h, const char *a, const char *b) { return named(h, IPSET_CMD_SWAP, "swap", a, b); }
 
 static int check_entry(const sipa_entry *e)

@@ -21,7 +21,7 @@ struct nlbuf {
 /* Encoders append one complete netlink message to b; they return 0 or -ENOBUFS (b unchanged). */
 HIDDEN int wire_ipset_create(struct nlbuf *b, uint32_t seq, const char *name, int family, uint32_t hashsize,
 			     uint32_t maxelem, uint32_t flags);
-/* cmd: IPSET_CMD_DESTROY, _FLUSH (name2 NULL) or _RENAME, _SWAP (name2 set). */
+/* cmd: IPSET_CMD_DESTROY, _FLUSH (name2 NULL) or _SWAP (name2 set). */
 HIDDEN int wire_ipset_named(struct nlbuf *b, uint32_t seq, int cmd, const char *name, const char *name2);
 HIDDEN int wire_ipset_list(struct nlbuf *b, uint32_t seq, const char *name, int header_only);
 HIDDEN int wire_ipset_test(struct nlbuf *b, uint32_t seq, const char *name, const sipa_entry *e);

@@ -364,7 +364,6 @@ int main(int argc, char **argv)
 	{ NEW(b); wire_ipset_create(&b, 2, "sipa6_lan", 6, 1024, 4096, 0); check("create6-lan", &b, print); }
 	{ NEW(b); wire_ipset_named(&b, 3, IPSET_CMD_DESTROY, "sipa4_allow", NULL); check("destroy", &b, print); }
 	{ NEW(b); wire_ipset_named(&b, 4, IPSET_CMD_FLUSH, "sipa4_allow", NULL); check("flush", &b, print); }
-	{ NEW(b); wire_ipset_named(&b, 5, IPSET_CMD_RENAME, "a", "b"); check("rename", &b, print); }
 	{ NEW(b); wire_ipset_named(&b, 6, IPSET_CMD_SWAP, "sipa4_tmp", "sipa4_allow"); check("swap", &b, print); }
 	{ NEW(b); wire_ipset_list(&b, 7, "sipa4_allow", 0); check("list", &b, print); }
 	{ NEW(b); wire_ipset_list(&b, 8, "sipa4_allow", 1); check("list-header", &b, print); }
