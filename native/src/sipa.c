@@ -463,28 +463,40 @@ int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, ui
  * would not name (a malformed element fails the whole message before any line is read). */
 enum range_mode { FAST, NUMBERED, SINGLE };
 
+/* Entries [start, end) of a batch, and how they go out (next) or went out (sent). */
 struct range {
 	uint32_t start, end;
 	enum range_mode mode;
 };
 
-struct sent {
-	uint32_t start, end;
-	enum range_mode mode;
+/* The ranges still to send, in order; a failed range goes again at the back. */
+struct range_queue {
+	struct range *r;
+	uint32_t cap, head, tail;
 };
+
+static int enqueue(struct range_queue *q, struct range r)
+{
+	if (q->tail == q->cap) {
+		uint32_t cap = q->cap ? q->cap * 2 : 64;
+		struct range *grown = realloc(q->r, cap * sizeof *grown);
+		if (!grown)
+			return -ENOMEM;
+		q->r = grown;
+		q->cap = cap;
+	}
+	q->r[q->tail++] = r;
+	return 0;
+}
 
 int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries, uint32_t n, int32_t *results)
 {
 	int failed = 0, r = 0;
-	uint32_t qcap = 64, qhead = 0, qtail = 0;
-	struct range *q;
+	struct range_queue q = { 0 };
 
 	h->err[0] = 0;
 	if (!valid_name(name))
 		return fail(h, -EINVAL, "batch: bad set name");
-	q = malloc(qcap * sizeof *q);
-	if (!q)
-		return fail(h, -ENOMEM, "batch");
 	/* Entries the kernel would choke on are reported here; runs of good ones between them are queued. */
 	for (uint32_t i = 0, run = 0; i <= n; i++) {
 		int bad = i < n ? check_entry(&entries[i]) : 1;
@@ -492,14 +504,8 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			results[i] = 0;
 			continue;
 		}
-		if (i > run) {
-			q[qtail++] = (struct range){ run, i, FAST };
-			if (qtail == qcap) {
-				struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
-				if (!nq) { r = -ENOMEM; goto out; }
-				q = nq;
-			}
-		}
+		if (i > run && (r = enqueue(&q, (struct range){ run, i, FAST })) < 0)
+			goto out;
 		if (i < n) {
 			results[i] = bad;
 			failed++;
@@ -507,23 +513,23 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 		run = i + 1;
 	}
 
-	while (qhead < qtail) {
+	while (q.head < q.tail) {
 		struct nlbuf b = BUF(h);
-		struct sent sent[MSGS_PER_SEND];
+		struct range sent[MSGS_PER_SEND];
 		struct wire_ack acks[MSGS_PER_SEND];
 		uint32_t nmsg = 0, first = h->seq + 1;
 
-		while (nmsg < MSGS_PER_SEND && qhead < qtail) {
-			struct range *rg = &q[qhead];
+		while (nmsg < MSGS_PER_SEND && q.head < q.tail) {
+			struct range *rg = &q.r[q.head];
 			uint32_t avail = rg->end - rg->start;
 			uint32_t k = wire_ipset_adt(&b, first + nmsg, name, entries + rg->start,
 						    rg->mode == SINGLE ? 1 : avail, rg->mode == FAST ? 0 : rg->start + 1);
 			if (k == 0)
 				break; /* buffer full: send what we have */
-			sent[nmsg++] = (struct sent){ rg->start, rg->start + k, rg->mode };
+			sent[nmsg++] = (struct range){ rg->start, rg->start + k, rg->mode };
 			rg->start += k;
 			if (rg->start == rg->end)
-				qhead++;
+				q.head++;
 		}
 		if (nmsg == 0) { r = -EMSGSIZE; goto out; }
 		h->seq += nmsg;
@@ -531,7 +537,7 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			goto out;
 
 		for (uint32_t k = 0; k < nmsg; k++) {
-			struct sent s = sent[k];
+			struct range s = sent[k];
 			int e = acks[k].error;
 			uint32_t line = acks[k].lineno;
 			if (!e)
@@ -550,18 +556,12 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			} else {
 				next = (struct range){ s.start, s.end, SINGLE };
 			}
-			if (next.end > next.start) {
-				if (qtail == qcap) {
-					struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
-					if (!nq) { r = -ENOMEM; goto out; }
-					q = nq;
-				}
-				q[qtail++] = next;
-			}
+			if (next.end > next.start && (r = enqueue(&q, next)) < 0)
+				goto out;
 		}
 	}
 out:
-	free(q);
+	free(q.r);
 	if (r < 0)
 		return fail(h, r, "batch on set %s", name);
 	if (failed) {
