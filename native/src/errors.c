@@ -39,6 +39,7 @@ const char *wire_strerror(int code)
 	case EMSGSIZE: return "the message is too large";
 	case EBADMSG: return "the kernel's reply was malformed";
 	case ETIMEDOUT: return "the kernel did not answer in time";
+	case EINTR: return "the table changed while the kernel listed it, at every try (dump interrupted)";
 	case EOPNOTSUPP: return "the kernel does not support this request";
 	default: return strerror(c);
 	}

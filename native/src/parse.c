@@ -25,6 +25,7 @@ int wire_next(const uint8_t *buf, size_t len, size_t *off, struct wire_msg *m)
 	m->type = h.nlmsg_type;
 	m->flags = h.nlmsg_flags;
 	m->seq = h.nlmsg_seq;
+	m->pid = h.nlmsg_pid;
 	m->payload = buf + *off + NLMSG_HDRLEN;
 	m->payload_len = h.nlmsg_len - NLMSG_HDRLEN;
 	size_t step = NLMSG_ALIGN(h.nlmsg_len);
@@ -101,6 +102,30 @@ int wire_parse_ack(const struct wire_msg *m, struct wire_ack *ack)
 			return r;
 	}
 	return 0;
+}
+
+int wire_dump_step(struct wire_dump *d, const struct wire_msg *m)
+{
+	if (m->seq != d->seq || m->pid != d->portid)
+		return WIRE_DUMP_SKIP;
+	if (m->flags & NLM_F_DUMP_INTR)
+		d->interrupted = 1;
+	if (m->type == NLMSG_DONE) {
+		/* The kernel puts the dump's own result here: 0, or the error that ended it early. */
+		int32_t result = 0;
+		if (m->payload_len >= sizeof result)
+			memcpy(&result, m->payload, sizeof result);
+		return result < 0 ? result : WIRE_DUMP_DONE;
+	}
+	if (m->type == NLMSG_ERROR) {
+		struct wire_ack a;
+		if (wire_parse_ack(m, &a) < 0)
+			return -EBADMSG;
+		if (a.error)
+			return a.error < 0 ? a.error : -a.error;
+		return WIRE_DUMP_SKIP; /* an ack of success: nothing to read */
+	}
+	return WIRE_DUMP_DATA;
 }
 
 static int parse_ip(const struct attr_view *nest, uint8_t *addr, uint8_t *family)

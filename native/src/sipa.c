@@ -27,9 +27,12 @@
 #define TX_CAP (MSGS_PER_SEND * (WIRE_ADT_MAX_BYTES + 1024))
 #define RX_CAP (256 * 1024)
 #define SOCK_BUF (8 * 1024 * 1024)
+/* How often a dump the kernel flagged as interrupted is read again before the call fails. */
+#define DUMP_TRIES 3
 
 struct sipa_handle {
 	int fd;
+	uint32_t portid; /* the socket's netlink port id: the kernel addresses its replies to it */
 	/* Raw sockets in the handle's namespace, for reading the iptables filter tables (IPv4, IPv6); a negative
 	 * value is the -errno that opening failed with. */
 	int raw[2];
@@ -119,6 +122,7 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 	int raw[2] = { -EBADF, -EBADF };
 	struct timeval tv = { .tv_sec = 5 };
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	socklen_t salen = sizeof sa;
 	sipa_handle *h = NULL;
 
 	*out = NULL;
@@ -152,7 +156,7 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 	/* Error acks need not carry our request back (ipset's own error replies always do). */
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || getsockname(fd, (struct sockaddr *)&sa, &salen) < 0) {
 		r = -errno;
 		set_text(err, errlen, "cannot bind the netlink socket", -r);
 		goto fail;
@@ -173,6 +177,7 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 		goto fail;
 	}
 	h->fd = fd;
+	h->portid = sa.nl_pid;
 	h->raw[0] = raw[0];
 	h->raw[1] = raw[1];
 	h->seq = (uint32_t)time(NULL);
@@ -241,7 +246,7 @@ static int collect_acks(sipa_handle *h, uint32_t first, uint32_t count, struct w
 		int r;
 		while ((r = wire_next(h->rx, (size_t)n, &off, &m)) > 0) {
 			struct wire_ack a;
-			if (m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0)
+			if (m.pid != h->portid || m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0)
 				continue;
 			uint32_t i = a.seq - first;
 			if (i < count && !seen[i]) {
@@ -272,9 +277,14 @@ static int request(sipa_handle *h, struct nlbuf *b, uint32_t seq)
 
 typedef int (*dump_fn)(const struct wire_msg *m, void *ctx);
 
-/* Sends a dump request and feeds every reply message to fn until NLMSG_DONE. */
+/* Sends a dump request and feeds every message of its reply (the request's seq, this socket's port id) to fn
+ * until NLMSG_DONE. A dump the kernel flagged NLM_F_DUMP_INTR changed while it was read: a flow or member may be
+ * missing from it. It is read to its end all the same (nothing of it is left for the next request to skip) and
+ * returns -EINTR, never 0: the caller reads the table again, and fails when every try was interrupted, so that
+ * a partial listing is never taken for the whole (a conntrack cut that missed a flow would let it live). */
 static int dump(sipa_handle *h, struct nlbuf *b, uint32_t seq, dump_fn fn, void *ctx)
 {
+	struct wire_dump d = { .seq = seq, .portid = h->portid };
 	int r = send_buf(h, b->data, b->len);
 	if (r < 0)
 		return r;
@@ -285,19 +295,12 @@ static int dump(sipa_handle *h, struct nlbuf *b, uint32_t seq, dump_fn fn, void 
 		size_t off = 0;
 		struct wire_msg m;
 		while ((r = wire_next(h->rx, (size_t)n, &off, &m)) > 0) {
-			if (m.seq != seq)
-				continue;
-			if (m.type == NLMSG_DONE)
-				return 0;
-			if (m.type == NLMSG_ERROR) {
-				struct wire_ack a;
-				if (wire_parse_ack(&m, &a) < 0)
-					return -EBADMSG;
-				if (a.error)
-					return a.error;
-				continue;
-			}
-			if ((r = fn(&m, ctx)) < 0)
+			int step = wire_dump_step(&d, &m);
+			if (step < 0)
+				return step;
+			if (step == WIRE_DUMP_DONE)
+				return d.interrupted ? -EINTR : 0;
+			if (step == WIRE_DUMP_DATA && (r = fn(&m, ctx)) < 0)
 				return r;
 		}
 		if (r < 0)
@@ -379,28 +382,38 @@ static int on_list(const struct wire_msg *m, void *p)
 	return wire_parse_list(m, c->info, c->out, c->cap, &c->count);
 }
 
+/* Lists a set (or only its header) into c; a listing the kernel flagged as interrupted is read again. */
+static int list_set(sipa_handle *h, const char *name, int header_only, struct list_ctx *c)
+{
+	int r = -EINTR;
+	for (int attempt = 0; attempt < DUMP_TRIES && r == -EINTR; attempt++) {
+		struct nlbuf b = BUF(h);
+		uint32_t seq = ++h->seq;
+		c->count = 0;
+		if (c->info)
+			memset(c->info, 0, sizeof *c->info);
+		r = wire_ipset_list(&b, seq, name, header_only);
+		if (!r)
+			r = dump(h, &b, seq, on_list, c);
+	}
+	return r;
+}
+
 int sipa_set_info_get(sipa_handle *h, const char *name, sipa_set_info *out)
 {
-	struct nlbuf b = BUF(h);
 	struct list_ctx c = { .info = out };
 	if (!valid_name(name))
 		return fail(h, -EINVAL, "info: bad set name");
-	memset(out, 0, sizeof *out);
-	uint32_t seq = ++h->seq;
-	wire_ipset_list(&b, seq, name, 1);
-	int r = dump(h, &b, seq, on_list, &c);
+	int r = list_set(h, name, 1, &c);
 	return r ? fail(h, r, "read header of set %s", name) : 0;
 }
 
 int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, uint32_t cap, uint32_t *count)
 {
-	struct nlbuf b = BUF(h);
 	struct list_ctx c = { .out = out, .cap = cap };
 	if (!valid_name(name))
 		return fail(h, -EINVAL, "list: bad set name");
-	uint32_t seq = ++h->seq;
-	wire_ipset_list(&b, seq, name, 0);
-	int r = dump(h, &b, seq, on_list, &c);
+	int r = list_set(h, name, 0, &c);
 	*count = c.count;
 	if (r)
 		return fail(h, r, "list set %s", name);
@@ -419,7 +432,6 @@ int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, ui
 	/* Room for as many members as are wanted, and more if the set turns out larger. */
 	uint32_t cap = n + 1024;
 	for (int attempt = 0; attempt < 4; attempt++) {
-		struct nlbuf b = BUF(h);
 		sipa_member *have = malloc((size_t)cap * sizeof *have);
 		uint32_t *idx = malloc((size_t)cap * sizeof *idx + 1);
 		if (!have || !idx) {
@@ -428,9 +440,7 @@ int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, ui
 			return fail(h, -ENOMEM, "compare set %s", name);
 		}
 		struct list_ctx c = { .out = have, .cap = cap };
-		uint32_t seq = ++h->seq;
-		wire_ipset_list(&b, seq, name, 0);
-		int r = dump(h, &b, seq, on_list, &c);
+		int r = list_set(h, name, 0, &c);
 		if (!r && c.count > cap) {
 			cap = c.count + 1024; /* the set grew while listed, or is larger than wanted: again, with room */
 			free(have);
@@ -592,8 +602,10 @@ static int on_flow(const struct wire_msg *m, void *p)
 	struct ct_ctx *c = p;
 	struct wire_ct_flow f;
 	int r = wire_parse_ct(m, c->family, &f);
-	if (r <= 0)
-		return 0; /* a flow we cannot read is not ours to delete */
+	if (r < 0)
+		return r; /* a flow that cannot be read could be one to cut: the dump is not to be trusted */
+	if (r == 0)
+		return 0; /* no original source of the family */
 	if ((c->l4proto && f.l4proto != c->l4proto) || !wire_nets_contain(c->nets, c->n, c->family, f.src))
 		return 0;
 	if (c->del.cap - c->del.len < 512) {
@@ -611,10 +623,52 @@ static int on_flow(const struct wire_msg *m, void *p)
 	return 0;
 }
 
+/* Sends the deletes a dump collected in as few sendmsg calls as the buffers allow, acked only at the end of each
+ * chunk: the kernel handles a sendmsg's messages in order, so that ack means every earlier one was done, and it
+ * answers failures on its own. A flow already gone (ENOENT) was not cut, and is no error. */
+static int send_deletes(sipa_handle *h, struct ct_ctx *c, uint32_t *cut)
+{
+	size_t off = 0;
+	uint32_t done = 0;
+	while (done < c->nmsg) {
+		size_t start = off, end = off, last = off;
+		uint32_t k = 0, failed = 0;
+		struct wire_msg m;
+		int r;
+		while (k < 1024 && end - start < TX_CAP && wire_next(c->del.data, c->del.len, &end, &m) > 0) {
+			last = (size_t)(m.payload - c->del.data) - NLMSG_HDRLEN;
+			k++;
+		}
+		((struct nlmsghdr *)(c->del.data + last))->nlmsg_flags |= NLM_F_ACK;
+		uint32_t first = c->first_seq + done, final = first + k - 1;
+		if ((r = send_buf(h, c->del.data + start, end - start)) < 0)
+			return r;
+		for (int finished = 0; !finished;) {
+			ssize_t n = recv_one(h);
+			if (n < 0)
+				return (int)n;
+			size_t roff = 0;
+			struct wire_ack a;
+			while (wire_next(h->rx, (size_t)n, &roff, &m) > 0) {
+				if (m.pid != h->portid || m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0 ||
+				    a.seq - first >= k)
+					continue;
+				if (a.error)
+					failed++;
+				if (a.seq == final)
+					finished = 1;
+			}
+		}
+		*cut += k - failed;
+		done += k;
+		off = end;
+	}
+	return 0;
+}
+
 int sipa_ct_delete_nets(sipa_handle *h, int family, const sipa_net *nets, uint32_t n, uint8_t l4proto,
 			uint32_t *cut)
 {
-	struct nlbuf b = BUF(h);
 	struct ct_ctx c = { .family = family, .n = 0, .l4proto = l4proto };
 	sipa_net *mine = NULL;
 	int r;
@@ -641,51 +695,27 @@ int sipa_ct_delete_nets(sipa_handle *h, int family, const sipa_net *nets, uint32
 	c.nets = mine;
 	/* One dump for all of them: kernels from 5.8 filter it by source themselves when there is one address;
 	 * older ones, and every dump for several sources or a network (the kernel has no prefix filter), send every
-	 * flow of the family and the match below does the job. */
-	uint32_t seq = ++h->seq;
+	 * flow of the family and the match below does the job. An interrupted dump may have missed flows: what it
+	 * found is cut, and the table is read again; when every try was interrupted the call fails (-EINTR), so
+	 * that the caller tries the whole cut again later rather than count it done. */
 	int one = c.n == 1 && mine[0].prefix == (family == 4 ? 32 : 128);
-	wire_ct_dump_source(&b, seq, family, one ? mine[0].addr : NULL);
-	h->seq += 1u << 20; /* deletes get seqs of their own, clear of the dump's */
-	c.first_seq = h->seq;
-	r = dump(h, &b, seq, on_flow, &c);
-	if (r < 0)
-		goto out;
-	h->seq += c.nmsg;
-
-	/* Deletes go out in as few sendmsg calls as the buffers allow, acked only at the end of each chunk: the
-	 * kernel handles a sendmsg's messages in order, so that ack means every earlier one was done, and it
-	 * answers failures on its own. A flow already gone (ENOENT) was not cut, and is no error. */
-	size_t off = 0;
-	uint32_t done = 0;
-	while (done < c.nmsg) {
-		size_t start = off, end = off, last = off;
-		uint32_t k = 0, failed = 0;
-		struct wire_msg m;
-		while (k < 1024 && end - start < TX_CAP && wire_next(c.del.data, c.del.len, &end, &m) > 0) {
-			last = (size_t)(m.payload - c.del.data) - NLMSG_HDRLEN;
-			k++;
-		}
-		((struct nlmsghdr *)(c.del.data + last))->nlmsg_flags |= NLM_F_ACK;
-		uint32_t first = c.first_seq + done, final = first + k - 1;
-		if ((r = send_buf(h, c.del.data + start, end - start)) < 0)
+	for (int attempt = 0; attempt < DUMP_TRIES; attempt++) {
+		struct nlbuf b = BUF(h);
+		uint32_t seq = ++h->seq;
+		if ((r = wire_ct_dump_source(&b, seq, family, one ? mine[0].addr : NULL)) < 0)
 			goto out;
-		for (int finished = 0; !finished;) {
-			ssize_t n = recv_one(h);
-			if (n < 0) { r = (int)n; goto out; }
-			size_t roff = 0;
-			struct wire_ack a;
-			while (wire_next(h->rx, (size_t)n, &roff, &m) > 0) {
-				if (m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0 || a.seq - first >= k)
-					continue;
-				if (a.error)
-					failed++;
-				if (a.seq == final)
-					finished = 1;
-			}
+		h->seq += 1u << 20; /* deletes get seqs of their own, clear of the dump's */
+		c.first_seq = h->seq;
+		c.del.len = 0;
+		c.nmsg = 0;
+		int dumped = dump(h, &b, seq, on_flow, &c);
+		if (dumped < 0 && dumped != -EINTR) {
+			r = dumped;
+			goto out;
 		}
-		*cut += k - failed;
-		done += k;
-		off = end;
+		h->seq += c.nmsg;
+		if ((r = send_deletes(h, &c, cut)) < 0 || (r = dumped) == 0)
+			goto out;
 	}
 out:
 	free(c.del.data);

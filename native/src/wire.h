@@ -41,10 +41,23 @@ struct wire_msg {
 	uint16_t type;
 	uint16_t flags;
 	uint32_t seq;
+	uint32_t pid; /* the port id the message is addressed to (the kernel's replies: the asking socket's) */
 	const uint8_t *payload; /* after the nlmsghdr */
 	size_t payload_len;
 };
 HIDDEN int wire_next(const uint8_t *buf, size_t len, size_t *off, struct wire_msg *m);
+
+/* A dump being read: the seq of its request and the port id of the socket that sent it pick its reply. */
+struct wire_dump {
+	uint32_t seq;
+	uint32_t portid;
+	int interrupted; /* a message came flagged NLM_F_DUMP_INTR: the table changed while the kernel read it */
+};
+enum wire_dump_step { WIRE_DUMP_SKIP, WIRE_DUMP_DATA, WIRE_DUMP_DONE };
+/* What one message is to the dump: SKIP (it answers another request, or is addressed to another socket), DATA
+ * (a part of the reply), DONE (the end; d->interrupted says whether it can be trusted whole), or a negative
+ * code: the kernel refused the dump, ended it with an error (carried in NLMSG_DONE), or sent a malformed ack. */
+HIDDEN int wire_dump_step(struct wire_dump *d, const struct wire_msg *m);
 
 struct wire_ack {
 	uint32_t seq;    /* the seq of the message it answers */

@@ -13,6 +13,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include "../src/wire.h"
+#include "craft.h"
 #include "golden_vectors.h"
 
 #if defined(__x86_64__)
@@ -84,46 +85,11 @@ static void expect(int cond, const char *what)
 	}
 }
 
-/* Appends one attribute (payload p, n bytes) at b; returns where it starts, for nests to close. */
-static size_t put_attr(struct nlbuf *b, uint16_t type, const void *p, size_t n)
-{
-	size_t at = b->len;
-	struct nlattr a = { .nla_len = (uint16_t)(NLA_HDRLEN + n), .nla_type = type };
-	memcpy(b->data + b->len, &a, sizeof a);
-	if (n)
-		memcpy(b->data + b->len + NLA_HDRLEN, p, n);
-	b->len += NLA_ALIGN(NLA_HDRLEN + n);
-	return at;
-}
-
-static void end_nest(struct nlbuf *b, size_t at)
-{
-	uint16_t len = (uint16_t)(b->len - at);
-	memcpy(b->data + at, &len, 2);
-}
-
 /* A conntrack dump message as the kernel sends one: original tuple (source, protocol) and an id. */
 static struct wire_msg ct_flow_msg(struct nlbuf *b, int family, const uint8_t *src, uint8_t l4proto)
 {
-	static const uint8_t dst[16] = { 192, 0, 2, 1 };
-	struct nlmsghdr h = { .nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, .nlmsg_seq = 5 };
-	struct nfgenmsg g = { .nfgen_family = family == 6 ? 10 : 2 };
-	b->len = NLMSG_HDRLEN;
-	memcpy(b->data + b->len, &g, sizeof g);
-	b->len += NLMSG_ALIGN(sizeof g);
-	size_t tuple = put_attr(b, CTA_TUPLE_ORIG | NLA_F_NESTED, NULL, 0);
-	size_t ip = put_attr(b, CTA_TUPLE_IP | NLA_F_NESTED, NULL, 0);
-	put_attr(b, family == 6 ? CTA_IP_V6_SRC : CTA_IP_V4_SRC, src, family == 6 ? 16 : 4);
-	put_attr(b, family == 6 ? CTA_IP_V6_DST : CTA_IP_V4_DST, dst, family == 6 ? 16 : 4);
-	end_nest(b, ip);
-	size_t proto = put_attr(b, CTA_TUPLE_PROTO | NLA_F_NESTED, NULL, 0);
-	put_attr(b, CTA_PROTO_NUM, &l4proto, 1);
-	end_nest(b, proto);
-	end_nest(b, tuple);
-	uint32_t id = 0x12345678;
-	put_attr(b, CTA_ID, &id, 4);
-	h.nlmsg_len = (uint32_t)b->len;
-	memcpy(b->data, &h, sizeof h);
+	b->len = 0;
+	craft_ct_flow(b, 5, 0, 0, family, src, l4proto);
 	struct wire_msg m;
 	size_t off = 0;
 	wire_next(b->data, b->len, &off, &m);
