@@ -319,8 +319,9 @@ int sipa_set_create(sipa_handle *h, const char *name, int family, uint32_t hashs
 	if (!valid_name(name) || (family != 4 && family != 6))
 		return fail(h, -EINVAL, "create: bad set name or family");
 	uint32_t seq = ++h->seq;
-	wire_ipset_create(&b, seq, name, family, hashsize, maxelem, flags);
-	int r = request(h, &b, seq);
+	int r = wire_ipset_create(&b, seq, name, family, hashsize, maxelem, flags);
+	if (!r)
+		r = request(h, &b, seq);
 	return r ? fail(h, r, "create set %s", name) : 0;
 }
 
@@ -330,8 +331,9 @@ static int named(sipa_handle *h, int cmd, const char *verb, const char *name, co
 	if (!valid_name(name) || (name2 && !valid_name(name2)))
 		return fail(h, -EINVAL, "%s: bad set name", verb);
 	uint32_t seq = ++h->seq;
-	wire_ipset_named(&b, seq, cmd, name, name2);
-	int r = request(h, &b, seq);
+	int r = wire_ipset_named(&b, seq, cmd, name, name2);
+	if (!r)
+		r = request(h, &b, seq);
 	if (!r)
 		return 0;
 	return name2 ? fail(h, r, "%s %s %s", verb, name, name2) : fail(h, r, "%s set %s", verb, name);
@@ -360,8 +362,9 @@ int sipa_set_test(sipa_handle *h, const char *name, int family, const uint8_t *a
 		return fail(h, -EINVAL, "test: bad set name, family or prefix");
 	memcpy(e.addr, addr, family == 6 ? 16 : 4);
 	uint32_t seq = ++h->seq;
-	wire_ipset_test(&b, seq, name, &e);
-	int r = request(h, &b, seq);
+	int r = wire_ipset_test(&b, seq, name, &e);
+	if (!r)
+		r = request(h, &b, seq);
 	if (r == 0)
 		return 1;
 	if (r == -IPSET_ERR_EXIST)
