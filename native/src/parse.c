@@ -145,17 +145,19 @@ static int parse_ip(const struct attr_view *nest, uint8_t *addr, uint8_t *family
 	return r;
 }
 
+/* A member without a prefix is one address (hash:net always sends one); a prefix out of range is refused, never
+ * replaced: a member read as a network the kernel does not hold would be compared, kept or deleted as that one. */
 static int parse_member(const struct attr_view *data, sipa_member *mem)
 {
 	size_t off = 0;
 	struct attr_view a;
-	int r;
+	int r, prefix = -1;
 	memset(mem, 0, sizeof *mem);
 	while ((r = attr_next(data->data, data->len, &off, &a)) > 0) {
 		if (a.type == IPSET_ATTR_IP && parse_ip(&a, mem->addr, &mem->family) < 0)
 			return -EBADMSG;
-		else if (a.type == IPSET_ATTR_CIDR && a.len >= 1)
-			mem->prefix = a.data[0];
+		else if (a.type == IPSET_ATTR_CIDR)
+			prefix = a.len >= 1 ? a.data[0] : 0;
 		else if (a.type == IPSET_ATTR_TIMEOUT)
 			mem->timeout = get_be32(&a);
 	}
@@ -163,8 +165,10 @@ static int parse_member(const struct attr_view *data, sipa_member *mem)
 		return r;
 	if (mem->family == 0)
 		return -EBADMSG;
-	if (mem->prefix == 0 || mem->prefix > (mem->family == 4 ? 32 : 128))
-		mem->prefix = mem->family == 4 ? 32 : 128; /* hash:net omits nothing, but be strict about range */
+	int max = mem->family == 4 ? 32 : 128;
+	if (prefix == 0 || prefix > max)
+		return -EBADMSG;
+	mem->prefix = (uint8_t)(prefix < 0 ? max : prefix);
 	return 0;
 }
 

@@ -205,6 +205,29 @@ static void parse_checks(void)
 	expect(ack.seq == 77 && ack.error == -IPSET_ERR_INVALID_CIDR && ack.lineno == 3,
 	       "ipset error reply names seq 77, invalid cidr, line 3");
 
+	/* Members' prefixes: one left out is the whole address; one out of range fails the listing. */
+	static uint8_t space[512];
+	static const uint8_t addrs[2][4] = { { 203, 0, 113, 1 }, { 198, 51, 100, 0 } };
+	struct nlbuf lb = { .data = space, .cap = sizeof space };
+	sipa_member got[2];
+	uint32_t count;
+	const struct { uint8_t prefix; int result; uint8_t read; const char *what; } cases[] = {
+		{ 24, 0, 24, "a member's prefix is read as sent" },
+		{ 0, 0, 32, "a member without a prefix is one address" },
+		{ 0xff, -EBADMSG, 0, "a prefix of 0 fails the listing" },
+		{ 33, -EBADMSG, 0, "a prefix above 32 in an IPv4 member fails the listing" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const uint8_t prefixes[2] = { 32, cases[i].prefix };
+		lb.len = 0;
+		craft_ipset_members(&lb, 9, 0, NLM_F_MULTI, addrs, prefixes, 2);
+		roff = 0;
+		count = 0;
+		wire_next(lb.data, lb.len, &roff, &m);
+		int r = wire_parse_list(&m, NULL, got, 2, &count);
+		expect(r == cases[i].result && (r < 0 || (count == 2 && got[1].prefix == cases[i].read)), cases[i].what);
+	}
+
 	/* A truncated message is refused, never read past. */
 	roff = 0;
 	expect(wire_next(reply, NLMSG_HDRLEN - 1, &roff, &m) < 0, "short datagram refused");
