@@ -261,7 +261,7 @@ export class Enforcer implements Enforcement {
         allowed[f] = diff.members;
         problems.push(...compareAllowed(f, diff, each, members));
       } else if (allowInfo) {
-        // Kernels before 4.? do not report a count; list then.
+        // Kernels before 4.10 do not report a count (qpkg/platform.md); list then.
         allowed[f] = allowInfo.elements || (allowInfo.memsize ? this.sets.list(allowName).length : 0);
       }
       if (lanInfo && wanted) {

@@ -62,7 +62,7 @@ typedef struct sipa_set_info {
 	uint32_t hashsize;
 	uint32_t maxelem;
 	uint32_t references;
-	uint32_t elements; /* 0 when the kernel does not report it (before 4.?) */
+	uint32_t elements; /* 0 when the kernel does not report it (before Linux 4.10: qpkg/platform.md) */
 	uint32_t memsize;
 } sipa_set_info;
 
