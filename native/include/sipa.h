@@ -22,10 +22,16 @@
 
 typedef struct sipa_handle sipa_handle;
 
+/* The structs below cross the FFI as bytes: module/kernel/native.ts reads and writes them at these offsets.
+ * They are pinned here, so that a change to one fails the build, and laid out without implicit padding, so that
+ * they are the same on every arch. */
+#define SIPA_AT(type, field, offset) _Static_assert(offsetof(type, field) == (offset), #type "." #field " moved")
+#define SIPA_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type " changed size")
+
 enum sipa_op { SIPA_OP_ADD = 1, SIPA_OP_DEL = 2 };
 enum sipa_set_flags { SIPA_SET_TIMEOUT = 1 };
 
-/* One element of a batch. 24 bytes, no implicit padding (laid out identically on every arch). */
+/* One element of a batch. */
 typedef struct sipa_entry {
 	uint8_t op;       /* enum sipa_op */
 	uint8_t family;   /* 4 or 6 */
@@ -34,6 +40,12 @@ typedef struct sipa_entry {
 	uint32_t timeout; /* seconds, host order: 1..SIPA_KERNEL_MAX_TIMEOUT, SIPA_TIMEOUT_PERMANENT, or 0 = none (set default) */
 	uint8_t addr[16];
 } sipa_entry;
+SIPA_SIZE(sipa_entry, 24);
+SIPA_AT(sipa_entry, op, 0);
+SIPA_AT(sipa_entry, family, 1);
+SIPA_AT(sipa_entry, prefix, 2);
+SIPA_AT(sipa_entry, timeout, 4);
+SIPA_AT(sipa_entry, addr, 8);
 
 /* One member of a listed set. */
 typedef struct sipa_member {
@@ -43,14 +55,23 @@ typedef struct sipa_member {
 	uint32_t timeout; /* remaining seconds as the kernel reports them; 0 for a set without timeouts */
 	uint8_t addr[16];
 } sipa_member;
+SIPA_SIZE(sipa_member, 24);
+SIPA_AT(sipa_member, family, 0);
+SIPA_AT(sipa_member, prefix, 1);
+SIPA_AT(sipa_member, timeout, 4);
+SIPA_AT(sipa_member, addr, 8);
 
-/* A network whose flows are cut. 20 bytes, no implicit padding. */
+/* A network whose flows are cut. */
 typedef struct sipa_net {
 	uint8_t family; /* 4 or 6 */
 	uint8_t prefix; /* 1..32 or 1..128 */
 	uint8_t reserved[2];
 	uint8_t addr[16];
 } sipa_net;
+SIPA_SIZE(sipa_net, 20);
+SIPA_AT(sipa_net, family, 0);
+SIPA_AT(sipa_net, prefix, 1);
+SIPA_AT(sipa_net, addr, 4);
 
 /* A set's header. */
 typedef struct sipa_set_info {
@@ -65,6 +86,16 @@ typedef struct sipa_set_info {
 	uint32_t elements; /* 0 when the kernel does not report it (before Linux 4.10: qpkg/platform.md) */
 	uint32_t memsize;
 } sipa_set_info;
+SIPA_SIZE(sipa_set_info, 56);
+SIPA_AT(sipa_set_info, type, 0);
+SIPA_AT(sipa_set_info, family, 32);
+SIPA_AT(sipa_set_info, revision, 33);
+SIPA_AT(sipa_set_info, has_timeout, 34);
+SIPA_AT(sipa_set_info, hashsize, 36);
+SIPA_AT(sipa_set_info, maxelem, 40);
+SIPA_AT(sipa_set_info, references, 44);
+SIPA_AT(sipa_set_info, elements, 48);
+SIPA_AT(sipa_set_info, memsize, 52);
 
 SIPA_API uint32_t sipa_abi_version(void);
 
