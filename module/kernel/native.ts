@@ -2,6 +2,7 @@
 // declares every C signature in one place, and turns result codes into KernelError.
 import path from 'node:path';
 import fs from 'node:fs';
+import { ABI_VERSION, CODES, CodeName, DIFF, ENTRY, MEMBER, NET, OP, SET_INFO, SET_TIMEOUT, TIMEOUT_PERMANENT } from './native-abi';
 
 export type Family = 4 | 6;
 
@@ -20,7 +21,7 @@ export interface KernelEntry {
  * set with timeouts with timeout 0, which the kernel keeps for ever and lists with timeout 0 (ipset(8)); wanted
  * so in a setDiff, a member listed with any other timeout is retimed. SIPA_TIMEOUT_PERMANENT in sipa.h.
  */
-export const PERMANENT_TIMEOUT = 0xffffffff;
+export const PERMANENT_TIMEOUT = TIMEOUT_PERMANENT;
 
 export interface SetMember {
   family: Family;
@@ -57,7 +58,10 @@ export interface SetDiff {
 /** Hands every wanted entry to `put`, in an order that the indices of a SetDiff refer to. */
 export type EntryVisitor = (put: (family: Family, bytes: Uint8Array, prefix: number, timeout: number) => void) => void;
 
-/** A failure the kernel (or the helper) reported. `code` is a positive errno or ipset code (>= 4096). */
+/**
+ * A failure the kernel (or the helper) reported. `code` is a positive errno or ipset code (>= 4096), named in
+ * the helper's code table (native-abi.ts, CODES): ask `is('ENOENT')` rather than compare numbers.
+ */
 export class KernelError extends Error {
   override readonly name = 'KernelError';
   constructor(
@@ -68,21 +72,10 @@ export class KernelError extends Error {
   ) {
     super(message);
   }
-  get errno(): string {
-    return ERRNO_NAMES[this.code] ?? (this.code >= 4096 ? `IPSET_ERR_${this.code}` : `E${this.code}`);
+  is(name: CodeName): boolean {
+    return this.code === CODES[name];
   }
 }
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 28: 'ENOSPC', 74: 'EBADMSG',
-  90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 105: 'ENOBUFS', 110: 'ETIMEDOUT',
-  4097: 'IPSET_ERR_PROTOCOL', 4098: 'IPSET_ERR_FIND_TYPE', 4100: 'IPSET_ERR_BUSY', 4102: 'IPSET_ERR_TYPE_MISMATCH',
-  4103: 'IPSET_ERR_EXIST', 4104: 'IPSET_ERR_INVALID_CIDR', 4108: 'IPSET_ERR_REFERENCED',
-  4109: 'IPSET_ERR_IPADDR_IPV4', 4110: 'IPSET_ERR_IPADDR_IPV6', 4352: 'IPSET_ERR_HASH_FULL',
-};
-
-export const ENOENT = 2;
-export const IPSET_ERR_EXIST = 4103;
 
 /** What the layers above use; a stub of this interface is enough to test them without a kernel. */
 export interface NetlinkHandle {
@@ -135,13 +128,7 @@ export function defaultLibraryPath(): string {
   return path.join(root, 'native', 'build', arch, 'libsipa.so');
 }
 
-const ENTRY_SIZE = 24;
-const MEMBER_SIZE = 24;
-const INFO_SIZE = 56;
-const NET_SIZE = 20;
 const ERRLEN = 512;
-const ABI_VERSION = 5;
-const OP_CODES = { add: 1, del: 2 } as const;
 
 let loaded: NativeLibrary | null = null;
 
@@ -205,26 +192,26 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       throw new KernelError(c.lastError(this.ptr) as string, -r, strerror(r), entry);
     }
     setCreate(name: string, family: Family, o: { hashsize: number; maxelem: number; timeout: boolean }): void {
-      this.check(c.create(this.ptr, name, family, o.hashsize, o.maxelem, o.timeout ? 1 : 0) as number);
+      this.check(c.create(this.ptr, name, family, o.hashsize, o.maxelem, o.timeout ? SET_TIMEOUT : 0) as number);
     }
     setDestroy(name: string): void { this.check(c.destroy(this.ptr, name) as number); }
     setFlush(name: string): void { this.check(c.flush(this.ptr, name) as number); }
     setSwap(a: string, b: string): void { this.check(c.swap(this.ptr, a, b) as number); }
     setInfo(name: string): SetInfo | null {
-      const buf = Buffer.alloc(INFO_SIZE);
+      const buf = Buffer.alloc(SET_INFO.size);
       const r = c.info(this.ptr, name, buf) as number;
-      if (r === -ENOENT) return null;
+      if (r === -CODES.ENOENT) return null;
       this.check(r);
       return {
-        type: text(buf.subarray(0, 32)),
-        family: buf[32] === 6 ? 6 : 4,
-        revision: buf[33],
-        hasTimeout: buf[34] === 1,
-        hashsize: buf.readUInt32LE(36),
-        maxelem: buf.readUInt32LE(40),
-        references: buf.readUInt32LE(44),
-        elements: buf.readUInt32LE(48),
-        memsize: buf.readUInt32LE(52),
+        type: text(buf.subarray(SET_INFO.type, SET_INFO.type + SET_INFO.typeLength)),
+        family: buf[SET_INFO.family] === 6 ? 6 : 4,
+        revision: buf[SET_INFO.revision],
+        hasTimeout: buf[SET_INFO.hasTimeout] === 1,
+        hashsize: buf.readUInt32LE(SET_INFO.hashsize),
+        maxelem: buf.readUInt32LE(SET_INFO.maxelem),
+        references: buf.readUInt32LE(SET_INFO.references),
+        elements: buf.readUInt32LE(SET_INFO.elements),
+        memsize: buf.readUInt32LE(SET_INFO.memsize),
       };
     }
     setTest(name: string, family: Family, bytes: Uint8Array, prefix: number): boolean {
@@ -234,10 +221,10 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       // Room for as many as last time: a guess too low costs a second dump of the whole set.
       let cap = (this.listed.get(name) ?? 0) + 1024;
       for (;;) {
-        const buf = Buffer.alloc(cap * MEMBER_SIZE);
+        const buf = Buffer.alloc(cap * MEMBER.size);
         const count = [0];
         const r = c.list(this.ptr, name, buf, cap, count) as number;
-        if (r === -28 /* ENOSPC */ && count[0] > cap) {
+        if (r === -CODES.ENOSPC && count[0] > cap) {
           cap = count[0] + 1024; // the set grew or we guessed low: once more with room for all
           continue;
         }
@@ -247,33 +234,33 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       }
     }
     setDiff(name: string, count: number, each: EntryVisitor, slackSeconds: number): SetDiff {
-      if (this.wanted.length < count * ENTRY_SIZE) this.wanted = new Uint8Array(count * ENTRY_SIZE);
+      if (this.wanted.length < count * ENTRY.size) this.wanted = new Uint8Array(count * ENTRY.size);
       let buf = this.wanted;
       let words = new Uint32Array(buf.buffer);
       let n = 0;
       // Laid out as struct sipa_entry in host byte order, as batchApply lays them out.
       each((family, bytes, prefix, timeout) => {
-        if ((n + 1) * ENTRY_SIZE > buf.length) {
-          const grown = new Uint8Array(buf.length * 2 + ENTRY_SIZE);
+        if ((n + 1) * ENTRY.size > buf.length) {
+          const grown = new Uint8Array(buf.length * 2 + ENTRY.size);
           grown.set(buf);
           buf = this.wanted = grown;
           words = new Uint32Array(buf.buffer);
         }
-        const o = n++ * ENTRY_SIZE;
-        buf.fill(0, o, o + ENTRY_SIZE);
-        buf[o] = OP_CODES.add;
-        buf[o + 1] = family;
-        buf[o + 2] = prefix;
-        words[(o >> 2) + 1] = timeout >>> 0;
-        buf.set(bytes, o + 8);
+        const o = n++ * ENTRY.size;
+        buf.fill(0, o, o + ENTRY.size);
+        buf[o + ENTRY.op] = OP.add;
+        buf[o + ENTRY.family] = family;
+        buf[o + ENTRY.prefix] = prefix;
+        words[(o + ENTRY.timeout) >> 2] = timeout >>> 0;
+        buf.set(bytes, o + ENTRY.addr);
       });
       const state = new Uint8Array(Math.max(1, n));
       for (let extraCap = 256; ; ) {
-        const extra = Buffer.alloc(extraCap * MEMBER_SIZE);
+        const extra = Buffer.alloc(extraCap * MEMBER.size);
         const extraCount = [0];
         const members = [0];
         const r = c.diff(this.ptr, name, buf, n, slackSeconds, state, extra, extraCap, extraCount, members) as number;
-        if (r === -28 /* ENOSPC */ && extraCount[0] > extraCap) {
+        if (r === -CODES.ENOSPC && extraCount[0] > extraCap) {
           extraCap = extraCount[0];
           continue;
         }
@@ -281,8 +268,8 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
         const missing: number[] = [];
         const retimed: number[] = [];
         for (let i = 0; i < n; i++) {
-          if (state[i] === 1) missing.push(i);
-          else if (state[i] === 2) retimed.push(i);
+          if (state[i] === DIFF.missing) missing.push(i);
+          else if (state[i] === DIFF.retimed) retimed.push(i);
         }
         return { members: members[0], missing, retimed, extra: membersOf(extra, extraCount[0]) };
       }
@@ -292,18 +279,18 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       if (entries.length === 0) return results;
       // Laid out as struct sipa_entry in host byte order; typed-array stores keep this loop cheap (a 65,536
       // entry load spends ~3 ms here, against ~15 ms with Buffer helpers per field).
-      const buf = new Uint8Array(entries.length * ENTRY_SIZE);
+      const buf = new Uint8Array(entries.length * ENTRY.size);
       const words = new Uint32Array(buf.buffer);
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i];
-        const o = i * ENTRY_SIZE;
-        buf[o] = OP_CODES[e.op];
-        buf[o + 1] = e.family;
-        buf[o + 2] = e.prefix;
-        words[(o >> 2) + 1] = e.timeout >>> 0;
+        const o = i * ENTRY.size;
+        buf[o + ENTRY.op] = OP[e.op];
+        buf[o + ENTRY.family] = e.family;
+        buf[o + ENTRY.prefix] = e.prefix;
+        words[(o + ENTRY.timeout) >> 2] = e.timeout >>> 0;
         const len = e.family === 4 ? 4 : 16;
         if (e.bytes.length !== len) throw new Error(`entry ${i}: an IPv${e.family} address has ${len} bytes, got ${e.bytes.length}`);
-        for (let j = 0; j < len; j++) buf[o + 8 + j] = e.bytes[j];
+        for (let j = 0; j < len; j++) buf[o + ENTRY.addr + j] = e.bytes[j];
       }
       const r = c.batch(this.ptr, name, buf, entries.length, results) as number;
       this.check(r);
@@ -312,13 +299,12 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
     }
     cutFlows(family: Family, nets: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>, l4proto = 0): number {
       if (nets.length === 0) return 0;
-      // struct sipa_net: family, prefix, 2 reserved, 16 address bytes
-      const buf = Buffer.alloc(nets.length * NET_SIZE);
+      const buf = Buffer.alloc(nets.length * NET.size);
       nets.forEach((n, i) => {
-        const o = i * NET_SIZE;
-        buf[o] = family;
-        buf[o + 1] = n.prefix;
-        buf.set(addrBuffer(family, n.bytes), o + 4);
+        const o = i * NET.size;
+        buf[o + NET.family] = family;
+        buf[o + NET.prefix] = n.prefix;
+        buf.set(addrBuffer(family, n.bytes), o + NET.addr);
       });
       const cut = [0];
       this.check(c.ctCut(this.ptr, family, buf, nets.length, l4proto, cut) as number);
@@ -365,13 +351,13 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
 function membersOf(buf: Buffer, count: number): SetMember[] {
   const members: SetMember[] = [];
   for (let i = 0; i < count; i++) {
-    const o = i * MEMBER_SIZE;
-    const family: Family = buf[o] === 6 ? 6 : 4;
+    const o = i * MEMBER.size;
+    const family: Family = buf[o + MEMBER.family] === 6 ? 6 : 4;
     members.push({
       family,
-      prefix: buf[o + 1],
-      timeout: buf.readUInt32LE(o + 4),
-      bytes: new Uint8Array(buf.buffer, buf.byteOffset + o + 8, family === 4 ? 4 : 16),
+      prefix: buf[o + MEMBER.prefix],
+      timeout: buf.readUInt32LE(o + MEMBER.timeout),
+      bytes: new Uint8Array(buf.buffer, buf.byteOffset + o + MEMBER.addr, family === 4 ? 4 : 16),
     });
   }
   return members;

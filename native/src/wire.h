@@ -90,6 +90,13 @@ HIDDEN void wire_nets_prepare(sipa_net *nets, uint32_t n);
 HIDDEN int wire_nets_contain(const sipa_net *nets, uint32_t n, int family, const uint8_t *addr);
 
 HIDDEN const char *wire_strerror(int code);
+/* The table wire_strerror reads: every code the callers may name (positive errno values, ipset codes >= 4096). */
+struct wire_code {
+	int code;
+	const char *name; /* as the C headers spell it: ENOENT, IPSET_ERR_EXIST */
+	const char *text;
+};
+HIDDEN const struct wire_code *wire_codes(size_t *n);
 
 /* The header of an iptables table (struct ipt_getinfo / ip6t_getinfo without the name). */
 #define WIRE_TABLE_HOOKS 5
