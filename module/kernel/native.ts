@@ -130,7 +130,36 @@ export function defaultLibraryPath(): string {
 
 const ERRLEN = 512;
 
+/** A sipa_handle pointer as koffi hands it out and takes it back; nothing in it is read here. */
+type SipaHandle = { readonly __brand: 'sipa_handle' };
+/** A value the helper writes back (koffi fills element 0). */
+type Out<T> = [T];
+
+/** libsipa as koffi binds it: each function of native/include/sipa.h, typed once. */
+interface Libsipa {
+  abi(): number;
+  open(netns: string | null, out: Out<SipaHandle | null>, err: Buffer, errlen: number): number;
+  close(h: SipaHandle): void;
+  lastError(h: SipaHandle): string;
+  strerror(code: number): string;
+  create(h: SipaHandle, name: string, family: number, hashsize: number, maxelem: number, flags: number): number;
+  destroy(h: SipaHandle, name: string): number;
+  flush(h: SipaHandle, name: string): number;
+  swap(h: SipaHandle, a: string, b: string): number;
+  info(h: SipaHandle, name: string, out: Buffer): number;
+  test(h: SipaHandle, name: string, family: number, addr: Buffer, prefix: number): number;
+  list(h: SipaHandle, name: string, out: Buffer, cap: number, count: Out<number>): number;
+  diff(h: SipaHandle, name: string, wanted: Uint8Array, n: number, slack: number, state: Uint8Array, extra: Buffer,
+    extraCap: number, extraCount: Out<number>, members: Out<number>): number;
+  batch(h: SipaHandle, name: string, entries: Uint8Array, n: number, results: Int32Array): number;
+  ctCut(h: SipaHandle, family: number, nets: Buffer, n: number, l4proto: number, cut: Out<number>): number;
+  fwDigest(h: SipaHandle, family: number, digest: Buffer, rules: Out<number>): number;
+  nsEnter(path: string, err: Buffer, errlen: number): number;
+  nsLeave(err: Buffer, errlen: number): number;
+}
+
 let loaded: NativeLibrary | null = null;
+let handleTypeDeclared = false;
 
 export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrary {
   if (loaded && loaded.path === libPath) return loaded;
@@ -140,66 +169,68 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const koffi = require('koffi') as typeof import('koffi');
   const lib = koffi.load(libPath);
-  const c = {
+  if (!handleTypeDeclared) koffi.opaque('sipa_handle'); // one declaration per process, whatever the library
+  handleTypeDeclared = true;
+  const c: Libsipa = {
     abi: lib.func('uint32_t sipa_abi_version(void)'),
-    open: lib.func('int sipa_open(const char *netns, _Out_ void **out, _Out_ uint8_t *err, size_t errlen)'),
-    close: lib.func('void sipa_close(void *h)'),
-    lastError: lib.func('const char *sipa_last_error(void *h)'),
+    open: lib.func('int sipa_open(const char *netns, _Out_ sipa_handle **out, _Out_ uint8_t *err, size_t errlen)'),
+    close: lib.func('void sipa_close(sipa_handle *h)'),
+    lastError: lib.func('const char *sipa_last_error(sipa_handle *h)'),
     strerror: lib.func('const char *sipa_strerror(int code)'),
-    create: lib.func('int sipa_set_create(void *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem, uint32_t flags)'),
-    destroy: lib.func('int sipa_set_destroy(void *h, const char *name)'),
-    flush: lib.func('int sipa_set_flush(void *h, const char *name)'),
-    swap: lib.func('int sipa_set_swap(void *h, const char *a, const char *b)'),
-    info: lib.func('int sipa_set_info_get(void *h, const char *name, _Out_ uint8_t *out)'),
-    test: lib.func('int sipa_set_test(void *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)'),
-    list: lib.func('int sipa_set_list(void *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
-    diff: lib.func('int sipa_set_diff(void *h, const char *name, const uint8_t *wanted, uint32_t n, uint32_t slack, _Out_ uint8_t *state, _Out_ uint8_t *extra, uint32_t extraCap, _Out_ uint32_t *extraCount, _Out_ uint32_t *members)'),
-    batch: lib.func('int sipa_batch_apply(void *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
-    ctCut: lib.func('int sipa_ct_delete_nets(void *h, int family, const uint8_t *nets, uint32_t n, uint8_t l4proto, _Out_ uint32_t *cut)'),
-    fwDigest: lib.func('int sipa_fw_digest(void *h, int family, _Out_ uint8_t *digest, _Out_ uint32_t *rules)'),
+    create: lib.func('int sipa_set_create(sipa_handle *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem, uint32_t flags)'),
+    destroy: lib.func('int sipa_set_destroy(sipa_handle *h, const char *name)'),
+    flush: lib.func('int sipa_set_flush(sipa_handle *h, const char *name)'),
+    swap: lib.func('int sipa_set_swap(sipa_handle *h, const char *a, const char *b)'),
+    info: lib.func('int sipa_set_info_get(sipa_handle *h, const char *name, _Out_ uint8_t *out)'),
+    test: lib.func('int sipa_set_test(sipa_handle *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)'),
+    list: lib.func('int sipa_set_list(sipa_handle *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
+    diff: lib.func('int sipa_set_diff(sipa_handle *h, const char *name, const uint8_t *wanted, uint32_t n, uint32_t slack, _Out_ uint8_t *state, _Out_ uint8_t *extra, uint32_t extraCap, _Out_ uint32_t *extraCount, _Out_ uint32_t *members)'),
+    batch: lib.func('int sipa_batch_apply(sipa_handle *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
+    ctCut: lib.func('int sipa_ct_delete_nets(sipa_handle *h, int family, const uint8_t *nets, uint32_t n, uint8_t l4proto, _Out_ uint32_t *cut)'),
+    fwDigest: lib.func('int sipa_fw_digest(sipa_handle *h, int family, _Out_ uint8_t *digest, _Out_ uint32_t *rules)'),
     nsEnter: lib.func('int sipa_netns_enter(const char *path, _Out_ uint8_t *err, size_t errlen)'),
     nsLeave: lib.func('int sipa_netns_leave(_Out_ uint8_t *err, size_t errlen)'),
   };
-  const abi = c.abi() as number;
+  const abi = c.abi();
   if (abi !== ABI_VERSION) throw new Error(`native helper ${libPath} has ABI ${abi}, this module needs ${ABI_VERSION}`);
 
-  const strerror = (code: number): string => c.strerror(code) as string;
+  const strerror = (code: number): string => c.strerror(code);
   const text = (buf: Buffer): string => buf.subarray(0, Math.max(0, buf.indexOf(0))).toString('utf8');
 
   function open(netnsPath?: string | null): NetlinkHandle {
-    const out: unknown[] = [null];
+    const out: Out<SipaHandle | null> = [null];
     const err = Buffer.alloc(ERRLEN);
-    const r = c.open(netnsPath ?? null, out, err, ERRLEN) as number;
-    if (r < 0) throw new KernelError(text(err), -r, strerror(r));
+    const r = c.open(netnsPath ?? null, out, err, ERRLEN);
+    if (r < 0 || !out[0]) throw new KernelError(text(err), -r, strerror(r));
     return new Handle(out[0]);
   }
 
   class Handle implements NetlinkHandle {
-    private h: unknown;
+    private h: SipaHandle | null;
     /** How many members each set had at its last listing. */
     private readonly listed = new Map<string, number>();
     /** The wanted entries of setDiff, packed; kept between calls (a full check every few seconds). */
     private wanted = new Uint8Array(0);
-    constructor(h: unknown) {
+    constructor(h: SipaHandle) {
       this.h = h;
     }
-    private get ptr(): unknown {
+    private get ptr(): SipaHandle {
       if (this.h === null) throw new Error('netlink handle used after close');
       return this.h;
     }
     private check(r: number, entry?: KernelEntry): number {
       if (r >= 0) return r;
-      throw new KernelError(c.lastError(this.ptr) as string, -r, strerror(r), entry);
+      throw new KernelError(c.lastError(this.ptr), -r, strerror(r), entry);
     }
     setCreate(name: string, family: Family, o: { hashsize: number; maxelem: number; timeout: boolean }): void {
-      this.check(c.create(this.ptr, name, family, o.hashsize, o.maxelem, o.timeout ? SET_TIMEOUT : 0) as number);
+      this.check(c.create(this.ptr, name, family, o.hashsize, o.maxelem, o.timeout ? SET_TIMEOUT : 0));
     }
-    setDestroy(name: string): void { this.check(c.destroy(this.ptr, name) as number); }
-    setFlush(name: string): void { this.check(c.flush(this.ptr, name) as number); }
-    setSwap(a: string, b: string): void { this.check(c.swap(this.ptr, a, b) as number); }
+    setDestroy(name: string): void { this.check(c.destroy(this.ptr, name)); }
+    setFlush(name: string): void { this.check(c.flush(this.ptr, name)); }
+    setSwap(a: string, b: string): void { this.check(c.swap(this.ptr, a, b)); }
     setInfo(name: string): SetInfo | null {
       const buf = Buffer.alloc(SET_INFO.size);
-      const r = c.info(this.ptr, name, buf) as number;
+      const r = c.info(this.ptr, name, buf);
       if (r === -CODES.ENOENT) return null;
       this.check(r);
       return {
@@ -215,15 +246,15 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       };
     }
     setTest(name: string, family: Family, bytes: Uint8Array, prefix: number): boolean {
-      return this.check(c.test(this.ptr, name, family, addrBuffer(family, bytes), prefix) as number) === 1;
+      return this.check(c.test(this.ptr, name, family, addrBuffer(family, bytes), prefix)) === 1;
     }
     setList(name: string): SetMember[] {
       // Room for as many as last time: a guess too low costs a second dump of the whole set.
       let cap = (this.listed.get(name) ?? 0) + 1024;
       for (;;) {
         const buf = Buffer.alloc(cap * MEMBER.size);
-        const count = [0];
-        const r = c.list(this.ptr, name, buf, cap, count) as number;
+        const count: Out<number> = [0];
+        const r = c.list(this.ptr, name, buf, cap, count);
         if (r === -CODES.ENOSPC && count[0] > cap) {
           cap = count[0] + 1024; // the set grew or we guessed low: once more with room for all
           continue;
@@ -257,9 +288,9 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       const state = new Uint8Array(Math.max(1, n));
       for (let extraCap = 256; ; ) {
         const extra = Buffer.alloc(extraCap * MEMBER.size);
-        const extraCount = [0];
-        const members = [0];
-        const r = c.diff(this.ptr, name, buf, n, slackSeconds, state, extra, extraCap, extraCount, members) as number;
+        const extraCount: Out<number> = [0];
+        const members: Out<number> = [0];
+        const r = c.diff(this.ptr, name, buf, n, slackSeconds, state, extra, extraCap, extraCount, members);
         if (r === -CODES.ENOSPC && extraCount[0] > extraCap) {
           extraCap = extraCount[0];
           continue;
@@ -292,7 +323,7 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
         if (e.bytes.length !== len) throw new Error(`entry ${i}: an IPv${e.family} address has ${len} bytes, got ${e.bytes.length}`);
         for (let j = 0; j < len; j++) buf[o + ENTRY.addr + j] = e.bytes[j];
       }
-      const r = c.batch(this.ptr, name, buf, entries.length, results) as number;
+      const r = c.batch(this.ptr, name, buf, entries.length, results);
       this.check(r);
       for (let i = 0; i < results.length; i++) results[i] = -results[i];
       return results;
@@ -306,14 +337,14 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
         buf[o + NET.prefix] = n.prefix;
         buf.set(addrBuffer(family, n.bytes), o + NET.addr);
       });
-      const cut = [0];
-      this.check(c.ctCut(this.ptr, family, buf, nets.length, l4proto, cut) as number);
+      const cut: Out<number> = [0];
+      this.check(c.ctCut(this.ptr, family, buf, nets.length, l4proto, cut));
       return cut[0];
     }
     filterDigest(family: Family): string {
       const digest = Buffer.alloc(8);
-      const rules = [0];
-      this.check(c.fwDigest(this.ptr, family, digest, rules) as number);
+      const rules: Out<number> = [0];
+      this.check(c.fwDigest(this.ptr, family, digest, rules));
       return digest.toString('hex');
     }
     close(): void {
@@ -324,12 +355,12 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
 
   function insideNetns<T>(netnsPath: string, fn: () => T): T {
     const err = Buffer.alloc(ERRLEN);
-    const r = c.nsEnter(netnsPath, err, ERRLEN) as number;
+    const r = c.nsEnter(netnsPath, err, ERRLEN);
     if (r < 0) throw new KernelError(text(err), -r, strerror(r));
     // Leaving must not fail silently: a thread left in the namespace would act on the wrong firewall. When
     // both fail, that is the error that counts.
     const leave = (): void => {
-      const l = c.nsLeave(err, ERRLEN) as number;
+      const l = c.nsLeave(err, ERRLEN);
       if (l < 0) throw new KernelError(text(err), -l, strerror(l));
     };
     let result: T;
