@@ -129,7 +129,8 @@ build_unxz() {
 
 # The native helper: native/build/<cpu>/libsipa.so from `make -C native ARCH=<cpu> lib`.
 native_helper() {
-  local cpu=$1 out=$2 so="$REPO/native/build/$cpu/libsipa.so"
+  local cpu=$1 out=$2
+  local so="$REPO/native/build/$cpu/libsipa.so"
   if [ ! -f "$so" ]; then
     say "$cpu: building the native helper (make -C native ARCH=$cpu lib)"
     make -s -C "$REPO/native" ARCH="$cpu" lib || die "$cpu: make -C native ARCH=$cpu lib failed"
