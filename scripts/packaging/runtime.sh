@@ -186,6 +186,7 @@ stage_all() {
     say "$cpu: staging the runtime (node ${T_NODE_PKG##*@}, C libraries with their loader, module, node_modules)"
     stage_runtime "$cpu" "$WORK/rt/$cpu"
   done
+  # shellcheck disable=SC2034 # read by build-qpkg.sh, which sources this file
   STAGED_CPUS=$cpus
 }
 
