@@ -14,6 +14,7 @@ SYS_SHUTDOWN_DIR=/etc/rcK.d
 SYS_RSS_IMG_DIR=/home/httpd/RSS/images
 PREFIX="App Center"
 
+# shellcheck source=qpkg.cfg.in # the build makes qpkg.cfg from it
 . ./qpkg.cfg
 QPKG_DISPLAY_NAME=${QPKG_DISPLAY_NAME:-$QPKG_NAME}
 if [ -z "${SYS_QPKG_INSTALL_PATH:-}" ]; then

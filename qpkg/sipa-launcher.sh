@@ -21,5 +21,6 @@ if [ "${1:-}" = daemon ]; then
   node_flags="--max-semi-space-size=1 --lite-mode"
   export MALLOC_ARENA_MAX=2
 fi
+# shellcheck disable=SC2086 # node_flags is a list of flags, split on purpose (sh has no arrays)
 exec ${SIPA_EMULATOR:+"$SIPA_EMULATOR"} "$SIPA_ROOT/lib/@LOADER@" --inhibit-cache --library-path "$SIPA_ROOT/lib" \
   "$SIPA_ROOT/bin/node" $node_flags "$main" "$@"

@@ -191,6 +191,7 @@ remove_own_dir() {
   [ -d "$d" ] && [ ! -L "$d" ] || return 1
   m="$d/.sipa-owned"
   [ -f "$m" ] && [ ! -L "$m" ] || return 1
+  # shellcheck disable=SC2012 # one named file, so no name to mangle: ls -ln gives its owner's uid
   [ "$(ls -ln "$m" | awk '{ print $3 }')" = 0 ] || return 1
   [ "$(cat "$m")" = "$(cd "$d" && pwd -P)" ] || return 1
   rm -rf "$d"

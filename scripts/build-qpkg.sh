@@ -40,9 +40,9 @@ for cpu in $STAGED_CPUS; do
   cp "$REPO/qpkg/icons/${SIPA_QPKG_NAME}_gray.gif" "$d/.qpkg_icon_gray.gif"
   chmod 644 "$d"/.qpkg_icon*.gif
   # QDK's qbuild refuses a QPKG_CONFIG file the package does not ship (add_config_data).
-  for c in $(sed -n 's/^QPKG_CONFIG="\(.*\)"/\1/p' "$REPO/qpkg/qpkg.cfg.in"); do
+  while IFS= read -r c; do
     [ -f "$d/$c" ] || die "$cpu: QPKG_CONFIG names $c, which the data archive does not ship"
-  done
+  done < <(sed -n 's/^QPKG_CONFIG="\(.*\)"/\1/p' "$REPO/qpkg/qpkg.cfg.in")
   build_unxz "$cpu" "$WORK/unxz-$cpu"
 done
 # xz (a third smaller than gzip here); one thread each, the CPUs side by side.

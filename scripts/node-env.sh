@@ -6,6 +6,7 @@ _sipa_node_bin="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/node/curr
 if [ ! -x "$_sipa_node_bin/node" ]; then
   echo "the shipped Node.js is not installed ($_sipa_node_bin/node): run bash scripts/setup.sh" >&2
   unset _sipa_node_bin
+  # shellcheck disable=SC2317 # reached when this file is run instead of sourced
   return 1 2>/dev/null || exit 1
 fi
 case ":$PATH:" in *":$_sipa_node_bin:"*) ;; *) export PATH="$_sipa_node_bin:$PATH" ;; esac

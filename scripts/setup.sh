@@ -18,7 +18,7 @@ SIPA_STEP=setup
 # Chromium for the panel's browser tests, busybox for the package's fake-QTS check.
 debs=(iptables ipset conntrack iproute2 make gcc libc6-dev clang llvm libclang-rt-14-dev
       gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross
-      qemu-user-static chromium busybox-static)
+      qemu-user-static chromium busybox-static shellcheck)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -100,9 +100,9 @@ const LINK_LOCAL: Record<Family, { bytes: Uint8Array; prefix: number }> = {
 /** A sentence naming what the kernel lacks, for a refusal to enable. */
 export function explainKernelFailure(err: unknown): string | null {
   if (err instanceof KernelError) {
-    if (err.code === 93 /* EPROTONOSUPPORT */) return 'the kernel has no ipset support: load the ip_set module';
-    if (err.code === 4098 /* IPSET_ERR_FIND_TYPE */) return 'the kernel lacks the hash:net set type: load ip_set_hash_net';
-    if (err.code === 1 /* EPERM */) return 'not permitted to change the firewall: run as root (CAP_NET_ADMIN)';
+    if (err.is('EPROTONOSUPPORT')) return 'the kernel has no ipset support: load the ip_set module';
+    if (err.is('IPSET_ERR_FIND_TYPE')) return 'the kernel lacks the hash:net set type: load ip_set_hash_net';
+    if (err.is('EPERM')) return 'not permitted to change the firewall: run as root (CAP_NET_ADMIN)';
   }
   if (err instanceof FirewallError) {
     if (/match `?set'?|xt_set|set.*(not found|No such)/i.test(err.stderr)) return 'the kernel lacks the ipset match for iptables: load xt_set';
@@ -261,7 +261,7 @@ export class Enforcer implements Enforcement {
         allowed[f] = diff.members;
         problems.push(...compareAllowed(f, diff, each, members));
       } else if (allowInfo) {
-        // Kernels before 4.? do not report a count; list then.
+        // Kernels before 4.10 do not report a count (qpkg/platform.md); list then.
         allowed[f] = allowInfo.elements || (allowInfo.memsize ? this.sets.list(allowName).length : 0);
       }
       if (lanInfo && wanted) {

@@ -53,7 +53,7 @@ export class IpsetManager {
     try {
       this.nl.setDestroy(name);
     } catch (e) {
-      if (!(e instanceof KernelError && e.code === 2)) throw e;
+      if (!(e instanceof KernelError && e.is('ENOENT'))) throw e;
     }
   }
 

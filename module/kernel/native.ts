@@ -2,6 +2,7 @@
 // declares every C signature in one place, and turns result codes into KernelError.
 import path from 'node:path';
 import fs from 'node:fs';
+import { ABI_VERSION, CODES, CodeName, DIFF, ENTRY, MEMBER, NET, OP, SET_INFO, SET_TIMEOUT, TIMEOUT_PERMANENT } from './native-abi';
 
 export type Family = 4 | 6;
 
@@ -20,7 +21,7 @@ export interface KernelEntry {
  * set with timeouts with timeout 0, which the kernel keeps for ever and lists with timeout 0 (ipset(8)); wanted
  * so in a setDiff, a member listed with any other timeout is retimed. SIPA_TIMEOUT_PERMANENT in sipa.h.
  */
-export const PERMANENT_TIMEOUT = 0xffffffff;
+export const PERMANENT_TIMEOUT = TIMEOUT_PERMANENT;
 
 export interface SetMember {
   family: Family;
@@ -57,7 +58,10 @@ export interface SetDiff {
 /** Hands every wanted entry to `put`, in an order that the indices of a SetDiff refer to. */
 export type EntryVisitor = (put: (family: Family, bytes: Uint8Array, prefix: number, timeout: number) => void) => void;
 
-/** A failure the kernel (or the helper) reported. `code` is a positive errno or ipset code (>= 4096). */
+/**
+ * A failure the kernel (or the helper) reported. `code` is a positive errno or ipset code (>= 4096), named in
+ * the helper's code table (native-abi.ts, CODES): ask `is('ENOENT')` rather than compare numbers.
+ */
 export class KernelError extends Error {
   override readonly name = 'KernelError';
   constructor(
@@ -68,28 +72,16 @@ export class KernelError extends Error {
   ) {
     super(message);
   }
-  get errno(): string {
-    return ERRNO_NAMES[this.code] ?? (this.code >= 4096 ? `IPSET_ERR_${this.code}` : `E${this.code}`);
+  is(name: CodeName): boolean {
+    return this.code === CODES[name];
   }
 }
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 12: 'ENOMEM', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 28: 'ENOSPC', 74: 'EBADMSG',
-  90: 'EMSGSIZE', 93: 'EPROTONOSUPPORT', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT', 105: 'ENOBUFS', 110: 'ETIMEDOUT',
-  4097: 'IPSET_ERR_PROTOCOL', 4098: 'IPSET_ERR_FIND_TYPE', 4100: 'IPSET_ERR_BUSY', 4102: 'IPSET_ERR_TYPE_MISMATCH',
-  4103: 'IPSET_ERR_EXIST', 4104: 'IPSET_ERR_INVALID_CIDR', 4108: 'IPSET_ERR_REFERENCED',
-  4109: 'IPSET_ERR_IPADDR_IPV4', 4110: 'IPSET_ERR_IPADDR_IPV6', 4352: 'IPSET_ERR_HASH_FULL',
-};
-
-export const ENOENT = 2;
-export const IPSET_ERR_EXIST = 4103;
 
 /** What the layers above use; a stub of this interface is enough to test them without a kernel. */
 export interface NetlinkHandle {
   setCreate(name: string, family: Family, opts: { hashsize: number; maxelem: number; timeout: boolean }): void;
   setDestroy(name: string): void;
   setFlush(name: string): void;
-  setRename(from: string, to: string): void;
   setSwap(a: string, b: string): void;
   /** null when no set of that name exists. */
   setInfo(name: string): SetInfo | null;
@@ -136,15 +128,38 @@ export function defaultLibraryPath(): string {
   return path.join(root, 'native', 'build', arch, 'libsipa.so');
 }
 
-const ENTRY_SIZE = 24;
-const MEMBER_SIZE = 24;
-const INFO_SIZE = 56;
-const NET_SIZE = 20;
 const ERRLEN = 512;
-const ABI_VERSION = 4;
-const OP_CODES = { add: 1, del: 2 } as const;
+
+/** A sipa_handle pointer as koffi hands it out and takes it back; nothing in it is read here. */
+type SipaHandle = { readonly __brand: 'sipa_handle' };
+/** A value the helper writes back (koffi fills element 0). */
+type Out<T> = [T];
+
+/** libsipa as koffi binds it: each function of native/include/sipa.h, typed once. */
+interface Libsipa {
+  abi(): number;
+  open(netns: string | null, out: Out<SipaHandle | null>, err: Buffer, errlen: number): number;
+  close(h: SipaHandle): void;
+  lastError(h: SipaHandle): string;
+  strerror(code: number): string;
+  create(h: SipaHandle, name: string, family: number, hashsize: number, maxelem: number, flags: number): number;
+  destroy(h: SipaHandle, name: string): number;
+  flush(h: SipaHandle, name: string): number;
+  swap(h: SipaHandle, a: string, b: string): number;
+  info(h: SipaHandle, name: string, out: Buffer): number;
+  test(h: SipaHandle, name: string, family: number, addr: Buffer, prefix: number): number;
+  list(h: SipaHandle, name: string, out: Buffer, cap: number, count: Out<number>): number;
+  diff(h: SipaHandle, name: string, wanted: Uint8Array, n: number, slack: number, state: Uint8Array, extra: Buffer,
+    extraCap: number, extraCount: Out<number>, members: Out<number>): number;
+  batch(h: SipaHandle, name: string, entries: Uint8Array, n: number, results: Int32Array): number;
+  ctCut(h: SipaHandle, family: number, nets: Buffer, n: number, l4proto: number, cut: Out<number>): number;
+  fwDigest(h: SipaHandle, family: number, digest: Buffer, rules: Out<number>): number;
+  nsEnter(path: string, err: Buffer, errlen: number): number;
+  nsLeave(err: Buffer, errlen: number): number;
+}
 
 let loaded: NativeLibrary | null = null;
+let handleTypeDeclared = false;
 
 export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrary {
   if (loaded && loaded.path === libPath) return loaded;
@@ -154,93 +169,93 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const koffi = require('koffi') as typeof import('koffi');
   const lib = koffi.load(libPath);
-  const c = {
+  if (!handleTypeDeclared) koffi.opaque('sipa_handle'); // one declaration per process, whatever the library
+  handleTypeDeclared = true;
+  const c: Libsipa = {
     abi: lib.func('uint32_t sipa_abi_version(void)'),
-    open: lib.func('int sipa_open(const char *netns, _Out_ void **out, _Out_ uint8_t *err, size_t errlen)'),
-    close: lib.func('void sipa_close(void *h)'),
-    lastError: lib.func('const char *sipa_last_error(void *h)'),
+    open: lib.func('int sipa_open(const char *netns, _Out_ sipa_handle **out, _Out_ uint8_t *err, size_t errlen)'),
+    close: lib.func('void sipa_close(sipa_handle *h)'),
+    lastError: lib.func('const char *sipa_last_error(sipa_handle *h)'),
     strerror: lib.func('const char *sipa_strerror(int code)'),
-    create: lib.func('int sipa_set_create(void *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem, uint32_t flags)'),
-    destroy: lib.func('int sipa_set_destroy(void *h, const char *name)'),
-    flush: lib.func('int sipa_set_flush(void *h, const char *name)'),
-    rename: lib.func('int sipa_set_rename(void *h, const char *from, const char *to)'),
-    swap: lib.func('int sipa_set_swap(void *h, const char *a, const char *b)'),
-    info: lib.func('int sipa_set_info_get(void *h, const char *name, _Out_ uint8_t *out)'),
-    test: lib.func('int sipa_set_test(void *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)'),
-    list: lib.func('int sipa_set_list(void *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
-    diff: lib.func('int sipa_set_diff(void *h, const char *name, const uint8_t *wanted, uint32_t n, uint32_t slack, _Out_ uint8_t *state, _Out_ uint8_t *extra, uint32_t extraCap, _Out_ uint32_t *extraCount, _Out_ uint32_t *members)'),
-    batch: lib.func('int sipa_batch_apply(void *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
-    ctCut: lib.func('int sipa_ct_delete_nets(void *h, int family, const uint8_t *nets, uint32_t n, uint8_t l4proto, _Out_ uint32_t *cut)'),
-    fwDigest: lib.func('int sipa_fw_digest(void *h, int family, _Out_ uint8_t *digest, _Out_ uint32_t *rules)'),
+    create: lib.func('int sipa_set_create(sipa_handle *h, const char *name, int family, uint32_t hashsize, uint32_t maxelem, uint32_t flags)'),
+    destroy: lib.func('int sipa_set_destroy(sipa_handle *h, const char *name)'),
+    flush: lib.func('int sipa_set_flush(sipa_handle *h, const char *name)'),
+    swap: lib.func('int sipa_set_swap(sipa_handle *h, const char *a, const char *b)'),
+    info: lib.func('int sipa_set_info_get(sipa_handle *h, const char *name, _Out_ uint8_t *out)'),
+    test: lib.func('int sipa_set_test(sipa_handle *h, const char *name, int family, const uint8_t *addr, uint8_t prefix)'),
+    list: lib.func('int sipa_set_list(sipa_handle *h, const char *name, _Out_ uint8_t *out, uint32_t cap, _Out_ uint32_t *count)'),
+    diff: lib.func('int sipa_set_diff(sipa_handle *h, const char *name, const uint8_t *wanted, uint32_t n, uint32_t slack, _Out_ uint8_t *state, _Out_ uint8_t *extra, uint32_t extraCap, _Out_ uint32_t *extraCount, _Out_ uint32_t *members)'),
+    batch: lib.func('int sipa_batch_apply(sipa_handle *h, const char *name, const uint8_t *entries, uint32_t n, _Out_ int32_t *results)'),
+    ctCut: lib.func('int sipa_ct_delete_nets(sipa_handle *h, int family, const uint8_t *nets, uint32_t n, uint8_t l4proto, _Out_ uint32_t *cut)'),
+    fwDigest: lib.func('int sipa_fw_digest(sipa_handle *h, int family, _Out_ uint8_t *digest, _Out_ uint32_t *rules)'),
     nsEnter: lib.func('int sipa_netns_enter(const char *path, _Out_ uint8_t *err, size_t errlen)'),
     nsLeave: lib.func('int sipa_netns_leave(_Out_ uint8_t *err, size_t errlen)'),
   };
-  const abi = c.abi() as number;
+  const abi = c.abi();
   if (abi !== ABI_VERSION) throw new Error(`native helper ${libPath} has ABI ${abi}, this module needs ${ABI_VERSION}`);
 
-  const strerror = (code: number): string => c.strerror(code) as string;
+  const strerror = (code: number): string => c.strerror(code);
   const text = (buf: Buffer): string => buf.subarray(0, Math.max(0, buf.indexOf(0))).toString('utf8');
 
   function open(netnsPath?: string | null): NetlinkHandle {
-    const out: unknown[] = [null];
+    const out: Out<SipaHandle | null> = [null];
     const err = Buffer.alloc(ERRLEN);
-    const r = c.open(netnsPath ?? null, out, err, ERRLEN) as number;
-    if (r < 0) throw new KernelError(text(err), -r, strerror(r));
+    const r = c.open(netnsPath ?? null, out, err, ERRLEN);
+    if (r < 0 || !out[0]) throw new KernelError(text(err), -r, strerror(r));
     return new Handle(out[0]);
   }
 
   class Handle implements NetlinkHandle {
-    private h: unknown;
+    private h: SipaHandle | null;
     /** How many members each set had at its last listing. */
     private readonly listed = new Map<string, number>();
     /** The wanted entries of setDiff, packed; kept between calls (a full check every few seconds). */
     private wanted = new Uint8Array(0);
-    constructor(h: unknown) {
+    constructor(h: SipaHandle) {
       this.h = h;
     }
-    private get ptr(): unknown {
+    private get ptr(): SipaHandle {
       if (this.h === null) throw new Error('netlink handle used after close');
       return this.h;
     }
     private check(r: number, entry?: KernelEntry): number {
       if (r >= 0) return r;
-      throw new KernelError(c.lastError(this.ptr) as string, -r, strerror(r), entry);
+      throw new KernelError(c.lastError(this.ptr), -r, strerror(r), entry);
     }
     setCreate(name: string, family: Family, o: { hashsize: number; maxelem: number; timeout: boolean }): void {
-      this.check(c.create(this.ptr, name, family, o.hashsize, o.maxelem, o.timeout ? 1 : 0) as number);
+      this.check(c.create(this.ptr, name, family, o.hashsize, o.maxelem, o.timeout ? SET_TIMEOUT : 0));
     }
-    setDestroy(name: string): void { this.check(c.destroy(this.ptr, name) as number); }
-    setFlush(name: string): void { this.check(c.flush(this.ptr, name) as number); }
-    setRename(from: string, to: string): void { this.check(c.rename(this.ptr, from, to) as number); }
-    setSwap(a: string, b: string): void { this.check(c.swap(this.ptr, a, b) as number); }
+    setDestroy(name: string): void { this.check(c.destroy(this.ptr, name)); }
+    setFlush(name: string): void { this.check(c.flush(this.ptr, name)); }
+    setSwap(a: string, b: string): void { this.check(c.swap(this.ptr, a, b)); }
     setInfo(name: string): SetInfo | null {
-      const buf = Buffer.alloc(INFO_SIZE);
-      const r = c.info(this.ptr, name, buf) as number;
-      if (r === -ENOENT) return null;
+      const buf = Buffer.alloc(SET_INFO.size);
+      const r = c.info(this.ptr, name, buf);
+      if (r === -CODES.ENOENT) return null;
       this.check(r);
       return {
-        type: text(buf.subarray(0, 32)),
-        family: buf[32] === 6 ? 6 : 4,
-        revision: buf[33],
-        hasTimeout: buf[34] === 1,
-        hashsize: buf.readUInt32LE(36),
-        maxelem: buf.readUInt32LE(40),
-        references: buf.readUInt32LE(44),
-        elements: buf.readUInt32LE(48),
-        memsize: buf.readUInt32LE(52),
+        type: text(buf.subarray(SET_INFO.type, SET_INFO.type + SET_INFO.typeLength)),
+        family: buf[SET_INFO.family] === 6 ? 6 : 4,
+        revision: buf[SET_INFO.revision],
+        hasTimeout: buf[SET_INFO.hasTimeout] === 1,
+        hashsize: buf.readUInt32LE(SET_INFO.hashsize),
+        maxelem: buf.readUInt32LE(SET_INFO.maxelem),
+        references: buf.readUInt32LE(SET_INFO.references),
+        elements: buf.readUInt32LE(SET_INFO.elements),
+        memsize: buf.readUInt32LE(SET_INFO.memsize),
       };
     }
     setTest(name: string, family: Family, bytes: Uint8Array, prefix: number): boolean {
-      return this.check(c.test(this.ptr, name, family, addrBuffer(family, bytes), prefix) as number) === 1;
+      return this.check(c.test(this.ptr, name, family, addrBuffer(family, bytes), prefix)) === 1;
     }
     setList(name: string): SetMember[] {
       // Room for as many as last time: a guess too low costs a second dump of the whole set.
       let cap = (this.listed.get(name) ?? 0) + 1024;
       for (;;) {
-        const buf = Buffer.alloc(cap * MEMBER_SIZE);
-        const count = [0];
-        const r = c.list(this.ptr, name, buf, cap, count) as number;
-        if (r === -28 /* ENOSPC */ && count[0] > cap) {
+        const buf = Buffer.alloc(cap * MEMBER.size);
+        const count: Out<number> = [0];
+        const r = c.list(this.ptr, name, buf, cap, count);
+        if (r === -CODES.ENOSPC && count[0] > cap) {
           cap = count[0] + 1024; // the set grew or we guessed low: once more with room for all
           continue;
         }
@@ -250,33 +265,33 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       }
     }
     setDiff(name: string, count: number, each: EntryVisitor, slackSeconds: number): SetDiff {
-      if (this.wanted.length < count * ENTRY_SIZE) this.wanted = new Uint8Array(count * ENTRY_SIZE);
+      if (this.wanted.length < count * ENTRY.size) this.wanted = new Uint8Array(count * ENTRY.size);
       let buf = this.wanted;
       let words = new Uint32Array(buf.buffer);
       let n = 0;
       // Laid out as struct sipa_entry in host byte order, as batchApply lays them out.
       each((family, bytes, prefix, timeout) => {
-        if ((n + 1) * ENTRY_SIZE > buf.length) {
-          const grown = new Uint8Array(buf.length * 2 + ENTRY_SIZE);
+        if ((n + 1) * ENTRY.size > buf.length) {
+          const grown = new Uint8Array(buf.length * 2 + ENTRY.size);
           grown.set(buf);
           buf = this.wanted = grown;
           words = new Uint32Array(buf.buffer);
         }
-        const o = n++ * ENTRY_SIZE;
-        buf.fill(0, o, o + ENTRY_SIZE);
-        buf[o] = OP_CODES.add;
-        buf[o + 1] = family;
-        buf[o + 2] = prefix;
-        words[(o >> 2) + 1] = timeout >>> 0;
-        buf.set(bytes, o + 8);
+        const o = n++ * ENTRY.size;
+        buf.fill(0, o, o + ENTRY.size);
+        buf[o + ENTRY.op] = OP.add;
+        buf[o + ENTRY.family] = family;
+        buf[o + ENTRY.prefix] = prefix;
+        words[(o + ENTRY.timeout) >> 2] = timeout >>> 0;
+        buf.set(bytes, o + ENTRY.addr);
       });
       const state = new Uint8Array(Math.max(1, n));
       for (let extraCap = 256; ; ) {
-        const extra = Buffer.alloc(extraCap * MEMBER_SIZE);
-        const extraCount = [0];
-        const members = [0];
-        const r = c.diff(this.ptr, name, buf, n, slackSeconds, state, extra, extraCap, extraCount, members) as number;
-        if (r === -28 /* ENOSPC */ && extraCount[0] > extraCap) {
+        const extra = Buffer.alloc(extraCap * MEMBER.size);
+        const extraCount: Out<number> = [0];
+        const members: Out<number> = [0];
+        const r = c.diff(this.ptr, name, buf, n, slackSeconds, state, extra, extraCap, extraCount, members);
+        if (r === -CODES.ENOSPC && extraCount[0] > extraCap) {
           extraCap = extraCount[0];
           continue;
         }
@@ -284,8 +299,8 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
         const missing: number[] = [];
         const retimed: number[] = [];
         for (let i = 0; i < n; i++) {
-          if (state[i] === 1) missing.push(i);
-          else if (state[i] === 2) retimed.push(i);
+          if (state[i] === DIFF.missing) missing.push(i);
+          else if (state[i] === DIFF.retimed) retimed.push(i);
         }
         return { members: members[0], missing, retimed, extra: membersOf(extra, extraCount[0]) };
       }
@@ -295,42 +310,41 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       if (entries.length === 0) return results;
       // Laid out as struct sipa_entry in host byte order; typed-array stores keep this loop cheap (a 65,536
       // entry load spends ~3 ms here, against ~15 ms with Buffer helpers per field).
-      const buf = new Uint8Array(entries.length * ENTRY_SIZE);
+      const buf = new Uint8Array(entries.length * ENTRY.size);
       const words = new Uint32Array(buf.buffer);
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i];
-        const o = i * ENTRY_SIZE;
-        buf[o] = OP_CODES[e.op];
-        buf[o + 1] = e.family;
-        buf[o + 2] = e.prefix;
-        words[(o >> 2) + 1] = e.timeout >>> 0;
+        const o = i * ENTRY.size;
+        buf[o + ENTRY.op] = OP[e.op];
+        buf[o + ENTRY.family] = e.family;
+        buf[o + ENTRY.prefix] = e.prefix;
+        words[(o + ENTRY.timeout) >> 2] = e.timeout >>> 0;
         const len = e.family === 4 ? 4 : 16;
         if (e.bytes.length !== len) throw new Error(`entry ${i}: an IPv${e.family} address has ${len} bytes, got ${e.bytes.length}`);
-        for (let j = 0; j < len; j++) buf[o + 8 + j] = e.bytes[j];
+        for (let j = 0; j < len; j++) buf[o + ENTRY.addr + j] = e.bytes[j];
       }
-      const r = c.batch(this.ptr, name, buf, entries.length, results) as number;
+      const r = c.batch(this.ptr, name, buf, entries.length, results);
       this.check(r);
       for (let i = 0; i < results.length; i++) results[i] = -results[i];
       return results;
     }
     cutFlows(family: Family, nets: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>, l4proto = 0): number {
       if (nets.length === 0) return 0;
-      // struct sipa_net: family, prefix, 2 reserved, 16 address bytes
-      const buf = Buffer.alloc(nets.length * NET_SIZE);
+      const buf = Buffer.alloc(nets.length * NET.size);
       nets.forEach((n, i) => {
-        const o = i * NET_SIZE;
-        buf[o] = family;
-        buf[o + 1] = n.prefix;
-        buf.set(addrBuffer(family, n.bytes), o + 4);
+        const o = i * NET.size;
+        buf[o + NET.family] = family;
+        buf[o + NET.prefix] = n.prefix;
+        buf.set(addrBuffer(family, n.bytes), o + NET.addr);
       });
-      const cut = [0];
-      this.check(c.ctCut(this.ptr, family, buf, nets.length, l4proto, cut) as number);
+      const cut: Out<number> = [0];
+      this.check(c.ctCut(this.ptr, family, buf, nets.length, l4proto, cut));
       return cut[0];
     }
     filterDigest(family: Family): string {
       const digest = Buffer.alloc(8);
-      const rules = [0];
-      this.check(c.fwDigest(this.ptr, family, digest, rules) as number);
+      const rules: Out<number> = [0];
+      this.check(c.fwDigest(this.ptr, family, digest, rules));
       return digest.toString('hex');
     }
     close(): void {
@@ -341,12 +355,12 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
 
   function insideNetns<T>(netnsPath: string, fn: () => T): T {
     const err = Buffer.alloc(ERRLEN);
-    const r = c.nsEnter(netnsPath, err, ERRLEN) as number;
+    const r = c.nsEnter(netnsPath, err, ERRLEN);
     if (r < 0) throw new KernelError(text(err), -r, strerror(r));
     // Leaving must not fail silently: a thread left in the namespace would act on the wrong firewall. When
     // both fail, that is the error that counts.
     const leave = (): void => {
-      const l = c.nsLeave(err, ERRLEN) as number;
+      const l = c.nsLeave(err, ERRLEN);
       if (l < 0) throw new KernelError(text(err), -l, strerror(l));
     };
     let result: T;
@@ -368,13 +382,13 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
 function membersOf(buf: Buffer, count: number): SetMember[] {
   const members: SetMember[] = [];
   for (let i = 0; i < count; i++) {
-    const o = i * MEMBER_SIZE;
-    const family: Family = buf[o] === 6 ? 6 : 4;
+    const o = i * MEMBER.size;
+    const family: Family = buf[o + MEMBER.family] === 6 ? 6 : 4;
     members.push({
       family,
-      prefix: buf[o + 1],
-      timeout: buf.readUInt32LE(o + 4),
-      bytes: new Uint8Array(buf.buffer, buf.byteOffset + o + 8, family === 4 ? 4 : 16),
+      prefix: buf[o + MEMBER.prefix],
+      timeout: buf.readUInt32LE(o + MEMBER.timeout),
+      bytes: new Uint8Array(buf.buffer, buf.byteOffset + o + MEMBER.addr, family === 4 ? 4 : 16),
     });
   }
   return members;

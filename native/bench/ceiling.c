@@ -26,7 +26,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	uint32_t n = (uint32_t)strtoul(argv[3], NULL, 10);
+	size_t cap = 16 * 66000;
 	sipa_entry *es = calloc(n, sizeof *es);
+	uint8_t *tx = malloc(cap), *rx = malloc(1 << 16);
+	int rc = 1;
+	if (!es || !tx || !rx) {
+		perror("malloc");
+		goto out;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		es[i].op = SIPA_OP_ADD, es[i].family = 4, es[i].prefix = 32, es[i].timeout = 3600;
 		es[i].addr[0] = 10, es[i].addr[1] = (uint8_t)(i >> 16), es[i].addr[2] = (uint8_t)(i >> 8), es[i].addr[3] = (uint8_t)i;
@@ -36,8 +43,6 @@ int main(int argc, char **argv)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	size_t cap = 16 * 66000;
-	uint8_t *tx = malloc(cap), *rx = malloc(1 << 16);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uint32_t done = 0, seq = 1;
@@ -53,19 +58,19 @@ int main(int argc, char **argv)
 		}
 		if (send(fd, tx, b.len, 0) < 0) {
 			perror("send");
-			return 1;
+			goto out;
 		}
 		for (uint32_t got = 0; got < msgs;) {
 			ssize_t r = recv(fd, rx, 1 << 16, 0);
 			if (r < 0) {
 				perror("recv");
-				return 1;
+				goto out;
 			}
 			for (struct nlmsghdr *h = (struct nlmsghdr *)rx; NLMSG_OK(h, r); h = NLMSG_NEXT(h, r))
 				if (h->nlmsg_type == NLMSG_ERROR) {
 					if (((struct nlmsgerr *)NLMSG_DATA(h))->error) {
 						fprintf(stderr, "kernel error %d\n", ((struct nlmsgerr *)NLMSG_DATA(h))->error);
-						return 1;
+						goto out;
 					}
 					got++;
 				}
@@ -73,5 +78,10 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%.0f\n", (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3);
-	return 0;
+	rc = 0;
+out:
+	free(es);
+	free(tx);
+	free(rx);
+	return rc;
 }

@@ -1,5 +1,5 @@
-/* libFuzzer target for everything that reads kernel replies: the datagram walker, acks (with ipset's line
- * numbers), set listings, conntrack dumps, and the iptables table walk of the filter digest. Built with ASan and UBSan by `make fuzz`. */
+/* libFuzzer target for everything that reads kernel replies: the datagram walker, a dump's reading of each
+ * message, acks (with ipset's line numbers), set listings, conntrack dumps, and the iptables table walk of the filter digest. Built with ASan and UBSan by `make fuzz`. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -24,6 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sipa_set_info info;
 		uint32_t count = 0;
 		struct wire_ct_flow f;
+		struct wire_dump d = { .seq = m.seq, .portid = m.pid };
+		wire_dump_step(&d, &m);
 		wire_parse_ack(&m, &a);
 		memset(&info, 0, sizeof info);
 		wire_parse_list(&m, &info, members, 64, &count);

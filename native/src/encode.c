@@ -208,7 +208,7 @@ uint32_t wire_ipset_adt(struct nlbuf *b, uint32_t seq, const char *name, const s
 	}
 	if (k == 0)
 		goto full;
-	nest_end(b, adt);
+	TRY(nest_end(b, adt));
 	msg_end(b, start);
 	return k;
 full:

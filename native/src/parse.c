@@ -25,6 +25,7 @@ int wire_next(const uint8_t *buf, size_t len, size_t *off, struct wire_msg *m)
 	m->type = h.nlmsg_type;
 	m->flags = h.nlmsg_flags;
 	m->seq = h.nlmsg_seq;
+	m->pid = h.nlmsg_pid;
 	m->payload = buf + *off + NLMSG_HDRLEN;
 	m->payload_len = h.nlmsg_len - NLMSG_HDRLEN;
 	size_t step = NLMSG_ALIGN(h.nlmsg_len);
@@ -103,6 +104,30 @@ int wire_parse_ack(const struct wire_msg *m, struct wire_ack *ack)
 	return 0;
 }
 
+int wire_dump_step(struct wire_dump *d, const struct wire_msg *m)
+{
+	if (m->seq != d->seq || m->pid != d->portid)
+		return WIRE_DUMP_SKIP;
+	if (m->flags & NLM_F_DUMP_INTR)
+		d->interrupted = 1;
+	if (m->type == NLMSG_DONE) {
+		/* The kernel puts the dump's own result here: 0, or the error that ended it early. */
+		int32_t result = 0;
+		if (m->payload_len >= sizeof result)
+			memcpy(&result, m->payload, sizeof result);
+		return result < 0 ? result : WIRE_DUMP_DONE;
+	}
+	if (m->type == NLMSG_ERROR) {
+		struct wire_ack a;
+		if (wire_parse_ack(m, &a) < 0)
+			return -EBADMSG;
+		if (a.error)
+			return a.error < 0 ? a.error : -a.error;
+		return WIRE_DUMP_SKIP; /* an ack of success: nothing to read */
+	}
+	return WIRE_DUMP_DATA;
+}
+
 static int parse_ip(const struct attr_view *nest, uint8_t *addr, uint8_t *family)
 {
 	size_t off = 0;
@@ -120,17 +145,19 @@ static int parse_ip(const struct attr_view *nest, uint8_t *addr, uint8_t *family
 	return r;
 }
 
+/* A member without a prefix is one address (hash:net always sends one); a prefix out of range is refused, never
+ * replaced: a member read as a network the kernel does not hold would be compared, kept or deleted as that one. */
 static int parse_member(const struct attr_view *data, sipa_member *mem)
 {
 	size_t off = 0;
 	struct attr_view a;
-	int r;
+	int r, prefix = -1;
 	memset(mem, 0, sizeof *mem);
 	while ((r = attr_next(data->data, data->len, &off, &a)) > 0) {
 		if (a.type == IPSET_ATTR_IP && parse_ip(&a, mem->addr, &mem->family) < 0)
 			return -EBADMSG;
-		else if (a.type == IPSET_ATTR_CIDR && a.len >= 1)
-			mem->prefix = a.data[0];
+		else if (a.type == IPSET_ATTR_CIDR)
+			prefix = a.len >= 1 ? a.data[0] : 0;
 		else if (a.type == IPSET_ATTR_TIMEOUT)
 			mem->timeout = get_be32(&a);
 	}
@@ -138,8 +165,10 @@ static int parse_member(const struct attr_view *data, sipa_member *mem)
 		return r;
 	if (mem->family == 0)
 		return -EBADMSG;
-	if (mem->prefix == 0 || mem->prefix > (mem->family == 4 ? 32 : 128))
-		mem->prefix = mem->family == 4 ? 32 : 128; /* hash:net omits nothing, but be strict about range */
+	int max = mem->family == 4 ? 32 : 128;
+	if (prefix == 0 || prefix > max)
+		return -EBADMSG;
+	mem->prefix = (uint8_t)(prefix < 0 ? max : prefix);
 	return 0;
 }
 

@@ -27,9 +27,12 @@
 #define TX_CAP (MSGS_PER_SEND * (WIRE_ADT_MAX_BYTES + 1024))
 #define RX_CAP (256 * 1024)
 #define SOCK_BUF (8 * 1024 * 1024)
+/* How often a dump the kernel flagged as interrupted is read again before the call fails. */
+#define DUMP_TRIES 3
 
 struct sipa_handle {
 	int fd;
+	uint32_t portid; /* the socket's netlink port id: the kernel addresses its replies to it */
 	/* Raw sockets in the handle's namespace, for reading the iptables filter tables (IPv4, IPv6); a negative
 	 * value is the -errno that opening failed with. */
 	int raw[2];
@@ -119,6 +122,7 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 	int raw[2] = { -EBADF, -EBADF };
 	struct timeval tv = { .tv_sec = 5 };
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	socklen_t salen = sizeof sa;
 	sipa_handle *h = NULL;
 
 	*out = NULL;
@@ -152,7 +156,7 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 	/* Error acks need not carry our request back (ipset's own error replies always do). */
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || getsockname(fd, (struct sockaddr *)&sa, &salen) < 0) {
 		r = -errno;
 		set_text(err, errlen, "cannot bind the netlink socket", -r);
 		goto fail;
@@ -173,6 +177,7 @@ int sipa_open(const char *netns_path, sipa_handle **out, char *err, size_t errle
 		goto fail;
 	}
 	h->fd = fd;
+	h->portid = sa.nl_pid;
 	h->raw[0] = raw[0];
 	h->raw[1] = raw[1];
 	h->seq = (uint32_t)time(NULL);
@@ -241,7 +246,7 @@ static int collect_acks(sipa_handle *h, uint32_t first, uint32_t count, struct w
 		int r;
 		while ((r = wire_next(h->rx, (size_t)n, &off, &m)) > 0) {
 			struct wire_ack a;
-			if (m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0)
+			if (m.pid != h->portid || m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0)
 				continue;
 			uint32_t i = a.seq - first;
 			if (i < count && !seen[i]) {
@@ -272,9 +277,14 @@ static int request(sipa_handle *h, struct nlbuf *b, uint32_t seq)
 
 typedef int (*dump_fn)(const struct wire_msg *m, void *ctx);
 
-/* Sends a dump request and feeds every reply message to fn until NLMSG_DONE. */
+/* Sends a dump request and feeds every message of its reply (the request's seq, this socket's port id) to fn
+ * until NLMSG_DONE. A dump the kernel flagged NLM_F_DUMP_INTR changed while it was read: a flow or member may be
+ * missing from it. It is read to its end all the same (nothing of it is left for the next request to skip) and
+ * returns -EINTR, never 0: the caller reads the table again, and fails when every try was interrupted, so that
+ * a partial listing is never taken for the whole (a conntrack cut that missed a flow would let it live). */
 static int dump(sipa_handle *h, struct nlbuf *b, uint32_t seq, dump_fn fn, void *ctx)
 {
+	struct wire_dump d = { .seq = seq, .portid = h->portid };
 	int r = send_buf(h, b->data, b->len);
 	if (r < 0)
 		return r;
@@ -285,19 +295,12 @@ static int dump(sipa_handle *h, struct nlbuf *b, uint32_t seq, dump_fn fn, void 
 		size_t off = 0;
 		struct wire_msg m;
 		while ((r = wire_next(h->rx, (size_t)n, &off, &m)) > 0) {
-			if (m.seq != seq)
-				continue;
-			if (m.type == NLMSG_DONE)
-				return 0;
-			if (m.type == NLMSG_ERROR) {
-				struct wire_ack a;
-				if (wire_parse_ack(&m, &a) < 0)
-					return -EBADMSG;
-				if (a.error)
-					return a.error;
-				continue;
-			}
-			if ((r = fn(&m, ctx)) < 0)
+			int step = wire_dump_step(&d, &m);
+			if (step < 0)
+				return step;
+			if (step == WIRE_DUMP_DONE)
+				return d.interrupted ? -EINTR : 0;
+			if (step == WIRE_DUMP_DATA && (r = fn(&m, ctx)) < 0)
 				return r;
 		}
 		if (r < 0)
@@ -316,8 +319,9 @@ int sipa_set_create(sipa_handle *h, const char *name, int family, uint32_t hashs
 	if (!valid_name(name) || (family != 4 && family != 6))
 		return fail(h, -EINVAL, "create: bad set name or family");
 	uint32_t seq = ++h->seq;
-	wire_ipset_create(&b, seq, name, family, hashsize, maxelem, flags);
-	int r = request(h, &b, seq);
+	int r = wire_ipset_create(&b, seq, name, family, hashsize, maxelem, flags);
+	if (!r)
+		r = request(h, &b, seq);
 	return r ? fail(h, r, "create set %s", name) : 0;
 }
 
@@ -327,8 +331,9 @@ static int named(sipa_handle *h, int cmd, const char *verb, const char *name, co
 	if (!valid_name(name) || (name2 && !valid_name(name2)))
 		return fail(h, -EINVAL, "%s: bad set name", verb);
 	uint32_t seq = ++h->seq;
-	wire_ipset_named(&b, seq, cmd, name, name2);
-	int r = request(h, &b, seq);
+	int r = wire_ipset_named(&b, seq, cmd, name, name2);
+	if (!r)
+		r = request(h, &b, seq);
 	if (!r)
 		return 0;
 	return name2 ? fail(h, r, "%s %s %s", verb, name, name2) : fail(h, r, "%s set %s", verb, name);
@@ -336,7 +341,6 @@ static int named(sipa_handle *h, int cmd, const char *verb, const char *name, co
 
 int sipa_set_destroy(sipa_handle *h, const char *name) { return named(h, IPSET_CMD_DESTROY, "destroy", name, NULL); }
 int sipa_set_flush(sipa_handle *h, const char *name) { return named(h, IPSET_CMD_FLUSH, "flush", name, NULL); }
-int sipa_set_rename(sipa_handle *h, const char *a, const char *b) { return named(h, IPSET_CMD_RENAME, "rename", a, b); }
 int sipa_set_swap(sipa_handle *h, const char *a, const char *b) { return named(h, IPSET_CMD_SWAP, "swap", a, b); }
 
 static int check_entry(const sipa_entry *e)
@@ -358,8 +362,9 @@ int sipa_set_test(sipa_handle *h, const char *name, int family, const uint8_t *a
 		return fail(h, -EINVAL, "test: bad set name, family or prefix");
 	memcpy(e.addr, addr, family == 6 ? 16 : 4);
 	uint32_t seq = ++h->seq;
-	wire_ipset_test(&b, seq, name, &e);
-	int r = request(h, &b, seq);
+	int r = wire_ipset_test(&b, seq, name, &e);
+	if (!r)
+		r = request(h, &b, seq);
 	if (r == 0)
 		return 1;
 	if (r == -IPSET_ERR_EXIST)
@@ -380,28 +385,38 @@ static int on_list(const struct wire_msg *m, void *p)
 	return wire_parse_list(m, c->info, c->out, c->cap, &c->count);
 }
 
+/* Lists a set (or only its header) into c; a listing the kernel flagged as interrupted is read again. */
+static int list_set(sipa_handle *h, const char *name, int header_only, struct list_ctx *c)
+{
+	int r = -EINTR;
+	for (int attempt = 0; attempt < DUMP_TRIES && r == -EINTR; attempt++) {
+		struct nlbuf b = BUF(h);
+		uint32_t seq = ++h->seq;
+		c->count = 0;
+		if (c->info)
+			memset(c->info, 0, sizeof *c->info);
+		r = wire_ipset_list(&b, seq, name, header_only);
+		if (!r)
+			r = dump(h, &b, seq, on_list, c);
+	}
+	return r;
+}
+
 int sipa_set_info_get(sipa_handle *h, const char *name, sipa_set_info *out)
 {
-	struct nlbuf b = BUF(h);
 	struct list_ctx c = { .info = out };
 	if (!valid_name(name))
 		return fail(h, -EINVAL, "info: bad set name");
-	memset(out, 0, sizeof *out);
-	uint32_t seq = ++h->seq;
-	wire_ipset_list(&b, seq, name, 1);
-	int r = dump(h, &b, seq, on_list, &c);
+	int r = list_set(h, name, 1, &c);
 	return r ? fail(h, r, "read header of set %s", name) : 0;
 }
 
 int sipa_set_list(sipa_handle *h, const char *name, sipa_member *out, uint32_t cap, uint32_t *count)
 {
-	struct nlbuf b = BUF(h);
 	struct list_ctx c = { .out = out, .cap = cap };
 	if (!valid_name(name))
 		return fail(h, -EINVAL, "list: bad set name");
-	uint32_t seq = ++h->seq;
-	wire_ipset_list(&b, seq, name, 0);
-	int r = dump(h, &b, seq, on_list, &c);
+	int r = list_set(h, name, 0, &c);
 	*count = c.count;
 	if (r)
 		return fail(h, r, "list set %s", name);
@@ -420,7 +435,6 @@ int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, ui
 	/* Room for as many members as are wanted, and more if the set turns out larger. */
 	uint32_t cap = n + 1024;
 	for (int attempt = 0; attempt < 4; attempt++) {
-		struct nlbuf b = BUF(h);
 		sipa_member *have = malloc((size_t)cap * sizeof *have);
 		uint32_t *idx = malloc((size_t)cap * sizeof *idx + 1);
 		if (!have || !idx) {
@@ -429,9 +443,7 @@ int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, ui
 			return fail(h, -ENOMEM, "compare set %s", name);
 		}
 		struct list_ctx c = { .out = have, .cap = cap };
-		uint32_t seq = ++h->seq;
-		wire_ipset_list(&b, seq, name, 0);
-		int r = dump(h, &b, seq, on_list, &c);
+		int r = list_set(h, name, 0, &c);
 		if (!r && c.count > cap) {
 			cap = c.count + 1024; /* the set grew while listed, or is larger than wanted: again, with room */
 			free(have);
@@ -464,28 +476,40 @@ int sipa_set_diff(sipa_handle *h, const char *name, const sipa_entry *wanted, ui
  * would not name (a malformed element fails the whole message before any line is read). */
 enum range_mode { FAST, NUMBERED, SINGLE };
 
+/* Entries [start, end) of a batch, and how they go out (next) or went out (sent). */
 struct range {
 	uint32_t start, end;
 	enum range_mode mode;
 };
 
-struct sent {
-	uint32_t start, end;
-	enum range_mode mode;
+/* The ranges still to send, in order; a failed range goes again at the back. */
+struct range_queue {
+	struct range *r;
+	uint32_t cap, head, tail;
 };
+
+static int enqueue(struct range_queue *q, struct range r)
+{
+	if (q->tail == q->cap) {
+		uint32_t cap = q->cap ? q->cap * 2 : 64;
+		struct range *grown = realloc(q->r, cap * sizeof *grown);
+		if (!grown)
+			return -ENOMEM;
+		q->r = grown;
+		q->cap = cap;
+	}
+	q->r[q->tail++] = r;
+	return 0;
+}
 
 int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries, uint32_t n, int32_t *results)
 {
 	int failed = 0, r = 0;
-	uint32_t qcap = 64, qhead = 0, qtail = 0;
-	struct range *q;
+	struct range_queue q = { 0 };
 
 	h->err[0] = 0;
 	if (!valid_name(name))
 		return fail(h, -EINVAL, "batch: bad set name");
-	q = malloc(qcap * sizeof *q);
-	if (!q)
-		return fail(h, -ENOMEM, "batch");
 	/* Entries the kernel would choke on are reported here; runs of good ones between them are queued. */
 	for (uint32_t i = 0, run = 0; i <= n; i++) {
 		int bad = i < n ? check_entry(&entries[i]) : 1;
@@ -493,14 +517,8 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			results[i] = 0;
 			continue;
 		}
-		if (i > run) {
-			q[qtail++] = (struct range){ run, i, FAST };
-			if (qtail == qcap) {
-				struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
-				if (!nq) { r = -ENOMEM; goto out; }
-				q = nq;
-			}
-		}
+		if (i > run && (r = enqueue(&q, (struct range){ run, i, FAST })) < 0)
+			goto out;
 		if (i < n) {
 			results[i] = bad;
 			failed++;
@@ -508,23 +526,23 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 		run = i + 1;
 	}
 
-	while (qhead < qtail) {
+	while (q.head < q.tail) {
 		struct nlbuf b = BUF(h);
-		struct sent sent[MSGS_PER_SEND];
+		struct range sent[MSGS_PER_SEND];
 		struct wire_ack acks[MSGS_PER_SEND];
 		uint32_t nmsg = 0, first = h->seq + 1;
 
-		while (nmsg < MSGS_PER_SEND && qhead < qtail) {
-			struct range *rg = &q[qhead];
+		while (nmsg < MSGS_PER_SEND && q.head < q.tail) {
+			struct range *rg = &q.r[q.head];
 			uint32_t avail = rg->end - rg->start;
 			uint32_t k = wire_ipset_adt(&b, first + nmsg, name, entries + rg->start,
 						    rg->mode == SINGLE ? 1 : avail, rg->mode == FAST ? 0 : rg->start + 1);
 			if (k == 0)
 				break; /* buffer full: send what we have */
-			sent[nmsg++] = (struct sent){ rg->start, rg->start + k, rg->mode };
+			sent[nmsg++] = (struct range){ rg->start, rg->start + k, rg->mode };
 			rg->start += k;
 			if (rg->start == rg->end)
-				qhead++;
+				q.head++;
 		}
 		if (nmsg == 0) { r = -EMSGSIZE; goto out; }
 		h->seq += nmsg;
@@ -532,7 +550,7 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			goto out;
 
 		for (uint32_t k = 0; k < nmsg; k++) {
-			struct sent s = sent[k];
+			struct range s = sent[k];
 			int e = acks[k].error;
 			uint32_t line = acks[k].lineno;
 			if (!e)
@@ -551,18 +569,12 @@ int sipa_batch_apply(sipa_handle *h, const char *name, const sipa_entry *entries
 			} else {
 				next = (struct range){ s.start, s.end, SINGLE };
 			}
-			if (next.end > next.start) {
-				if (qtail == qcap) {
-					struct range *nq = realloc(q, (qcap *= 2) * sizeof *q);
-					if (!nq) { r = -ENOMEM; goto out; }
-					q = nq;
-				}
-				q[qtail++] = next;
-			}
+			if (next.end > next.start && (r = enqueue(&q, next)) < 0)
+				goto out;
 		}
 	}
 out:
-	free(q);
+	free(q.r);
 	if (r < 0)
 		return fail(h, r, "batch on set %s", name);
 	if (failed) {
@@ -593,8 +605,10 @@ static int on_flow(const struct wire_msg *m, void *p)
 	struct ct_ctx *c = p;
 	struct wire_ct_flow f;
 	int r = wire_parse_ct(m, c->family, &f);
-	if (r <= 0)
-		return 0; /* a flow we cannot read is not ours to delete */
+	if (r < 0)
+		return r; /* a flow that cannot be read could be one to cut: the dump is not to be trusted */
+	if (r == 0)
+		return 0; /* no original source of the family */
 	if ((c->l4proto && f.l4proto != c->l4proto) || !wire_nets_contain(c->nets, c->n, c->family, f.src))
 		return 0;
 	if (c->del.cap - c->del.len < 512) {
@@ -612,10 +626,52 @@ static int on_flow(const struct wire_msg *m, void *p)
 	return 0;
 }
 
+/* Sends the deletes a dump collected in as few sendmsg calls as the buffers allow, acked only at the end of each
+ * chunk: the kernel handles a sendmsg's messages in order, so that ack means every earlier one was done, and it
+ * answers failures on its own. A flow already gone (ENOENT) was not cut, and is no error. */
+static int send_deletes(sipa_handle *h, struct ct_ctx *c, uint32_t *cut)
+{
+	size_t off = 0;
+	uint32_t done = 0;
+	while (done < c->nmsg) {
+		size_t start = off, end = off, last = off;
+		uint32_t k = 0, failed = 0;
+		struct wire_msg m;
+		int r;
+		while (k < 1024 && end - start < TX_CAP && wire_next(c->del.data, c->del.len, &end, &m) > 0) {
+			last = (size_t)(m.payload - c->del.data) - NLMSG_HDRLEN;
+			k++;
+		}
+		((struct nlmsghdr *)(c->del.data + last))->nlmsg_flags |= NLM_F_ACK;
+		uint32_t first = c->first_seq + done, final = first + k - 1;
+		if ((r = send_buf(h, c->del.data + start, end - start)) < 0)
+			return r;
+		for (int finished = 0; !finished;) {
+			ssize_t n = recv_one(h);
+			if (n < 0)
+				return (int)n;
+			size_t roff = 0;
+			struct wire_ack a;
+			while (wire_next(h->rx, (size_t)n, &roff, &m) > 0) {
+				if (m.pid != h->portid || m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0 ||
+				    a.seq - first >= k)
+					continue;
+				if (a.error)
+					failed++;
+				if (a.seq == final)
+					finished = 1;
+			}
+		}
+		*cut += k - failed;
+		done += k;
+		off = end;
+	}
+	return 0;
+}
+
 int sipa_ct_delete_nets(sipa_handle *h, int family, const sipa_net *nets, uint32_t n, uint8_t l4proto,
 			uint32_t *cut)
 {
-	struct nlbuf b = BUF(h);
 	struct ct_ctx c = { .family = family, .n = 0, .l4proto = l4proto };
 	sipa_net *mine = NULL;
 	int r;
@@ -642,51 +698,27 @@ int sipa_ct_delete_nets(sipa_handle *h, int family, const sipa_net *nets, uint32
 	c.nets = mine;
 	/* One dump for all of them: kernels from 5.8 filter it by source themselves when there is one address;
 	 * older ones, and every dump for several sources or a network (the kernel has no prefix filter), send every
-	 * flow of the family and the match below does the job. */
-	uint32_t seq = ++h->seq;
+	 * flow of the family and the match below does the job. An interrupted dump may have missed flows: what it
+	 * found is cut, and the table is read again; when every try was interrupted the call fails (-EINTR), so
+	 * that the caller tries the whole cut again later rather than count it done. */
 	int one = c.n == 1 && mine[0].prefix == (family == 4 ? 32 : 128);
-	wire_ct_dump_source(&b, seq, family, one ? mine[0].addr : NULL);
-	h->seq += 1u << 20; /* deletes get seqs of their own, clear of the dump's */
-	c.first_seq = h->seq;
-	r = dump(h, &b, seq, on_flow, &c);
-	if (r < 0)
-		goto out;
-	h->seq += c.nmsg;
-
-	/* Deletes go out in as few sendmsg calls as the buffers allow, acked only at the end of each chunk: the
-	 * kernel handles a sendmsg's messages in order, so that ack means every earlier one was done, and it
-	 * answers failures on its own. A flow already gone (ENOENT) was not cut, and is no error. */
-	size_t off = 0;
-	uint32_t done = 0;
-	while (done < c.nmsg) {
-		size_t start = off, end = off, last = off;
-		uint32_t k = 0, failed = 0;
-		struct wire_msg m;
-		while (k < 1024 && end - start < TX_CAP && wire_next(c.del.data, c.del.len, &end, &m) > 0) {
-			last = (size_t)(m.payload - c.del.data) - NLMSG_HDRLEN;
-			k++;
-		}
-		((struct nlmsghdr *)(c.del.data + last))->nlmsg_flags |= NLM_F_ACK;
-		uint32_t first = c.first_seq + done, final = first + k - 1;
-		if ((r = send_buf(h, c.del.data + start, end - start)) < 0)
+	for (int attempt = 0; attempt < DUMP_TRIES; attempt++) {
+		struct nlbuf b = BUF(h);
+		uint32_t seq = ++h->seq;
+		if ((r = wire_ct_dump_source(&b, seq, family, one ? mine[0].addr : NULL)) < 0)
 			goto out;
-		for (int finished = 0; !finished;) {
-			ssize_t n = recv_one(h);
-			if (n < 0) { r = (int)n; goto out; }
-			size_t roff = 0;
-			struct wire_ack a;
-			while (wire_next(h->rx, (size_t)n, &roff, &m) > 0) {
-				if (m.type != NLMSG_ERROR || wire_parse_ack(&m, &a) < 0 || a.seq - first >= k)
-					continue;
-				if (a.error)
-					failed++;
-				if (a.seq == final)
-					finished = 1;
-			}
+		h->seq += 1u << 20; /* deletes get seqs of their own, clear of the dump's */
+		c.first_seq = h->seq;
+		c.del.len = 0;
+		c.nmsg = 0;
+		int dumped = dump(h, &b, seq, on_flow, &c);
+		if (dumped < 0 && dumped != -EINTR) {
+			r = dumped;
+			goto out;
 		}
-		*cut += k - failed;
-		done += k;
-		off = end;
+		h->seq += c.nmsg;
+		if ((r = send_deletes(h, &c, cut)) < 0 || (r = dumped) == 0)
+			goto out;
 	}
 out:
 	free(c.del.data);

@@ -21,7 +21,7 @@ struct nlbuf {
 /* Encoders append one complete netlink message to b; they return 0 or -ENOBUFS (b unchanged). */
 HIDDEN int wire_ipset_create(struct nlbuf *b, uint32_t seq, const char *name, int family, uint32_t hashsize,
 			     uint32_t maxelem, uint32_t flags);
-/* cmd: IPSET_CMD_DESTROY, _FLUSH (name2 NULL) or _RENAME, _SWAP (name2 set). */
+/* cmd: IPSET_CMD_DESTROY, _FLUSH (name2 NULL) or _SWAP (name2 set). */
 HIDDEN int wire_ipset_named(struct nlbuf *b, uint32_t seq, int cmd, const char *name, const char *name2);
 HIDDEN int wire_ipset_list(struct nlbuf *b, uint32_t seq, const char *name, int header_only);
 HIDDEN int wire_ipset_test(struct nlbuf *b, uint32_t seq, const char *name, const sipa_entry *e);
@@ -41,10 +41,23 @@ struct wire_msg {
 	uint16_t type;
 	uint16_t flags;
 	uint32_t seq;
+	uint32_t pid; /* the port id the message is addressed to (the kernel's replies: the asking socket's) */
 	const uint8_t *payload; /* after the nlmsghdr */
 	size_t payload_len;
 };
 HIDDEN int wire_next(const uint8_t *buf, size_t len, size_t *off, struct wire_msg *m);
+
+/* A dump being read: the seq of its request and the port id of the socket that sent it pick its reply. */
+struct wire_dump {
+	uint32_t seq;
+	uint32_t portid;
+	int interrupted; /* a message came flagged NLM_F_DUMP_INTR: the table changed while the kernel read it */
+};
+enum wire_dump_step { WIRE_DUMP_SKIP, WIRE_DUMP_DATA, WIRE_DUMP_DONE };
+/* What one message is to the dump: SKIP (it answers another request, or is addressed to another socket), DATA
+ * (a part of the reply), DONE (the end; d->interrupted says whether it can be trusted whole), or a negative
+ * code: the kernel refused the dump, ended it with an error (carried in NLMSG_DONE), or sent a malformed ack. */
+HIDDEN int wire_dump_step(struct wire_dump *d, const struct wire_msg *m);
 
 struct wire_ack {
 	uint32_t seq;    /* the seq of the message it answers */
@@ -77,6 +90,13 @@ HIDDEN void wire_nets_prepare(sipa_net *nets, uint32_t n);
 HIDDEN int wire_nets_contain(const sipa_net *nets, uint32_t n, int family, const uint8_t *addr);
 
 HIDDEN const char *wire_strerror(int code);
+/* The table wire_strerror reads: every code the callers may name (positive errno values, ipset codes >= 4096). */
+struct wire_code {
+	int code;
+	const char *name; /* as the C headers spell it: ENOENT, IPSET_ERR_EXIST */
+	const char *text;
+};
+HIDDEN const struct wire_code *wire_codes(size_t *n);
 
 /* The header of an iptables table (struct ipt_getinfo / ip6t_getinfo without the name). */
 #define WIRE_TABLE_HOOKS 5

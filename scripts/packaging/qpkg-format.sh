@@ -85,6 +85,7 @@ qpkg_assemble() {
 
 # qpkg_data_name FILE → the data archive's name as the file's own header states it (data.tar.xz | data.tar.gz).
 qpkg_data_name() {
+  # shellcheck disable=SC2016 # $_EXTRACT_DIR is text in the header, not a variable here
   head -c 16384 "$1" | sed -n '1,/^exit 1$/p' | sed -n 's/.*| \/bin\/dd of="\$_EXTRACT_DIR\/\(data\.tar\.[a-z]*\)".*/\1/p'
 }
 
@@ -95,6 +96,6 @@ qpkg_lengths() {
   s=$(printf '%s\n' "$head" | sed -n 's/^script_len=\([0-9]*\).*/\1/p')
   c=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| tar -xO |.*/\1/p')
   d=$(printf '%s\n' "$head" | sed -n 's/.*head -c \([0-9]*\) *| \/bin\/dd of=.*/\1/p')
-  [ -n "$s" ] && [ -n "$c" ] && [ -n "$d" ] || die "$1: cannot read the lengths from its header"
+  { [ -n "$s" ] && [ -n "$c" ] && [ -n "$d" ]; } || die "$1: cannot read the lengths from its header"
   echo "$s $c $d"
 }

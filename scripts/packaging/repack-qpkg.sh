@@ -34,7 +34,7 @@ if [ "$data_name" = data.tar.xz ]; then
 fi
 folder=$(sed -n 's/^arch = //p' "$work/built_info")
 old=$(sed -n 's/^version = //p' "$work/built_info")
-[ -n "$folder" ] && [ -n "$old" ] || die "$in: built_info has no arch or version"
+{ [ -n "$folder" ] && [ -n "$old" ]; } || die "$in: built_info has no arch or version"
 cut_out $((s + c)) "$d" > "$work/$data_name"
 [ "$(fsize "$work/$data_name")" = "$d" ] || die "$in: the data archive is truncated"
 

@@ -129,7 +129,8 @@ build_unxz() {
 
 # The native helper: native/build/<cpu>/libsipa.so from `make -C native ARCH=<cpu> lib`.
 native_helper() {
-  local cpu=$1 out=$2 so="$REPO/native/build/$cpu/libsipa.so"
+  local cpu=$1 out=$2
+  local so="$REPO/native/build/$cpu/libsipa.so"
   if [ ! -f "$so" ]; then
     say "$cpu: building the native helper (make -C native ARCH=$cpu lib)"
     make -s -C "$REPO/native" ARCH="$cpu" lib || die "$cpu: make -C native ARCH=$cpu lib failed"
@@ -185,6 +186,7 @@ stage_all() {
     say "$cpu: staging the runtime (node ${T_NODE_PKG##*@}, C libraries with their loader, module, node_modules)"
     stage_runtime "$cpu" "$WORK/rt/$cpu"
   done
+  # shellcheck disable=SC2034 # read by build-qpkg.sh, which sources this file
   STAGED_CPUS=$cpus
 }
 

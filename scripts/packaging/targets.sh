@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # its variables are read by the scripts that source it
 # The one table of targets, and the product's constants. Sourced by the build scripts and read by the tests.
 #
 # QNAP arch folder | CPU (native/ ARCH=) | npm node package           | koffi package               | node-gyp arch | compiler triplet     | `uname -m` | Platform rejected

@@ -12,6 +12,7 @@ import { AllowEntry, Enforcement, Health } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
 import { KernelError } from '../../module/kernel/native';
+import { CODES } from '../../module/kernel/native-abi';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 
@@ -146,14 +147,14 @@ describe('engine (stub kernel, real store)', () => {
 
   it('refuses to enable with a sentence naming what the kernel lacks', async () => {
     await engine.disable(admin);
-    kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', 93, 'no'));
+    kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', CODES.EPROTONOSUPPORT, 'no'));
     await assert.rejects(engine.enable(admin), (e: EngineError) => e.code === 'kernel_unsupported' && /ip_set/.test(e.message));
     assert.equal((await engine.status()).enabled, false);
   });
 
   it('starts without enforcing when the kernel refuses at start, and enforces once the reconciler succeeds', async () => {
     await engine.stop();
-    kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', 93, 'no'));
+    kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', CODES.EPROTONOSUPPORT, 'no'));
     engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), now: () => Date.now(), mono: () => performance.now() });
     await engine.start();
     let s = await engine.status();
@@ -199,7 +200,7 @@ describe('engine (stub kernel, real store)', () => {
     const d = await engine.register({ address: '203.0.113.16', source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
     const revoked: number[] = [];
     engine.on('revoked', ({ device }) => revoked.push(device.id));
-    kernel.disallow.onFirstCall().throws(new KernelError('batch on set sipa4_allow: netlink buffer overrun', 105, 'no'));
+    kernel.disallow.onFirstCall().throws(new KernelError('batch on set sipa4_allow: netlink buffer overrun', CODES.ENOBUFS, 'no'));
     const ended = await engine.revoke(d.id, admin);
     assert.equal(ended.state, 'revoked');
     assert.deepEqual(revoked, [d.id], 'the panel and the portal hear of it');

@@ -18,9 +18,9 @@ set -euo pipefail
 cmd=$1 root=$2 folder=$3
 case "$folder" in
   x86_64)  machine=x86_64;  platform=X86_64_GENERIC; qemu= ;;
-  arm_64)  machine=aarch64; platform=ARM_AL_324;     qemu=qemu-aarch64-static ;;
-  arm-x41) machine=armv7l;  platform=ARM_AL_ALPINE;  qemu=qemu-arm-static ;;
-  arm-x31) machine=armv7l;  platform=ARM_MS_ARMADA;  qemu=qemu-arm-static ;;
+  arm_64)  machine=aarch64; platform=ARM_AL_324;     qemu="qemu-aarch64-static" ;;
+  arm-x41) machine=armv7l;  platform=ARM_AL_ALPINE;  qemu="qemu-arm-static" ;;
+  arm-x31) machine=armv7l;  platform=ARM_MS_ARMADA;  qemu="qemu-arm-static" ;;
   *) echo "unknown folder $folder" >&2; exit 2 ;;
 esac
 [ -n "${FAKE_PLATFORM:-}" ] && platform=$FAKE_PLATFORM
@@ -85,6 +85,7 @@ SH
   if [ -n "$qemu" ]; then
     cp "/usr/bin/$qemu" "$root/usr/bin/$qemu"
     rm -f "$root/bin/uname"
+    # shellcheck disable=SC2016 # the text of a script: its $1 and $@ are its own
     printf '#!/bin/busybox sh\n[ "$1" = -m ] && { echo %s; exit 0; }\nexec /bin/busybox uname "$@"\n' "$machine" > "$root/bin/uname"
     chmod 755 "$root/bin/uname"
   fi
@@ -93,7 +94,7 @@ SH
 qts_iptables() {
   local multi=/usr/sbin/xtables-legacy-multi syslib=/lib/x86_64-linux-gnu xt=/usr/lib/x86_64-linux-gnu/xtables
   local d="$root/opt/qts-iptables" f n changed=1 t
-  [ -x "$multi" ] && [ -d "$xt" ] || { echo "$multi missing (apt-get install iptables)" >&2; exit 1; }
+  { [ -x "$multi" ] && [ -d "$xt" ]; } || { echo "$multi missing (apt-get install iptables)" >&2; exit 1; }
   mkdir -p "$d/bin" "$d/lib" "$d/xtables"
   cp "$multi" "$d/bin/"; cp "$xt"/*.so "$d/xtables/"; cp -L "$syslib/ld-linux-x86-64.so.2" "$d/lib/"
   while [ $changed = 1 ]; do
