@@ -263,6 +263,12 @@ describe('packaging (QPKG per arch, rootfs overlay)', function () {
     assert.equal(h(qpkg(out1(), 'x86_64')), h(qpkg(out2(), 'x86_64')), 'the two builds differ');
   });
 
+  it('meets the size goals: x86_64 ≤ 26 MB, every ARM package ≤ 24 MB (decimal megabytes)', function () {
+    const sizes = FOLDERS.map(f => [f, fs.statSync(qpkg(out1(), f)).size] as const);
+    console.log(`        ${sizes.map(([f, n]) => `${f} ${n.toLocaleString('en')} B`).join(', ')}`);
+    for (const [f, n] of sizes) assert.ok(n <= (f === 'x86_64' ? 26e6 : 24e6), `${f}: ${n} bytes`);
+  });
+
   it(`repacks as ${UPGRADE_VERSION} with the same data archive and a new control archive, header and tail`, function () {
     for (const folder of FOLDERS) {
       const a = fs.readFileSync(qpkg(out1(), folder));
