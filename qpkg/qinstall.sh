@@ -5,6 +5,8 @@
 # Flow (QDK's order, see qpkg/README.md): pkg_init → pkg_check_requirement → firmware check → stop the old
 # service (upgrade) → pkg_pre_install → save config → extract → restore config → pkg_install → icons, init
 # links, qpkg.conf → pkg_post_install → .uninstall.sh → start if Enable=TRUE.
+# On a NAS whose firmware carries the module (SIPA_FIRMWARE_ROOT), the package takes the service over from the
+# firmware's copy, and its removal hands it back (qpkg/README.md, "Firmware and App Center").
 cd "$(dirname "$0")" || exit 1
 SYS_EXTRACT_DIR=$(pwd)
 SYS_QPKG_CONF=/etc/config/qpkg.conf
@@ -44,12 +46,14 @@ ver_ge() {
 # The installed QPKG_CONFIG files are kept across an upgrade (the package ships defaults of the same names);
 # SYS_QPKG_CONFIG_KEPT lists those that were.
 SYS_QPKG_CONFIG_KEPT=
+# save_config [FROM_DIR]: the installed files, or (take-over) those of the firmware's copy.
 save_config() {
+  from=${1:-$SYS_QPKG_DIR}
   for f in $QPKG_CONFIG; do
-    if [ -f "$SYS_QPKG_DIR/$f" ]; then
+    if [ -f "$from/$f" ]; then
       SYS_QPKG_CONFIG_KEPT="$SYS_QPKG_CONFIG_KEPT $f"
       mkdir -p "$SYS_EXTRACT_DIR/keep/$(dirname "$f")"
-      cp -p "$SYS_QPKG_DIR/$f" "$SYS_EXTRACT_DIR/keep/$f"
+      cp -p "$from/$f" "$SYS_EXTRACT_DIR/keep/$f"
     fi
   done
 }
@@ -86,10 +90,12 @@ install_icons() {
   return 0
 }
 
-# QDK's link_start_stop_script: the init link, QS<rc> for start-up and QK<1000 - rc> for shutdown.
+# QDK's link_start_stop_script: the init link, QS<rc> for start-up and QK<1000 - rc> for shutdown. A firmware
+# image's own /etc/init.d/sipa.sh (a file, not a link) stays: it hands every verb to the installed package.
 shutdown_link() { echo "$SYS_SHUTDOWN_DIR/QK$(printf '%03d' $((1000 - QPKG_RC_NUM)))$QPKG_NAME"; }
 install_links() {
-  ln -sf "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM"
+  init=$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM
+  [ -e "$init" ] && [ ! -L "$init" ] || ln -sf "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" "$init"
   mkdir -p "$SYS_STARTUP_DIR" "$SYS_SHUTDOWN_DIR"
   ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}"
   ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$(shutdown_link)"
@@ -129,13 +135,18 @@ write_uninstall() {
     echo "QPKG_NAME='$QPKG_NAME'"
     echo "QPKG_ROOT='$SYS_QPKG_DIR'"
     echo "QPKG_SERVICE_PROGRAM='$QPKG_SERVICE_PROGRAM'"
+    echo "SIPA_FIRMWARE_ROOT='$SIPA_FIRMWARE_ROOT'"
     cat <<'UNINSTALL'
+# The firmware carries the module too: the service goes back to its copy (the service's remove verb starts it),
+# and what that copy uses (its init script, run and log dirs, web link, store) stays.
+SIPA_HANDBACK=0
+[ -f "$SIPA_FIRMWARE_ROOT/sipa.sh" ] && [ -f "$SIPA_FIRMWARE_ROOT/etc/panel.conf" ] && SIPA_HANDBACK=1
 qts_log() { [ -x /sbin/log_tool ] && /sbin/log_tool -t"$1" -uSystem -p127.0.0.1 -mlocalhost -a "$2" >/dev/null 2>&1; return 0; }
 log()      { echo "$1"; qts_log 0 "$1"; }
 warn_log() { echo "$1" >&2; qts_log 1 "$1"; }
 # --- the service: stop, then remove (undoes what it did to the system while its files are still here)
-service=/etc/init.d/$QPKG_SERVICE_PROGRAM
-[ -x "$service" ] || service=$QPKG_ROOT/$QPKG_SERVICE_PROGRAM
+service=$QPKG_ROOT/$QPKG_SERVICE_PROGRAM
+[ -x "$service" ] || service=/etc/init.d/$QPKG_SERVICE_PROGRAM
 if [ -x "$service" ]; then
   "$service" stop
   "$service" remove
@@ -146,7 +157,8 @@ UNINSTALL
     cat <<UNINSTALL
 # --- the install dir, init and rc links, icons
 rm -rf "\${QPKG_ROOT:?}"
-rm -f "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}" "$(shutdown_link)"
+[ ! -L "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" ] || rm -f "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM"
+rm -f "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}" "$(shutdown_link)"
 rm -f "$SYS_RSS_IMG_DIR/$QPKG_NAME.gif" "$SYS_RSS_IMG_DIR/${QPKG_NAME}_80.gif" "$SYS_RSS_IMG_DIR/${QPKG_NAME}_gray.gif"
 # --- PKG_MAIN_REMOVE
 UNINSTALL
@@ -160,6 +172,10 @@ if [ -f "$conf" ] && grep -q "^\[$QPKG_NAME\]" "$conf"; then
   awk -v s="[$QPKG_NAME]" '/^\[/ { skip = ($0 == s) } !skip' "$conf" > "$conf.sipa.$$" &&
     cat "$conf.sipa.$$" > "$conf"
   rm -f "$conf.sipa.$$"
+fi
+# --- the firmware's copy registers itself again (its section, with its version and path)
+if [ "$SIPA_HANDBACK" = 1 ]; then
+  SIPA_STANDALONE=1 SIPA_ROOT=$SIPA_FIRMWARE_ROOT /bin/sh "$SIPA_FIRMWARE_ROOT/sipa.sh" start >/dev/null
 fi
 log "[App Center] $QPKG_NAME removed."
 UNINSTALL
@@ -180,6 +196,18 @@ extract_data() {
   esac
 }
 
+# The firmware image carries the module (the overlay's own registration file is there).
+firmware_carries_it() {
+  [ -n "${SIPA_FIRMWARE_ROOT:-}" ] && [ -f "$SIPA_FIRMWARE_ROOT/sipa.sh" ] && [ -f "$SIPA_FIRMWARE_ROOT/etc/panel.conf" ]
+}
+# A package older than the firmware's copy would run an older daemon on a store the newer one may have migrated.
+take_over_check() {
+  SYS_FIRMWARE_VER=$(/sbin/getcfg "" Version -f "$SIPA_FIRMWARE_ROOT/etc/panel.conf")
+  if [ -n "$SYS_FIRMWARE_VER" ] && ! ver_ge "$QPKG_VER" "$SYS_FIRMWARE_VER"; then
+    err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME $QPKG_VER: this NAS's firmware already carries $QPKG_DISPLAY_NAME $SYS_FIRMWARE_VER, which is newer. Nothing was changed."
+  fi
+}
+
 main() {
   set_progress 0
   . ./package_routines
@@ -192,7 +220,14 @@ main() {
   fi
 
   old_dir=$(/sbin/getcfg "$QPKG_NAME" Install_Path -f "$SYS_QPKG_CONF")
-  if [ -n "$old_dir" ] && [ -d "$old_dir" ]; then
+  SYS_QPKG_TAKEOVER=FALSE
+  if firmware_carries_it && { [ -z "$old_dir" ] || [ "$old_dir" = "$SIPA_FIRMWARE_ROOT" ] || [ ! -d "$old_dir" ]; }; then
+    take_over_check
+    SYS_QPKG_TAKEOVER=TRUE
+    SYS_QPKG_UPGRADE=FALSE
+    SYS_QPKG_SERVICE_ENABLED=TRUE
+    log "[$PREFIX] $QPKG_DISPLAY_NAME $QPKG_VER takes over from the firmware's copy ($SYS_FIRMWARE_VER in $SIPA_FIRMWARE_ROOT): same config and store, enforcement carries on."
+  elif [ -n "$old_dir" ] && [ -d "$old_dir" ]; then
     SYS_QPKG_UPGRADE=TRUE
     SYS_QPKG_DIR=$old_dir                   # an upgrade stays on the volume it was installed on
     SYS_QPKG_SERVICE_ENABLED=$(/sbin/getcfg "$QPKG_NAME" Enable -u -d FALSE -f "$SYS_QPKG_CONF")
@@ -206,10 +241,12 @@ main() {
   fi
   set_progress 1
   pkg_pre_install
-  save_config
+  if [ "$SYS_QPKG_TAKEOVER" = TRUE ]; then save_config "$SIPA_FIRMWARE_ROOT"; else save_config; fi
   mkdir -p "$SYS_QPKG_DIR" || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME: cannot create $SYS_QPKG_DIR."
   extract_data || err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME due to data file error."
   restore_config
+  # The firmware's config is world-readable in the image; the package's own copy is root's alone.
+  [ "$SYS_QPKG_TAKEOVER" != TRUE ] || for f in $QPKG_CONFIG; do chmod 600 "$SYS_QPKG_DIR/$f" 2>/dev/null; done
   pkg_install
   install_icons
   install_links
@@ -222,6 +259,11 @@ main() {
   if [ "$SYS_QPKG_SERVICE_ENABLED" = TRUE ]; then
     if "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" start; then
       log "[$PREFIX] Enabled $QPKG_DISPLAY_NAME."
+    elif [ "$SYS_QPKG_TAKEOVER" = TRUE ]; then
+      # Nothing half-done over a working firmware copy: the removal hands the service back to it.
+      sh "$SYS_QPKG_DIR/.uninstall.sh" >/dev/null 2>&1
+      rm -rf "$SYS_EXTRACT_DIR/keep"
+      err_log "[$PREFIX] Failed to install $QPKG_DISPLAY_NAME $QPKG_VER: its service did not start (see /var/log/sipa/sipa.log); the firmware's copy ($SYS_FIRMWARE_VER) runs the service again."
     else
       set_qpkg_field Enable FALSE
       warn_log "[$PREFIX] $QPKG_DISPLAY_NAME is installed but its service did not start, so it is disabled (see /var/log/sipa/sipa.log)."

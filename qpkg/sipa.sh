@@ -2,8 +2,12 @@
 # Secure IP Access service script: start | stop | restart | status | remove.
 # As a QPKG it is QPKG_SERVICE_PROGRAM (App Center calls it, /etc/init.d/sipa.sh links to it); in a firmware
 # image /etc/init.d/sipa.sh sets SIPA_STANDALONE=1 and SIPA_ROOT and runs this same file.
+# One daemon per NAS, whichever copy runs it: start replaces a daemon of another copy (the firmware's, when the
+# QPKG takes over; the QPKG's, when the firmware's copy takes back), and the removal of a QPKG on a NAS whose
+# firmware carries the module hands the service back to that copy (qpkg/README.md, "Firmware and App Center").
 QPKG_NAME=SecureIPAccess
 QPKG_CONF=/etc/config/qpkg.conf
+FIRMWARE_ROOT=${SIPA_FIRMWARE_ROOT:-/usr/local/sipa}   # = SIPA_OVERLAY_ROOT in scripts/packaging/targets.sh
 
 if [ "${SIPA_STANDALONE:-0}" = 1 ]; then
   QPKG_ROOT=${SIPA_ROOT:-/usr/local/sipa}
@@ -55,6 +59,12 @@ log_pump() {
     if [ "$size" -ge "$LOG_MAX" ]; then rotate_log; size=0; fi
   done
 }
+
+# The install root of the copy a daemon runs from (bin/sipa execs node with <root>/app/dist/module/cli/main.js).
+daemon_root() {
+  tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | sed -n 's|/app/dist/module/cli/main\.js$||p' | head -n 1
+}
+own_root() { (cd "$QPKG_ROOT" && pwd -P); }
 
 last_lines() { tail -n 5 "$LOG_FILE" 2>/dev/null | tr '\n' ' '; }
 
@@ -125,7 +135,13 @@ start() {
   fi
   register_standalone
   link_web
-  if pid=$(daemon_pid); then echo "$QPKG_NAME: already running (pid $pid)"; return 0; fi
+  if pid=$(daemon_pid); then
+    other=$(daemon_root "$pid")
+    if [ -z "$other" ] || [ "$other" = "$(own_root)" ]; then echo "$QPKG_NAME: already running (pid $pid)"; return 0; fi
+    # Stopping leaves the rules and sets in the kernel: enforcement carries on while this copy starts.
+    event 0 "taking over from the daemon of $other (pid $pid)"
+    stop >/dev/null
+  fi
   [ -f "$CONFIG" ] || { event 2 "cannot start: config file $CONFIG is missing"; return 1; }
   prepare_data_dir || return 1
   prepare_run_dir || { event 2 "cannot create $RUN_DIR"; return 1; }
@@ -197,11 +213,29 @@ remove_own_dir() {
   rm -rf "$d"
 }
 
+# The firmware carries the module too: removing the QPKG gives the service back to the firmware's copy instead of
+# ending it. The rules, sets and store stay (the same dataDir: the QPKG took the firmware's config over), and that
+# copy starts at once.
+firmware_copy() {
+  [ "${SIPA_STANDALONE:-0}" != 1 ] && [ -f "$FIRMWARE_ROOT/sipa.sh" ] && [ -f "$FIRMWARE_ROOT/etc/panel.conf" ] &&
+    [ "$(own_root)" != "$(cd "$FIRMWARE_ROOT" && pwd -P)" ]
+}
+hand_back() {
+  version=$(/sbin/getcfg "" Version -f "$FIRMWARE_ROOT/etc/panel.conf")
+  event 0 "the firmware's copy ($version, $FIRMWARE_ROOT) takes the service back; its rules, sets and store stay"
+  # That copy gets its own full start wait, whatever this one was given.
+  if ! (unset SIPA_START_WAIT; SIPA_STANDALONE=1 SIPA_ROOT=$FIRMWARE_ROOT /bin/sh "$FIRMWARE_ROOT/sipa.sh" start); then
+    event 2 "the firmware's copy did not start; the rules and sets stay in the kernel until a reboot starts it"
+    return 1
+  fi
+}
+
 remove() {
   if [ "${SIPA_STANDALONE:-0}" = 1 ]; then
     echo "$QPKG_NAME: the firmware's copy is part of the image; there is nothing to remove" >&2
     return 1
   fi
+  if firmware_copy; then hand_back; return; fi
   data_dir=$(config_value dataDir)
   if "$SIPA" uninstall-cleanup --config "$CONFIG"; then
     event 0 "removed its firewall rules, sets and store."

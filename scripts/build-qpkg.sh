@@ -49,7 +49,7 @@ done
 pids=()
 for cpu in $STAGED_CPUS; do
   say "$cpu: compressing data.tar.xz"
-  det_txz "$WORK/data-$cpu.tar.xz" "$WORK/data-$cpu" & pids+=($!)
+  det_txz "$WORK/data-$cpu.tar.xz" "$WORK/data-$cpu" "$cpu" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || die "compressing a data archive failed"; done
 

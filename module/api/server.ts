@@ -12,7 +12,7 @@ import { connectionCaps } from './descriptors';
 import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
 import { QtsLookupLimitedError, QtsSessionChecker, QtsUnavailableError, QtsUntrustedError } from './qts-auth';
-import { coveredByActiveDevice, isLanAddress, remoteAddressOf } from './remote';
+import { coveredByActiveDevice, isLanAddress, isLoopback, remoteAddressOf } from './remote';
 import { EventStreams } from './sse';
 import { DEFAULT_PANEL_DIR, panelFile, sendFile } from './static';
 import { checkBody } from './validate';
@@ -166,10 +166,31 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       let ok = false;
       try {
         const u = new URL(origin);
-        ok = (u.protocol === 'http:' || u.protocol === 'https:') && hostAllowed(u.host);
+        ok = (u.protocol === 'http:' || u.protocol === 'https:') && (hostAllowed(u.host) || u.host === proxiedHost(req));
       } catch { /* "null" and garbage */ }
       if (!ok) throw new ApiError(403, 'foreign_origin', `requests from origin ${JSON.stringify(origin)} are refused`);
     }
+  }
+
+  /**
+   * Behind QTS's web server the browser's page is on the NAS's own origin, which the proxy (a loopback peer) names
+   * in X-Forwarded-Host (its last entry: the one our proxy appended); a same-origin request from that page is no
+   * foreign origin. The Host check stays as it is.
+   */
+  function proxiedHost(req: IncomingMessage): string | null {
+    const peer = req.socket.remoteAddress;
+    const header = req.headers['x-forwarded-host'];
+    if (!peer || !isLoopback(peer.replace(/^::ffff:/, '')) || header === undefined) return null;
+    const last = (Array.isArray(header) ? header.join(',') : header).split(',').map(s => s.trim()).filter(Boolean).pop();
+    return last ? last.toLowerCase() : null;
+  }
+
+  /** The request's path as the daemon serves it: under proxyPath as at /; null when it only lacks the final slash. */
+  function servedPath(pathname: string): string | null {
+    const prefix = config.proxyPath;
+    if (!prefix) return pathname;
+    if (pathname === prefix) return null;
+    return pathname.startsWith(`${prefix}/`) ? pathname.slice(prefix.length) : pathname;
   }
 
   async function authenticate(req: IncomingMessage): Promise<Caller> {
@@ -383,6 +404,13 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     try {
       checkOrigin(req);
       const url = new URL(req.url ?? '/', 'http://localhost');
+      const served = servedPath(url.pathname);
+      if (served === null) {
+        // The panel's relative links need the final slash.
+        res.writeHead(301, { ...SECURITY_HEADERS, Location: `${url.pathname}/${url.search}`, 'Content-Length': '0' });
+        return void res.end();
+      }
+      url.pathname = served;
       if (!url.pathname.startsWith('/api/')) {
         const m = req.method ?? 'GET';
         if (m !== 'GET' && m !== 'HEAD') throw new ApiError(405, 'bad_method', 'the panel files are read-only', null, { Allow: 'GET, HEAD' });

@@ -22,6 +22,11 @@ export interface ApiConfig {
   qtsConfigFile?: string;
   allowedHosts: string[];
   panelDir: string | null;
+  /**
+   * The path QTS's web server proxies to this port (the package's QPKG_PROXY_PATH, default /sipa): requests under
+   * it are served as at /, for a proxy that passes the prefix on as well as for one that strips it.
+   */
+  proxyPath?: string | null;
 }
 
 export interface PortalConfig {

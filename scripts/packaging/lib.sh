@@ -66,10 +66,17 @@ ensure_foreign_arch() {
   apt-get update -qq >/dev/null 2>&1 || true
 }
 
-# Deterministic xz of the contents of directory $2 into file $1: one thread, one block, preset 6 (9 MiB to unpack).
+# The branch/call/jump filter xz(1) has for a CPU's machine code: run before LZMA2, it makes node and the libraries
+# compress better (measured on the Node 20 data archives: x86_64 −0.90 MB, arm_64 −0.70 MB; qpkg/README.md "Size"). armhf: none
+# (not measured). liblzma decodes it as part of the .xz stream, so unxz needs nothing else.
+xz_bcj() { case "$1" in x86_64) echo --x86 ;; aarch64) echo --arm64 ;; esac; }
+
+# Deterministic xz of the contents of directory $2 into file $1 for CPU $3: one thread, one block, the CPU's BCJ
+# filter, LZMA2 preset 6 (9 MiB to unpack).
 det_txz() {
-  local out=$1 dir=$2; shift 2
-  det_tar - "$dir" "$@" | xz -T1 -6 -c > "$out"
+  local out=$1 dir=$2 cpu=$3; shift 3
+  # shellcheck disable=SC2046
+  det_tar - "$dir" "$@" | xz -T1 $(xz_bcj "$cpu") --lzma2=preset=6 -c > "$out"
 }
 
 # Size of a file in bytes, human-readable MiB.

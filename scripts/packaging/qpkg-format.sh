@@ -30,7 +30,7 @@ qpkg_subst() {
       -e "s|@AUTHOR@|$SIPA_AUTHOR|g" -e "s|@SERVICE@|$SIPA_SERVICE|g" -e "s|@RC_NUM@|$SIPA_RC_NUM|g" \
       -e "s|@TIMEOUT@|$SIPA_TIMEOUT|g" -e "s|@FW_MIN@|$SIPA_FW_MIN|g" -e "s|@WEB_PORT@|$SIPA_WEB_PORT|g" \
       -e "s|@PROXY_PATH@|$SIPA_PROXY_PATH|g" -e "s|@FOLDER@|${T_FOLDER:-}|g" -e "s|@UNAME@|${T_UNAME:-}|g" \
-      -e "s|@REJECT@|${T_REJECT:-}|g" "$1"
+      -e "s|@REJECT@|${T_REJECT:-}|g" -e "s|@FIRMWARE_ROOT@|$SIPA_OVERLAY_ROOT|g" "$1"
 }
 pad10() { printf '%-10s' "$1"; }
 

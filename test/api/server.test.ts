@@ -29,6 +29,7 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       qtsAuthUrl: qts.url,
       allowedHosts: ['127.0.0.1', 'localhost', 'nas.example.test:8080'],
       panelDir: path.join(dir, 'panel'),
+      proxyPath: '/sipa',
       ...over,
     };
   }
@@ -162,6 +163,21 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       assert.equal((await web({ path: '/api/v1/status', headers: { Cookie: ADMIN, Host: `localhost:${port}`, Origin: `http://localhost:${port}` } })).status, 200);
       assert.equal((await web({ path: '/api/v1/status', headers: { Cookie: ADMIN, Host: 'nas.example.test:8080' } })).status, 200);
       assert.equal((await web({ path: '/api/v1/status', headers: { Cookie: ADMIN, Host: 'nas.example.test:9999' } })).status, 403);
+    });
+
+    it('behind the QTS proxy (a loopback peer), an Origin equal to the X-Forwarded-Host the proxy wrote is the page\'s own', async () => {
+      const token = await csrf();
+      const post = (headers: Record<string, string>) =>
+        web({ path: '/sipa/api/v1/enable', body: {}, headers: { Cookie: ADMIN, 'X-CSRF-Token': token, ...headers } });
+      // The admin opened http://192.0.2.10:8080/sipa/: the NAS's address is in no allowlist.
+      const through = await post({ Origin: 'http://192.0.2.10:8080', 'X-Forwarded-Host': '192.0.2.10:8080', 'X-Forwarded-For': '192.0.2.50' });
+      assert.equal(through.status, 200, through.text);
+      assert.equal(engine.enable.callCount, 1);
+      // Only the last entry counts (the one our proxy appended), and the Host check is unchanged.
+      assert.equal((await post({ Origin: 'http://192.0.2.10:8080', 'X-Forwarded-Host': '192.0.2.10:8080, 198.51.100.1' })).json.error.code, 'foreign_origin');
+      assert.equal((await post({ Origin: 'http://192.0.2.10:8080' })).json.error.code, 'foreign_origin');
+      assert.equal((await post({ Origin: 'http://192.0.2.10:8080', 'X-Forwarded-Host': '192.0.2.10:8080', Host: '192.0.2.10:8080' })).json.error.code, 'foreign_host');
+      assert.equal(engine.enable.callCount, 1);
     });
 
     it('a POST without (or with a wrong) X-CSRF-Token is 403 and the engine is not called', async () => {
@@ -409,6 +425,19 @@ describe('api: router on the unix socket and loopback HTTP', () => {
       assert.equal((await web({ path: '/%2e%2e/secret.txt' })).status, 404);
       assert.equal((await web({ path: '/.hidden' })).status, 404);
       assert.equal((await web({ method: 'POST', path: '/index.html', raw: 'x' })).status, 405);
+    });
+
+    it('serves the panel and the API under proxyPath too (a proxy that keeps the prefix); the bare prefix gets its slash', async () => {
+      const index = await web({ path: '/sipa/' });
+      assert.equal(index.status, 200);
+      assert.match(index.text, /<title>panel<\/title>/);
+      const bare = await web({ path: '/sipa?x=1' });
+      assert.equal(bare.status, 301);
+      assert.equal(bare.headers.location, '/sipa/?x=1');
+      assert.equal((await web({ path: '/sipa/api/v1/status', headers: { Cookie: ADMIN } })).status, 200);
+      assert.equal((await web({ path: '/sipa/../secret.txt' })).status, 404);
+      assert.equal((await web({ path: '/sipa/%2e%2e/secret.txt' })).status, 404);
+      assert.equal((await web({ path: '/sipax/' })).status, 404);
     });
   });
 
