@@ -287,6 +287,12 @@ describe('panel: QuFirewall settings page in Chromium', function () {
     await page.keyboard.press('ArrowRight');
     assert.equal(await page.getByRole('tab', { name: 'Audit log' }).getAttribute('aria-selected'), 'true');
     await page.getByRole('tabpanel', { name: 'Audit log' }).waitFor();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getByRole('tab', { name: 'Trusted list' }).getAttribute('aria-selected'), 'true', 'the last tab wraps to the first');
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await page.getByRole('tab', { name: 'Audit log' }).getAttribute('aria-selected'), 'true', 'the first tab wraps back to the last');
+    await page.keyboard.press('Home');
+    assert.equal(await page.getByRole('tab', { name: 'Trusted list' }).getAttribute('aria-selected'), 'true');
   });
 
   it('announces a device near its end, and its expiry when the engine books it', async () => {

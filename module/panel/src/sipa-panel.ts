@@ -26,6 +26,7 @@ const MEDIUM_PX = 1000;
 type Conn = 'loading' | 'live' | 'reconnecting' | 'unreachable' | 'signed-out' | 'refused' | 'failed';
 type Layout = 'wide' | 'medium' | 'narrow';
 type Tab = 'devices' | 'audit';
+const TABS: readonly Tab[] = ['devices', 'audit'];
 
 let uid = 0;
 
@@ -83,7 +84,8 @@ export class SipaPanel extends HTMLElement {
   private statusAgain = false;
   private listLoading: Promise<void> | null = null;
   private listAgain = false;
-  private announced = new Map<number, 'soon'>();
+  /** Devices whose coming end was announced (once each). */
+  private announced = new Set<number>();
   private sayQueue: string[] = [];
   private sayTimer = 0;
   private resizer: ResizeObserver | null = null;
@@ -467,7 +469,7 @@ export class SipaPanel extends HTMLElement {
       if (!d || d.state !== 'active' || d.policy !== 'fixed' || d.expiresAt === null) continue;
       const left = d.expiresAt - now;
       if (left > 0 && left <= SOON_MS && !this.announced.has(d.id)) {
-        this.announced.set(d.id, 'soon');
+        this.announced.add(d.id);
         this.say(`Access for ${describe(d)} ends in ${spoken(left)}.`);
       }
     }
@@ -686,8 +688,11 @@ export class SipaPanel extends HTMLElement {
   }
 
   private tabKeys(e: KeyboardEvent): void {
-    const next: Tab | null = e.key === 'ArrowRight' || e.key === 'ArrowLeft' ? (this.tab === 'devices' ? 'audit' : 'devices')
-      : e.key === 'Home' ? 'devices' : e.key === 'End' ? 'audit' : null;
+    // The WAI-ARIA tabs pattern: arrows move to the next or previous tab, wrapping; Home and End to the ends.
+    const at = TABS.indexOf(this.tab);
+    const next: Tab | null = e.key === 'ArrowRight' ? TABS[(at + 1) % TABS.length]
+      : e.key === 'ArrowLeft' ? TABS[(at - 1 + TABS.length) % TABS.length]
+      : e.key === 'Home' ? TABS[0] : e.key === 'End' ? TABS[TABS.length - 1] : null;
     if (!next) return;
     e.preventDefault();
     this.selectTab(next, true);
