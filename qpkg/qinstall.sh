@@ -95,7 +95,7 @@ install_icons() {
 shutdown_link() { echo "$SYS_SHUTDOWN_DIR/QK$(printf '%03d' $((1000 - QPKG_RC_NUM)))$QPKG_NAME"; }
 install_links() {
   init=$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM
-  [ -e "$init" ] && [ ! -L "$init" ] || ln -sf "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" "$init"
+  if [ ! -e "$init" ] || [ -L "$init" ]; then ln -sf "$SYS_QPKG_DIR/$QPKG_SERVICE_PROGRAM" "$init"; fi
   mkdir -p "$SYS_STARTUP_DIR" "$SYS_SHUTDOWN_DIR"
   ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$SYS_STARTUP_DIR/QS${QPKG_RC_NUM}${QPKG_NAME}"
   ln -sf "$SYS_INIT_DIR/$QPKG_SERVICE_PROGRAM" "$(shutdown_link)"
