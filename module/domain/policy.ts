@@ -25,11 +25,10 @@ export class PolicyError extends Error {
 
 /**
  * A fresh, validated copy of an expiry request (unknown fields dropped), or a PolicyError naming the field.
- * Leases are held to leaseBounds when given, otherwise to the same bounds as fixed periods.
+ * Fixed periods and session leases are held to the same bounds (policy.minSeconds, policy.maxSeconds).
  */
-export function checkExpiry(req: ExpiryRequest, bounds: PolicyBounds, leaseBounds?: PolicyBounds): ExpiryRequest {
+export function checkExpiry(req: ExpiryRequest, bounds: PolicyBounds): ExpiryRequest {
   checkBounds(bounds, 'bounds');
-  if (leaseBounds) checkBounds(leaseBounds, 'leaseBounds');
   if (typeof req !== 'object' || req === null) {
     throw new PolicyError('expiry', 'expiry is missing: give a fixed period or a session');
   }
@@ -45,9 +44,7 @@ export function checkExpiry(req: ExpiryRequest, bounds: PolicyBounds, leaseBound
       throw new PolicyError('expiry.sessionId',
         'session id must be 1 to 128 characters of letters, digits and . _ : -');
     }
-    const leaseSeconds = leaseBounds
-      ? checkSeconds(session.leaseSeconds, 'expiry.leaseSeconds', 'lease', leaseBounds, LEASE_KEYS)
-      : checkSeconds(session.leaseSeconds, 'expiry.leaseSeconds', 'lease', bounds, FIXED_KEYS);
+    const leaseSeconds = checkSeconds(session.leaseSeconds, 'expiry.leaseSeconds', 'lease', bounds, FIXED_KEYS);
     return { policy: 'session', sessionId, leaseSeconds };
   }
   if (policy === 'until-revoked') {
@@ -85,7 +82,6 @@ export function kernelTimeoutSeconds(remainingMs: number): number | null {
 // Settings names quoted in messages, so the admin knows which knob sets the limit.
 interface BoundKeys { min: string; max: string }
 const FIXED_KEYS: BoundKeys = { min: 'policy.minSeconds', max: 'policy.maxSeconds' };
-const LEASE_KEYS: BoundKeys = { min: 'policy.leaseMinSeconds', max: 'policy.leaseMaxSeconds' };
 
 function checkSeconds(value: unknown, field: string, what: string, bounds: PolicyBounds, keys: BoundKeys): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {

@@ -6,8 +6,8 @@ import type { ExpiryRequest } from '../../module/domain/records';
 
 const BOUNDS = DEFAULT_POLICY_BOUNDS;
 
-function refused(req: unknown, field: string, message: RegExp | string, leaseBounds?: { minSeconds: number; maxSeconds: number }): void {
-  assert.throws(() => checkExpiry(req as ExpiryRequest, BOUNDS, leaseBounds), (err: unknown) => {
+function refused(req: unknown, field: string, message: RegExp | string): void {
+  assert.throws(() => checkExpiry(req as ExpiryRequest, BOUNDS), (err: unknown) => {
     assert.ok(err instanceof PolicyError, String(err));
     assert.equal(err.code, 'bad_expiry');
     assert.equal(err.field, field);
@@ -59,17 +59,12 @@ describe('domain/policy', () => {
       }
     });
 
-    it('holds leases to the bounds, or to their own bounds when given', () => {
+    it('holds leases to the same bounds as fixed periods', () => {
       refused({ policy: 'session', sessionId: 's1', leaseSeconds: 59 }, 'expiry.leaseSeconds',
         'lease 59s is below the minimum 60s (policy.minSeconds)');
       refused({ policy: 'session', sessionId: 's1', leaseSeconds: 43201 }, 'expiry.leaseSeconds', /above the maximum/);
       refused({ policy: 'session', sessionId: 's1', leaseSeconds: 600.5 }, 'expiry.leaseSeconds', /whole seconds/);
-      const lease = { minSeconds: 300, maxSeconds: 3600 };
-      refused({ policy: 'session', sessionId: 's1', leaseSeconds: 120 }, 'expiry.leaseSeconds',
-        'lease 120s is below the minimum 300s (policy.leaseMinSeconds)', lease);
-      refused({ policy: 'session', sessionId: 's1', leaseSeconds: 7200 }, 'expiry.leaseSeconds',
-        'lease 7200s is above the maximum 3600s (policy.leaseMaxSeconds)', lease);
-      assert.deepEqual(checkExpiry({ policy: 'session', sessionId: 's1', leaseSeconds: 300 }, BOUNDS, lease),
+      assert.deepEqual(checkExpiry({ policy: 'session', sessionId: 's1', leaseSeconds: 300 }, BOUNDS),
         { policy: 'session', sessionId: 's1', leaseSeconds: 300 });
     });
 
@@ -85,7 +80,6 @@ describe('domain/policy', () => {
       for (const bad of [{ minSeconds: 0, maxSeconds: 60 }, { minSeconds: 600, maxSeconds: 60 },
         { minSeconds: 60, maxSeconds: KERNEL_MAX_TIMEOUT + 1 }, { minSeconds: 1.5, maxSeconds: 60 }]) {
         assert.throws(() => checkExpiry(ok, bad), RangeError);
-        assert.throws(() => checkExpiry(ok, BOUNDS, bad), RangeError);
       }
     });
   });

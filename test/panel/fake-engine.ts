@@ -2,7 +2,6 @@
 // and expiry rules), revoke (id or address; ended devices stay ended), expiry on time, audit, events.
 import { firstInListOrder } from '../../module/domain';
 import { parseDeviceAddress } from '../../module/domain/address';
-import { endDevice } from '../../module/domain/device';
 import { checkExpiry, DEFAULT_POLICY_BOUNDS, expiresAtFor } from '../../module/domain/policy';
 import type { Actor, AuditEntry, Device, EngineApi, EngineEvents, RegisterRequest, Status } from '../../module/engine/contract';
 
@@ -89,8 +88,9 @@ export class FakeEngine implements EngineApi {
   }
 
   private end(d: Device, to: 'expired' | 'revoked', by: Actor, reason: string | null): Device {
-    const ended = endDevice(d, to, Date.now(), by.name, reason);
-    Object.assign(d, ended);
+    // As the store ends a device: only an active one, once (the engine checks before it gets here).
+    if (d.state !== 'active') throw Object.assign(new Error(`device ${d.id} is already ${d.state}`), { code: 'conflict' });
+    Object.assign(d, { state: to, endedAt: Date.now(), endedBy: by.name, endReason: reason });
     this.log(by, to === 'expired' ? 'expire' : 'revoke', d, reason ?? '');
     this.emit(to, { device: { ...d } });
     return { ...d };
