@@ -263,107 +263,98 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
     return { ...(before !== null ? { beforeId: Number(before) } : {}), ...(q ? { text: q } : {}) };
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller): Promise<void> {
-    const p = url.pathname;
-    const m = req.method ?? 'GET';
-    const only = (...methods: string[]) => {
-      if (!methods.includes(m)) {
-        throw new ApiError(405, 'bad_method', `${p} accepts ${methods.join(', ')} only`, null, { Allow: methods.join(', ') });
-      }
-    };
-    const post = async <T>(schema: Parameters<typeof checkBody>[0], maxBody?: number): Promise<T> => {
-      if (caller.transport === 'http') checkCsrf(req, caller);
-      return checkBody<T>(schema, await readJsonBody(req, maxBody));
-    };
+  /** What a handler gets: the request, its caller, the path's captured parts, and the checked body. */
+  interface Call {
+    req: IncomingMessage;
+    res: ServerResponse;
+    url: URL;
+    caller: Caller;
+    params: string[];
+    body<T>(schema: Parameters<typeof checkBody>[0], maxBody?: number): Promise<T>;
+  }
+  type Handler = (c: Call) => Promise<void>;
 
-    if (p === '/api/v1/status') {
-      only('GET');
-      return sendJson(res, 200, await engine.status());
-    }
-    if (p === '/api/v1/enable' || p === '/api/v1/disable') {
-      only('POST');
-      await post('api-empty');
-      if (p === '/api/v1/enable') await engine.enable(caller.actor);
-      else await engine.disable(caller.actor);
-      return sendJson(res, 200, await engine.status());
-    }
-    if (p === '/api/v1/devices') {
-      only('GET', 'POST');
-      if (m === 'GET') {
+  const portalLink = () => {
+    if (!deps.portal) throw new ApiError(404, 'no_portal', 'this daemon runs without a portal link');
+    return deps.portal;
+  };
+  // Open panels show a binding change as it happens (`portal` event), not at their next reload.
+  const announcePortal = async () => streams.announce('portal', (await engine.status()).portal);
+
+  /** Every route, one row each, as module/api/ROUTES.md lists them (test/repo/routes-doc.test.ts holds the two together). */
+  const ROUTES: Array<{ path: string | RegExp; http?: 'only'; methods: Partial<Record<'GET' | 'POST', Handler>> }> = [
+    { path: '/api/v1/status', methods: { GET: async ({ res }) => sendJson(res, 200, await engine.status()) } },
+    { path: '/api/v1/enable', methods: { POST: async ({ res, caller, body }) => {
+      await body('api-empty');
+      await engine.enable(caller.actor);
+      sendJson(res, 200, await engine.status());
+    } } },
+    { path: '/api/v1/disable', methods: { POST: async ({ res, caller, body }) => {
+      await body('api-empty');
+      await engine.disable(caller.actor);
+      sendJson(res, 200, await engine.status());
+    } } },
+    { path: '/api/v1/devices', methods: {
+      GET: async ({ res, url }) => {
         const first = url.searchParams.get('first');
         if (first !== null) {
           if (!/^[1-9][0-9]{0,3}$/.test(first) || Number(first) > FIRST_PAGE_MAX) throw new ApiError(400, 'bad_input', `first must be a whole number from 1 to ${FIRST_PAGE_MAX}`, 'first');
           return sendJson(res, 200, await engine.firstActive(Number(first)));
         }
         const all = url.searchParams.get('all');
-        return sendDeviceList(res, engine.listPages({ all: all === '1' || all === 'true' }), SECURITY_HEADERS);
-      }
-      const body = await post<Omit<RegisterRequest, 'source' | 'qnapId'>>('api-register');
-      const device = await engine.register({ ...body, source: 'local', qnapId: null }, caller.actor);
-      return sendJson(res, 201, { device });
-    }
-    if (p === '/api/v1/devices/batch') {
-      only('POST');
-      const body = await post<{ devices: Array<Omit<RegisterRequest, 'source' | 'qnapId'>> }>('api-register-batch', MAX_BATCH_BODY);
-      const result = await engine.registerMany(body.devices.map(d => ({ ...d, source: 'local', qnapId: null })), caller.actor);
-      return sendJson(res, 201, { registered: result.devices.length, renewed: result.renewed, ids: result.devices.map(d => d.id) });
-    }
-    if (p === '/api/v1/devices/batch-revoke') {
-      only('POST');
-      const body = await post<{ devices: Array<number | string>; reason?: string }>('api-revoke-batch', MAX_BATCH_BODY);
-      const result = await engine.revokeMany(body.devices, caller.actor, body.reason);
-      return sendJson(res, 200, { revoked: result.revoked.length, ids: result.revoked.map(d => d.id), notFound: result.notFound });
-    }
-    const addAddress = /^\/api\/v1\/devices\/(\d{1,15})\/addresses$/.exec(p);
-    if (addAddress) {
-      only('POST');
-      const body = await post<{ address: string }>('api-add-address');
-      return sendJson(res, 200, { device: await engine.addAddress(Number(addAddress[1]), body.address, caller.actor) });
-    }
-    const revoke = /^\/api\/v1\/devices\/([^/]+)\/revoke$/.exec(p);
-    if (revoke) {
-      only('POST');
-      const body = await post<{ reason?: string }>('api-revoke');
-      const device = await engine.revoke(deviceKey(revoke[1]), caller.actor, body.reason);
-      return sendJson(res, 200, { device });
-    }
-    if (p === '/api/v1/audit') {
-      only('GET');
-      return sendJson(res, 200, { entries: await engine.audit({ limit: auditLimit(url), ...auditPage(url) }) });
-    }
-    if (p === '/api/v1/events') {
-      only('GET');
+        await sendDeviceList(res, engine.listPages({ all: all === '1' || all === 'true' }), SECURITY_HEADERS);
+      },
+      POST: async ({ res, caller, body }) => {
+        const req = await body<Omit<RegisterRequest, 'source' | 'qnapId'>>('api-register');
+        sendJson(res, 201, { device: await engine.register({ ...req, source: 'local', qnapId: null }, caller.actor) });
+      },
+    } },
+    { path: '/api/v1/devices/batch', methods: { POST: async ({ res, caller, body }) => {
+      const req = await body<{ devices: Array<Omit<RegisterRequest, 'source' | 'qnapId'>> }>('api-register-batch', MAX_BATCH_BODY);
+      const result = await engine.registerMany(req.devices.map(d => ({ ...d, source: 'local', qnapId: null })), caller.actor);
+      sendJson(res, 201, { registered: result.devices.length, renewed: result.renewed, ids: result.devices.map(d => d.id) });
+    } } },
+    { path: '/api/v1/devices/batch-revoke', methods: { POST: async ({ res, caller, body }) => {
+      const req = await body<{ devices: Array<number | string>; reason?: string }>('api-revoke-batch', MAX_BATCH_BODY);
+      const result = await engine.revokeMany(req.devices, caller.actor, req.reason);
+      sendJson(res, 200, { revoked: result.revoked.length, ids: result.revoked.map(d => d.id), notFound: result.notFound });
+    } } },
+    { path: /^\/api\/v1\/devices\/(\d{1,15})\/addresses$/, methods: { POST: async ({ res, caller, params, body }) => {
+      const req = await body<{ address: string }>('api-add-address');
+      sendJson(res, 200, { device: await engine.addAddress(Number(params[0]), req.address, caller.actor) });
+    } } },
+    { path: /^\/api\/v1\/devices\/([^/]+)\/revoke$/, methods: { POST: async ({ res, caller, params, body }) => {
+      const req = await body<{ reason?: string }>('api-revoke');
+      sendJson(res, 200, { device: await engine.revoke(deviceKey(params[0]), caller.actor, req.reason) });
+    } } },
+    { path: '/api/v1/audit', methods: { GET: async ({ res, url }) => {
+      sendJson(res, 200, { entries: await engine.audit({ limit: auditLimit(url), ...auditPage(url) }) });
+    } } },
+    { path: '/api/v1/events', methods: { GET: async ({ req, res }) => {
       if (!streams.serve(req, res, SECURITY_HEADERS)) {
         throw new ApiError(503, 'too_many_streams', 'too many event streams are open; close other panel tabs and reload');
       }
-      return;
-    }
-    if (p === '/api/v1/portal' || p === '/api/v1/portal/bind' || p === '/api/v1/portal/unbind') {
-      if (!deps.portal) throw new ApiError(404, 'no_portal', 'this daemon runs without a portal link');
-      if (p === '/api/v1/portal') {
-        only('GET');
-        return sendJson(res, 200, deps.portal.status());
-      }
-      only('POST');
-      // Open panels show a binding change as it happens (`portal` event), not at their next reload.
-      if (p === '/api/v1/portal/bind') {
-        const body = await post<{ portalUrl?: string; code: string }>('api-portal-bind');
-        const bound = await deps.portal.bind(body, caller.actor);
-        streams.announce('portal', (await engine.status()).portal);
-        return sendJson(res, 200, bound);
-      }
-      await post('api-empty');
-      const unbound = await deps.portal.unbind(caller.actor);
-      streams.announce('portal', (await engine.status()).portal);
-      return sendJson(res, 200, unbound);
-    }
-    if (p === '/api/v1/session' && caller.transport === 'http') {
-      only('GET');
+    } } },
+    { path: '/api/v1/portal', methods: { GET: async ({ res }) => sendJson(res, 200, portalLink().status()) } },
+    { path: '/api/v1/portal/bind', methods: { POST: async ({ res, caller, body }) => {
+      const link = portalLink();
+      const bound = await link.bind(await body<{ portalUrl?: string; code: string }>('api-portal-bind'), caller.actor);
+      await announcePortal();
+      sendJson(res, 200, bound);
+    } } },
+    { path: '/api/v1/portal/unbind', methods: { POST: async ({ res, caller, body }) => {
+      const link = portalLink();
+      await body('api-empty');
+      const unbound = await link.unbind(caller.actor);
+      await announcePortal();
+      sendJson(res, 200, unbound);
+    } } },
+    { path: '/api/v1/session', http: 'only', methods: { GET: async ({ req, res, caller }) => {
       const status = await engine.status();
       const remoteAddress = remoteAddressOf(req);
       const remoteLan = remoteAddress !== null && isLanAddress(remoteAddress, status.lanNetworks);
       const registered = remoteLan ? true : remoteAddress === null ? false : await remoteRegistered(remoteAddress);
-      return sendJson(res, 200, {
+      sendJson(res, 200, {
         user: caller.actor.name,
         csrfToken: csrfFor(caller.sessionKey as string),
         remoteAddress,
@@ -372,6 +363,27 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
         bound: status.portal.bound,
         portalConfigured: status.portal.configured,
       });
+    } } },
+  ];
+
+  /** Finds the path's row (404 no_route), then its method's handler (405 with Allow), as wg.c finds a subcommand. */
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller): Promise<void> {
+    const p = url.pathname;
+    const m = req.method ?? 'GET';
+    for (const row of ROUTES) {
+      if (row.http === 'only' && caller.transport !== 'http') continue;
+      const match = typeof row.path === 'string' ? (row.path === p ? [] : null) : row.path.exec(p)?.slice(1) ?? null;
+      if (!match) continue;
+      const handler = row.methods[m as 'GET' | 'POST'];
+      if (!handler) {
+        const allowed = Object.keys(row.methods).join(', ');
+        throw new ApiError(405, 'bad_method', `${p} accepts ${allowed} only`, null, { Allow: allowed });
+      }
+      const body = async <T>(schema: Parameters<typeof checkBody>[0], maxBody?: number): Promise<T> => {
+        if (caller.transport === 'http') checkCsrf(req, caller);
+        return checkBody<T>(schema, await readJsonBody(req, maxBody));
+      };
+      return handler({ req, res, url, caller, params: match, body });
     }
     throw new ApiError(404, 'no_route', `there is no ${m} ${p} (see module/api/ROUTES.md)`);
   }

@@ -9,9 +9,11 @@ import path from 'node:path';
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const read = (f: string): string => fs.readFileSync(path.join(REPO, f), 'utf8');
 
+/** The paths of server.ts's route table: a string, or a pattern whose captured parts read as {}. */
 function servedRoutes(server: string): string[] {
-  const exact = [...server.matchAll(/p === '(\/api\/v1\/[a-z/-]*)'/g)].map(m => m[1]);
-  const patterns = [...server.matchAll(/\/\^\\\/api\\\/v1\\\/([^$]*)\$\//g)].map(m => `/api/v1/${m[1].replace(/\\\//g, '/').replace(/\([^)]*\)/g, '{}')}`);
+  const table = server.slice(server.indexOf('const ROUTES'), server.indexOf('async function route('));
+  const exact = [...table.matchAll(/\{ path: '(\/api\/v1\/[a-z/-]*)'/g)].map(m => m[1]);
+  const patterns = [...table.matchAll(/\{ path: \/\^\\\/api\\\/v1\\\/([^$]*)\$\//g)].map(m => `/api/v1/${m[1].replace(/\\\//g, '/').replace(/\([^)]*\)/g, '{}')}`);
   return [...new Set([...exact, ...patterns])].sort();
 }
 
