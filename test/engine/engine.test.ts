@@ -8,32 +8,14 @@ import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
 import { checkConfig } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
-import { AllowEntry, Enforcement, Health } from '../../module/kernel/enforcer';
+import { AllowEntry } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
 import { KernelError } from '../../module/kernel/native';
 import { CODES } from '../../module/kernel/native-abi';
+import { healthy, stubKernel } from './stub-kernel';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
-
-function healthy(over: Partial<Health> = {}): Health {
-  return { ok: true, problems: [], allowed: { 4: 0, 6: 0 }, damaged: false, members: { extra: [], missing: [], lanDiffers: false, lanIntruders: [] }, ...over };
-}
-
-function stubKernel(): sinon.SinonStubbedInstance<Enforcement> & Enforcement {
-  return {
-    install: sinon.stub().resolves(),
-    remove: sinon.stub().resolves(),
-    allow: sinon.stub().returns([]),
-    disallow: sinon.stub().returns({ cut: 1, failed: [] }),
-    replaceAllowed: sinon.stub().returns([]),
-    setLan: sinon.stub(),
-    listAllowed: sinon.stub().returns([]),
-    installed: sinon.stub().returns(false),
-    check: sinon.stub().resolves(healthy()),
-    fingerprint: sinon.stub().returns(''),
-  } as unknown as sinon.SinonStubbedInstance<Enforcement> & Enforcement;
-}
 
 describe('engine (stub kernel, real store)', () => {
   let dir: string;

@@ -9,9 +9,10 @@ import { Engine } from '../../module/engine/engine';
 import { Reconciler, WATCH_MS } from '../../module/engine/reconciler';
 import { checkConfig } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
-import { Enforcement, Health, MemberDiff, Wanted } from '../../module/kernel/enforcer';
+import { Health, MemberDiff, Wanted } from '../../module/kernel/enforcer';
 import { silentLogger } from '../../module/engine/log';
 import { Actor } from '../../module/engine/contract';
+import { stubKernel } from './stub-kernel';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 const v4 = (a: string) => ({ family: 4 as const, bytes: Uint8Array.from(a.split('.').map(Number)), prefix: 32 });
@@ -21,21 +22,6 @@ function health(problems: string[], members: Partial<MemberDiff> = {}, damaged =
     ok: problems.length === 0, problems, allowed: { 4: 0, 6: 0 }, damaged,
     members: { extra: [], missing: [], lanDiffers: false, lanIntruders: [], ...members },
   };
-}
-
-function stubKernel() {
-  return {
-    install: sinon.stub().resolves(),
-    remove: sinon.stub().resolves(),
-    allow: sinon.stub().returns([]),
-    disallow: sinon.stub().returns({ cut: 2, failed: [] }),
-    replaceAllowed: sinon.stub().returns([]),
-    setLan: sinon.stub(),
-    listAllowed: sinon.stub().returns([]),
-    installed: sinon.stub().returns(false),
-    check: sinon.stub().resolves(health([])),
-    fingerprint: sinon.stub().returns('tables sets'),
-  } satisfies Record<keyof Enforcement, sinon.SinonStub>;
 }
 
 describe('engine: the repair of what a full check found (stub kernel, real store)', () => {
@@ -48,7 +34,7 @@ describe('engine: the repair of what a full check found (stub kernel, real store
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-reconcile-'));
     ({ store } = await Store.open({ dataDir: dir }));
-    kernel = stubKernel();
+    kernel = stubKernel({ disallow: sinon.stub().returns({ cut: 2, failed: [] }), check: sinon.stub().resolves(health([])), fingerprint: sinon.stub().returns('tables sets') });
     engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir) });
     await engine.start();
     await engine.enable(admin);
@@ -62,7 +48,7 @@ describe('engine: the repair of what a full check found (stub kernel, real store
   it('asks the kernel to compare with every active device and the LAN', async () => {
     await engine.register({ address: '203.0.113.20', source: 'local', expiry: { policy: 'fixed', seconds: 600 } }, admin);
     assert.deepEqual(await engine.reconcile(), []);
-    const wanted: Wanted = kernel.check.lastCall.args[1];
+    const wanted = kernel.check.lastCall.args[1] as Wanted;
     const visited: Array<[number[], number]> = [];
     wanted.allowed((a, timeout) => visited.push([Array.from(a.bytes), timeout]));
     assert.deepEqual(visited, [[[203, 0, 113, 20], 600]]);

@@ -9,34 +9,16 @@ import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
 import { checkConfig, Config } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
-import { AllowEntry, Enforcement, Health } from '../../module/kernel/enforcer';
+import { AllowEntry } from '../../module/kernel/enforcer';
 import { PERMANENT_TIMEOUT } from '../../module/kernel/native';
 import { silentLogger } from '../../module/engine/log';
 import type { Actor } from '../../module/engine/contract';
+import { healthy, stubKernel } from './stub-kernel';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 const portalUser: Actor = { surface: 'portal', name: 'owner@example.com' };
 const FOREVER = { policy: 'until-revoked' as const };
 const YEAR_MS = 365 * 86_400_000;
-
-function healthy(): Health {
-  return { ok: true, problems: [], allowed: { 4: 0, 6: 0 }, damaged: false, members: { extra: [], missing: [], lanDiffers: false, lanIntruders: [] } };
-}
-
-function stubKernel(): sinon.SinonStubbedInstance<Enforcement> & Enforcement {
-  return {
-    install: sinon.stub().resolves(),
-    remove: sinon.stub().resolves(),
-    allow: sinon.stub().returns([]),
-    disallow: sinon.stub().returns({ cut: 1, failed: [] }),
-    replaceAllowed: sinon.stub().returns([]),
-    setLan: sinon.stub(),
-    listAllowed: sinon.stub().returns([]),
-    installed: sinon.stub().returns(false),
-    check: sinon.stub().resolves(healthy()),
-    fingerprint: sinon.stub().returns(''),
-  } as unknown as sinon.SinonStubbedInstance<Enforcement> & Enforcement;
-}
 
 const bytesOf = (e: { bytes: Uint8Array }) => Array.from(e.bytes).join('.');
 
