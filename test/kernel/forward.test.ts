@@ -9,14 +9,12 @@ import { IpsetManager } from '../../module/kernel/ipset';
 import { Firewall, FirewallPlan } from '../../module/kernel/firewall';
 import { commandRunner } from '../../module/kernel/command';
 import { parseNetwork } from '../../module/domain/address';
+import { checkConfig, kernelNames } from '../../module/config';
 
 const PUBLISHED = 9090;
 const TARGET = 8080;
-const names = {
-  chain: 'SIPA_INPUT',
-  allow: { 4: 'sipa4_allow', 6: 'sipa6_allow' },
-  lan: { 4: 'sipa4_lan', 6: 'sipa6_lan' },
-};
+/** The names the daemon gives its chain and sets with the default config. */
+const names = kernelNames(checkConfig({ dataDir: '/unused' }));
 const plan: FirewallPlan = { names, protect: 'all', action: 'drop' };
 const FAMILIES = [4, 6] as const;
 

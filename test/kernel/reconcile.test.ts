@@ -7,8 +7,10 @@ import { commandRunner } from '../../module/kernel/command';
 import { Enforcer, Wanted, wantedOf } from '../../module/kernel/enforcer';
 import { FirewallPlan } from '../../module/kernel/firewall';
 import { parseNetwork } from '../../module/domain/address';
+import { checkConfig, kernelNames } from '../../module/config';
 
-const names = { chain: 'SIPA_INPUT', allow: { 4: 'sipa4_allow', 6: 'sipa6_allow' }, lan: { 4: 'sipa4_lan', 6: 'sipa6_lan' } };
+/** The names the daemon gives its chain and sets with the default config. */
+const names = kernelNames(checkConfig({ dataDir: '/unused' }));
 const plan: FirewallPlan = { names, protect: 'all', action: 'drop' };
 const net = (text: string) => {
   const n = parseNetwork(text);

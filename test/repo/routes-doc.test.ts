@@ -28,7 +28,8 @@ function answerableCodes(): string[] {
   const classes = [...api.matchAll(/readonly code(?:: string)? = '([a-z_]+)'/g)].map(m => m[1]);
   const table = read('module/api/errors.ts');
   const mapped = [...table.slice(table.indexOf('const ENGINE_CODES')).matchAll(/^ {2}([a-z_]+): \{ status/gm)].map(m => m[1]);
-  const fromBodies = ['bad_address', 'bad_expiry', 'bad_input']; // validate.ts codeFor
+  const validate = read('module/api/validate.ts');
+  const fromBodies = [...validate.slice(validate.indexOf('function codeFor')).matchAll(/return '([a-z_]+)';/g)].map(m => m[1]);
   return [...new Set([...literal, ...classes, ...mapped, ...fromBodies])].sort();
 }
 
