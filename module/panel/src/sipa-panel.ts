@@ -176,43 +176,42 @@ export class SipaPanel extends HTMLElement {
     void this.listen();
   }
 
-  private async loadFirst(): Promise<boolean> {
-    try {
+  private loadFirst(): Promise<boolean> {
+    return this.loading(async () => {
       const [session, status, first] = await Promise.all([this.api.session(), this.api.status(), this.api.firstDevices(PAGE_SIZE)]);
       this.session = session;
       this.status = status;
       this.book.load(first.devices);
       this.partial = { total: first.total };
-      return true;
-    } catch (e) {
-      this.trouble(asFailure(e), true);
-      return false;
-    }
+    });
   }
 
-  private async loadRest(): Promise<boolean> {
-    try {
-      this.book.load(await this.api.devices());
-      this.partial = null;
-      this.auditDirty = true;
-      if (this.tab === 'audit') await this.loadAudit();
-      return true;
-    } catch (e) {
-      this.trouble(asFailure(e), true);
-      return false;
-    }
+  private loadRest(): Promise<boolean> {
+    return this.loading(async () => this.showWhole(await this.api.devices()));
   }
 
   /** Session, status and the list (and the log's first page when it is shown). False when it failed (handled). */
-  private async loadAll(): Promise<boolean> {
-    try {
+  private loadAll(): Promise<boolean> {
+    return this.loading(async () => {
       const [session, status, devices] = await Promise.all([this.api.session(), this.api.status(), this.api.devices()]);
       this.session = session;
       this.status = status;
-      this.book.load(devices);
-      this.partial = null;
-      this.auditDirty = true;
-      if (this.tab === 'audit') await this.loadAudit();
+      await this.showWhole(devices);
+    });
+  }
+
+  /** The whole list is in: no partial view any more, and the log is read again when it is shown. */
+  private async showWhole(devices: Device[]): Promise<void> {
+    this.book.load(devices);
+    this.partial = null;
+    this.auditDirty = true;
+    if (this.tab === 'audit') await this.loadAudit();
+  }
+
+  /** Runs a load; a failure is shown as what it means for the page, and answers false. */
+  private async loading(load: () => Promise<void>): Promise<boolean> {
+    try {
+      await load();
       return true;
     } catch (e) {
       this.trouble(asFailure(e), true);
