@@ -4,7 +4,6 @@
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { networkContains, parseNetwork, IpNetwork } from '../domain';
-import type { EngineApi } from '../engine';
 
 function unmap(addr: string): string {
   return addr.startsWith('::ffff:') && net.isIPv4(addr.slice(7)) ? addr.slice(7) : addr;
@@ -43,12 +42,4 @@ export function isLanAddress(addr: string, lanNetworks: string[]): boolean {
     const n = host(text);
     return n !== null && networkContains(n, a);
   });
-}
-
-/**
- * Default registration check: an active device lets the address in, as the kernel does (engine.allows, from
- * memory: reading 10,000 stored devices for each panel session took 170-460 ms and held up its first rows).
- */
-export function coveredByActiveDevice(engine: EngineApi, addr: string): Promise<boolean> {
-  return engine.allows(addr);
 }

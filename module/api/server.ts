@@ -12,7 +12,7 @@ import { connectionCaps } from './descriptors';
 import { sendDeviceList } from './stream';
 import { ApiError, fromEngineError } from './errors';
 import { QtsLookupLimitedError, QtsSessionChecker, QtsUnavailableError, QtsUntrustedError } from './qts-auth';
-import { coveredByActiveDevice, isLanAddress, isLoopback, remoteAddressOf } from './remote';
+import { isLanAddress, isLoopback, remoteAddressOf } from './remote';
 import { EventStreams } from './sse';
 import { DEFAULT_PANEL_DIR, panelFile, sendFile } from './static';
 import { checkBody } from './validate';
@@ -24,8 +24,6 @@ export interface ApiDeps {
   config: ApiConfig;
   runDir: string;
   log?: ApiLog;
-  /** Whether a remote address may reach the NAS now; default: an active device covers it. */
-  remoteRegistered?: (addr: string) => Promise<boolean>;
   /** The portal link, for /api/v1/portal (status, bind, unbind); absent = those routes answer 404. */
   portal?: PortalControl;
   /** The NAS's event log: refused session checks (summarised), a web server on the QTS port that is not root's. */
@@ -151,7 +149,6 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
   const streams = new EventStreams(engine);
   const panelDir = config.panelDir ?? DEFAULT_PANEL_DIR;
   const allowed = new Set(config.allowedHosts.map(h => h.trim().toLowerCase()));
-  const remoteRegistered = deps.remoteRegistered ?? ((addr: string) => coveredByActiveDevice(engine, addr));
 
   const csrfFor = (key: string) => crypto.createHmac('sha256', csrfKey).update(key).digest('base64url');
   const hostAllowed = (value: string) => hostForms(value).some(f => allowed.has(f));
@@ -353,7 +350,7 @@ export async function startApi(deps: ApiDeps): Promise<ApiHandle> {
       const status = await engine.status();
       const remoteAddress = remoteAddressOf(req);
       const remoteLan = remoteAddress !== null && isLanAddress(remoteAddress, status.lanNetworks);
-      const registered = remoteLan ? true : remoteAddress === null ? false : await remoteRegistered(remoteAddress);
+      const registered = remoteLan ? true : remoteAddress === null ? false : await engine.allows(remoteAddress);
       sendJson(res, 200, {
         user: caller.actor.name,
         csrfToken: csrfFor(caller.sessionKey as string),
