@@ -56,15 +56,34 @@ function writeBytes(pid: number): number {
   return Number(/write_bytes: (\d+)/.exec(io)![1]);
 }
 
-async function engineLatency(): Promise<void> {
-  const ns = addNamespace(`sipa-bsvc-${process.pid}`);
+/**
+ * A real Engine on a real store and the real kernel, in a namespace of its own, for `use`; `fill` may stock the
+ * data dir first. The namespace, the store and the dir go afterwards, whatever happened.
+ */
+async function withEngine(tag: string, use: (engine: Engine, nl: NetlinkHandle) => Promise<void>, fill?: (dir: string) => Promise<void>): Promise<void> {
+  const ns = addNamespace(`sipa-${tag}-${process.pid}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-bench-'));
   const lib = loadNative();
   const nl = lib.open(`/run/netns/${ns}`);
-  const config = checkConfig({ dataDir: dir, netns: ns, firewall: { lan: [] } });
-  const { store } = await Store.open({ dataDir: dir });
-  const engine = new Engine({ store, kernel: new Enforcer(nl, lib.strerror, commandRunner(ns), kernelNames(config)), config, log: silentLogger, version: 'bench', buildTimeMs: 0, switch: new SwitchFile(dir) });
+  let store: Store | null = null;
+  let engine: Engine | null = null;
   try {
+    await fill?.(dir);
+    const config = checkConfig({ dataDir: dir, netns: ns, firewall: { lan: [] } });
+    ({ store } = await Store.open({ dataDir: dir }));
+    engine = new Engine({ store, kernel: new Enforcer(nl, lib.strerror, commandRunner(ns), kernelNames(config)), config, log: silentLogger, version: 'bench', buildTimeMs: 0, switch: new SwitchFile(dir) });
+    await use(engine, nl);
+  } finally {
+    await engine?.stop();
+    await store?.close();
+    nl.close();
+    removeNamespace(ns);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function engineLatency(): Promise<void> {
+  return withEngine('bsvc', async (engine, nl) => {
     await engine.start();
     await engine.enable({ surface: 'system', name: 'bench' });
     const lat: number[] = [];
@@ -77,13 +96,7 @@ async function engineLatency(): Promise<void> {
     record('engine.register.p50', 1000, pct(lat, 0.5), 'ms');
     record('engine.register.p99', 1000, pct(lat, 0.99), 'ms');
     await engine.disable({ surface: 'system', name: 'bench' });
-  } finally {
-    await engine.stop();
-    await store.close();
-    nl.close();
-    removeNamespace(ns);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /**
@@ -372,21 +385,13 @@ async function atCapacity(): Promise<void> {
  * from registered?"): from the engine's memory (engine.allows), against, in the same run, what the API did
  * before (every active device read from the store, then scanned).
  */
-async function remoteRegisteredCost(): Promise<void> {
+function remoteRegisteredCost(): Promise<void> {
   const n = 10_000;
-  const ns = addNamespace(`sipa-bsess-${process.pid}`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-bench-'));
-  const lib = loadNative();
-  const nl = lib.open(`/run/netns/${ns}`);
-  await fillStore(dir, n);
-  const config = checkConfig({ dataDir: dir, netns: ns, firewall: { lan: [] } });
-  const { store } = await Store.open({ dataDir: dir });
-  const engine = new Engine({ store, kernel: new Enforcer(nl, lib.strerror, commandRunner(ns), kernelNames(config)), config, log: silentLogger, version: 'bench', buildTimeMs: 0, switch: new SwitchFile(dir) });
-  const before = async (addr: string): Promise<boolean> => {
-    const a = parseNetwork(addr);
-    return (await engine.list()).some(d => d.state === 'active' && networkContains(parseNetwork(d.address.includes('/') ? d.address : `${d.address}/${d.prefix}`), a));
-  };
-  try {
+  return withEngine('bsess', async engine => {
+    const before = async (addr: string): Promise<boolean> => {
+      const a = parseNetwork(addr);
+      return (await engine.list()).some(d => d.state === 'active' && networkContains(parseNetwork(d.address.includes('/') ? d.address : `${d.address}/${d.prefix}`), a));
+    };
     await engine.start();
     const timings = { before: [] as number[], now: [] as number[] };
     for (let round = 0; round < 20; round++) {
@@ -399,13 +404,7 @@ async function remoteRegisteredCost(): Promise<void> {
     if (!(await engine.allows(v6(n - 1)))) throw new Error('a registered address did not count');
     record('api.session.remote-registered (engine memory) p50', n, pct(timings.now, 0.5), 'ms');
     record('api.session.remote-registered.before (store read + scan) p50', n, pct(timings.before, 0.5), 'ms');
-  } finally {
-    await engine.stop();
-    await store.close();
-    nl.close();
-    removeNamespace(ns);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  }, dir => fillStore(dir, n));
 }
 
 async function main(): Promise<void> {
