@@ -3,8 +3,7 @@
 // default view is the active devices, one address is one row with its history, and the audit log pages
 // through every entry, filtered by the daemon.
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { adminApi, ADMIN_SID, contextFor, launchBrowser, openPage, panelReady, RealPanel, shotPath, startRealPanel } from './support';
+import { adminApi, ADMIN_SID, contextFor, panelReady, realPanelSuite, shotPath } from './support';
 import type { AuditEntry } from '../../module/engine/contract';
 
 const N = 1000;
@@ -12,45 +11,27 @@ const addr = (i: number) => `2001:db8:7::${(i + 1).toString(16)}`;
 
 describe('panel: a real list (real daemon, 1,000 devices)', function () {
   this.timeout(120_000);
-  let browser: Browser;
-  let rp: RealPanel;
-  let ctx: BrowserContext | null = null;
+  const panel = realPanelSuite('pl', { config: { policy: { minSeconds: 1, ipv6Scope: 'address' } } });
   let api: Awaited<ReturnType<typeof adminApi>>;
 
   before(async () => {
-    browser = await launchBrowser();
-    rp = await startRealPanel('pl', { config: { policy: { minSeconds: 1, ipv6Scope: 'address' } } });
-    api = await adminApi(rp.url);
+    api = await adminApi(panel.rp.url);
     const devices = Array.from({ length: N }, (_, i) => ({ address: addr(i), label: `device ${String(i).padStart(4, '0')}`, expiry: { policy: 'fixed', seconds: 3600 + i } }));
     const r = await api.post('devices/batch', { devices });
     assert.equal(r.status, 201, r.text);
   });
-  after(async () => {
-    await ctx?.close();
-    await browser?.close();
-    await rp?.stop();
-  });
-  afterEach(async () => {
-    await ctx?.close();
-    ctx = null;
-  });
 
-  async function open(): Promise<Page> {
-    const o = await openPage(browser, rp.url, ADMIN_SID);
-    ctx = o.ctx;
-    await panelReady(o.page);
-    return o.page;
-  }
+  const open = () => panel.open();
 
   it('draws the first page from the daemon before the whole list arrives; the rest follows without moving a row', async () => {
-    ctx = await contextFor(browser, rp.url, ADMIN_SID, 'admin');
+    panel.ctx = await contextFor(panel.browser, panel.rp.url, ADMIN_SID, 'admin');
     let release: () => void = () => {};
     const held = new Promise<void>(r => (release = r));
     // The whole list (3 MB at 10,000 devices) is held back: what shows until then comes from the first page.
-    await ctx.route(/\/api\/v1\/devices\?all=1$/, async route => { await held; await route.continue(); });
-    const page = await ctx.newPage();
+    await panel.ctx.route(/\/api\/v1\/devices\?all=1$/, async route => { await held; await route.continue(); });
+    const page = await panel.ctx.newPage();
     page.on('pageerror', e => { throw e; });
-    await page.goto(rp.url);
+    await page.goto(panel.rp.url);
     const rows = page.getByRole('table', { name: 'Trusted list' }).locator('tbody tr');
     await rows.first().waitFor();
     assert.equal(await rows.count(), 50, 'the first page: 50 rows');

@@ -2,8 +2,8 @@
 // marked, its end is warned about and can be extended; "Register a device" and "Extend" speak the CLI's
 // validation messages; after a Revoke Request or a switch change the keyboard is where the admin was.
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ADMIN_SID, launchBrowser, openPage, panelReady, RealPanel, shotPath, startRealPanel } from './support';
+import type { Page } from 'playwright-core';
+import { RealPanel, realPanelSuite, shotPath } from './support';
 import type { Device } from '../../module/engine/contract';
 
 /** The innermost focused element: role and accessible-name-ish text. */
@@ -26,38 +26,20 @@ const asShown = (cli: string) => (cli[0].toUpperCase() + cli.slice(1)).replace(/
 
 describe('panel: the admin\'s own access (real daemon)', function () {
   this.timeout(90_000);
-  let browser: Browser;
-  let rp: RealPanel;
-  let ctx: BrowserContext | null = null;
+  const panel = realPanelSuite('po');
 
-  before(async () => {
-    browser = await launchBrowser();
-    rp = await startRealPanel('po');
-  });
-  after(async () => {
-    await ctx?.close();
-    await browser?.close();
-    await rp?.stop();
-  });
   afterEach(async () => {
-    await ctx?.close();
-    ctx = null;
-    for (const d of await rp.daemon.sipaJson<Device[]>('list')) await rp.daemon.sipa('revoke', String(d.id));
-    await rp.daemon.sipa('disable');
+    for (const d of await panel.rp.daemon.sipaJson<Device[]>('list')) await panel.rp.daemon.sipa('revoke', String(d.id));
+    await panel.rp.daemon.sipa('disable');
   });
 
-  async function open(from?: string): Promise<Page> {
-    const o = await openPage(browser, rp.url, ADMIN_SID, from ? { headers: { 'X-Forwarded-For': from } } : {});
-    ctx = o.ctx;
-    await panelReady(o.page);
-    return o.page;
-  }
+  const open = (from?: string) => panel.open(from ? { headers: { 'X-Forwarded-For': from } } : {});
   const row = (page: Page, addr: string) => page.locator('tr', { has: page.getByRole('rowheader', { name: addr, exact: false }) });
 
   it('marks "this is you", warns before the admin\'s own access ends, extends it, and says when it was revoked', async () => {
-    assert.equal((await rp.daemon.sipa('register', '203.0.113.50', '--for', '10m', '--label', 'admin laptop')).code, 0);
-    assert.equal((await rp.daemon.sipa('register', '203.0.113.51', '--for', '1h', '--label', 'someone else')).code, 0);
-    assert.equal((await rp.daemon.sipa('enable')).code, 0);
+    assert.equal((await panel.rp.daemon.sipa('register', '203.0.113.50', '--for', '10m', '--label', 'admin laptop')).code, 0);
+    assert.equal((await panel.rp.daemon.sipa('register', '203.0.113.51', '--for', '1h', '--label', 'someone else')).code, 0);
+    assert.equal((await panel.rp.daemon.sipa('enable')).code, 0);
     const page = await open('203.0.113.50');
     await row(page, '203.0.113.50').getByText('This is you').waitFor();
     assert.equal(await row(page, '203.0.113.51').getByText('This is you').count(), 0);
@@ -72,13 +54,13 @@ describe('panel: the admin\'s own access (real daemon)', function () {
     await dlg.getByRole('button', { name: 'Extend' }).click();
     await dlg.waitFor({ state: 'detached' });
     await own.waitFor({ state: 'detached' });
-    const mine = (await rp.daemon.sipaJson<Device[]>('list')).find(d => d.address === '203.0.113.50')!;
+    const mine = (await panel.rp.daemon.sipaJson<Device[]>('list')).find(d => d.address === '203.0.113.50')!;
     const left = ((mine.expiresAt as number) - Date.now()) / 1000;
     assert.ok(left > 7100 && left <= 7200, `extended to 2 h from now, ${left}s left`);
     assert.equal(mine.label, 'admin laptop', 'the label stays');
     assert.equal((await focused(page))?.name, 'Extend 203.0.113.50', 'focus goes to the row\'s Extend when the warning is gone');
 
-    assert.equal((await rp.daemon.sipa('revoke', '203.0.113.50', '--reason', 'test')).code, 0);
+    assert.equal((await panel.rp.daemon.sipa('revoke', '203.0.113.50', '--reason', 'test')).code, 0);
     const gone = page.getByRole('status').filter({ hasText: /Your own access from 203\.0\.113\.50 was revoked at \d\d:\d\d by \S+ \(CLI\)/ });
     await gone.waitFor();
     assert.match(await gone.innerText(), /can cut this session/);
@@ -89,7 +71,7 @@ describe('panel: the admin\'s own access (real daemon)', function () {
   });
 
   it('IPv6 under the /64 scope: the row that allows the admin\'s network is "you", and its details say what is really allowed', async () => {
-    assert.equal((await rp.daemon.sipa('register', '2001:db8:1:2::7', '--for', '1h', '--label', 'phone')).code, 0);
+    assert.equal((await panel.rp.daemon.sipa('register', '2001:db8:1:2::7', '--for', '1h', '--label', 'phone')).code, 0);
     const page = await open('2001:db8:1:2::99');
     const r = row(page, '2001:db8:1:2::7');
     await r.getByText('This is you').waitFor();
@@ -107,7 +89,7 @@ describe('panel: the admin\'s own access (real daemon)', function () {
 
     await address.fill('203.0.113.300');
     await dlg.getByRole('button', { name: 'Register' }).click();
-    const addrError = asShown(await cliSays(rp, '203.0.113.300', '--for', '1h'));
+    const addrError = asShown(await cliSays(panel.rp, '203.0.113.300', '--for', '1h'));
     await dlg.getByText(addrError, { exact: true }).waitFor();
     assert.equal(await address.getAttribute('aria-invalid'), 'true');
     assert.match(await address.getAttribute('aria-describedby') ?? '', /-err/, 'the message is tied to the field');
@@ -117,23 +99,23 @@ describe('panel: the admin\'s own access (real daemon)', function () {
     await dlg.getByLabel('For', { exact: true }).selectOption({ label: 'Other…' });
     await dlg.getByLabel('Duration').fill('90x');
     await dlg.getByRole('button', { name: 'Register' }).click();
-    const durError = asShown((await cliSays(rp, '203.0.113.60', '--for', '90x')).replace(' for --for', ''));
+    const durError = asShown((await cliSays(panel.rp, '203.0.113.60', '--for', '90x')).replace(' for --for', ''));
     await dlg.getByText(durError, { exact: true }).waitFor();
 
     await dlg.getByLabel('Duration').fill('13h');
     await dlg.getByRole('button', { name: 'Register' }).click();
-    await dlg.getByText(asShown(await cliSays(rp, '203.0.113.60', '--for', '13h')), { exact: true }).waitFor();
+    await dlg.getByText(asShown(await cliSays(panel.rp, '203.0.113.60', '--for', '13h')), { exact: true }).waitFor();
 
     await dlg.getByLabel('Duration').fill('30m');
     await dlg.getByLabel('Label').fill('x'.repeat(70));
     await dlg.getByRole('button', { name: 'Register' }).click();
-    await dlg.getByText(asShown(await cliSays(rp, '203.0.113.60', '--for', '30m', '--label', 'x'.repeat(70))), { exact: true }).waitFor();
+    await dlg.getByText(asShown(await cliSays(panel.rp, '203.0.113.60', '--for', '30m', '--label', 'x'.repeat(70))), { exact: true }).waitFor();
     await page.screenshot({ path: shotPath('own-02-register-error') });
 
     await dlg.getByLabel('Label').fill('printer');
     await dlg.getByRole('button', { name: 'Register' }).click();
     await dlg.waitFor({ state: 'detached' });
-    const d = (await rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.60')!;
+    const d = (await panel.rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.60')!;
     assert.equal(d.label, 'printer');
     assert.equal(d.source, 'local');
     assert.ok(Math.abs(((d.expiresAt as number) - d.registeredAt) / 1000 - 1800) < 2, 'registered for 30 minutes');
@@ -146,11 +128,11 @@ describe('panel: the admin\'s own access (real daemon)', function () {
     await ext.getByLabel('For', { exact: true }).selectOption({ label: 'Other…' });
     await ext.getByLabel('Duration').fill('1h 30x');
     await ext.getByRole('button', { name: 'Extend' }).click();
-    await ext.getByText(asShown((await cliSays(rp, '203.0.113.60', '--for', '1h 30x')).replace(' for --for', '')), { exact: true }).waitFor();
+    await ext.getByText(asShown((await cliSays(panel.rp, '203.0.113.60', '--for', '1h 30x')).replace(' for --for', '')), { exact: true }).waitFor();
     await ext.getByLabel('Duration').fill('4h');
     await ext.getByRole('button', { name: 'Extend' }).click();
     await ext.waitFor({ state: 'detached' });
-    const after = (await rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.60')!;
+    const after = (await panel.rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.60')!;
     assert.equal(after.id, d.id, 'the same device, renewed');
     assert.ok(Math.abs(((after.expiresAt as number) - Date.now()) / 1000 - 4 * 3600) < 5, 'now ends 4 h from now');
     assert.equal((await focused(page))?.name, 'Extend 203.0.113.60', 'focus returns to Extend');
@@ -158,7 +140,7 @@ describe('panel: the admin\'s own access (real daemon)', function () {
 
   it('after a Revoke Request the keyboard is on the row that took its place; after a switch change, on the switch', async () => {
     for (const [addr, t] of [['203.0.113.31', '10m'], ['203.0.113.32', '20m'], ['203.0.113.33', '30m']]) {
-      assert.equal((await rp.daemon.sipa('register', addr, '--for', t)).code, 0);
+      assert.equal((await panel.rp.daemon.sipa('register', addr, '--for', t)).code, 0);
     }
     const page = await open();
     const sw = page.getByRole('switch', { name: 'Secure IP Access' });

@@ -3,8 +3,8 @@
 // but whole in the title and the accessible name; below a width the list is one card per device and the host
 // page's side panel folds away.
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { ADMIN_SID, launchBrowser, openPage, panelReady, RealPanel, shotPath, startRealPanel } from './support';
+import type { Locator, Page } from 'playwright-core';
+import { realPanelSuite, shotPath } from './support';
 
 const LONG = 'Conference room projector, second floor, east wing (rented), #42'; // 64 characters
 const DEVICES: Array<[string[], string, string]> = [
@@ -24,35 +24,17 @@ async function inView(page: Page, what: Locator, label: string): Promise<void> {
 
 describe('panel: fits the screen (real daemon, host page)', function () {
   this.timeout(90_000);
-  let browser: Browser;
-  let rp: RealPanel;
-  let ctx: BrowserContext | null = null;
+  const panel = realPanelSuite('ps');
 
   before(async () => {
-    browser = await launchBrowser();
-    rp = await startRealPanel('ps');
     for (const [addrs, t, label] of DEVICES) {
-      const r = await rp.daemon.sipa('register', ...addrs, '--for', t, '--label', label);
+      const r = await panel.rp.daemon.sipa('register', ...addrs, '--for', t, '--label', label);
       assert.equal(r.code, 0, r.stderr);
     }
-    assert.equal((await rp.daemon.sipa('enable')).code, 0);
-  });
-  after(async () => {
-    await ctx?.close();
-    await browser?.close();
-    await rp?.stop();
-  });
-  afterEach(async () => {
-    await ctx?.close();
-    ctx = null;
+    assert.equal((await panel.rp.daemon.sipa('enable')).code, 0);
   });
 
-  async function open(width: number, height: number): Promise<Page> {
-    const o = await openPage(browser, rp.url, ADMIN_SID, { viewport: { width, height } });
-    ctx = o.ctx;
-    await panelReady(o.page);
-    return o.page;
-  }
+  const open = (width: number, height: number) => panel.open({ viewport: { width, height } });
 
   it('1366×768: no column is pushed off screen, long labels are cut with the full text in title and name, Tab keeps the Address in view', async () => {
     const page = await open(1366, 768);

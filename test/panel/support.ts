@@ -179,6 +179,44 @@ export async function panelReady(page: Page): Promise<void> {
   await page.locator('.live-live').waitFor();
 }
 
+/** A suite's browser and real daemon, and the one page open at a time (closed after each test). */
+export interface PanelSuite {
+  browser: Browser;
+  rp: RealPanel;
+  ctx: BrowserContext | null;
+  /** The panel as the admin sees it, ready (switch usable, event stream open). */
+  open(extra?: ContextExtra): Promise<Page>;
+}
+
+/** Starts a browser and a real daemon before the suite and stops them after it; closes each test's page. */
+export function realPanelSuite(tag: string, opts: Parameters<typeof startRealPanel>[1] = {}): PanelSuite {
+  const suite: PanelSuite = {
+    browser: undefined as unknown as Browser,
+    rp: undefined as unknown as RealPanel,
+    ctx: null,
+    async open(extra = {}) {
+      const o = await openPage(suite.browser, suite.rp.url, ADMIN_SID, extra);
+      suite.ctx = o.ctx;
+      await panelReady(o.page);
+      return o.page;
+    },
+  };
+  before(async () => {
+    suite.browser = await launchBrowser();
+    suite.rp = await startRealPanel(tag, opts);
+  });
+  after(async () => {
+    await suite.ctx?.close();
+    await suite.browser?.close();
+    await suite.rp?.stop();
+  });
+  afterEach(async () => {
+    await suite.ctx?.close();
+    suite.ctx = null;
+  });
+  return suite;
+}
+
 /** Everything the admin's HTTP session can call, as any client would (the daemon's own API). */
 export async function adminApi(url: string, sid = ADMIN_SID, headers: Record<string, string> = {}) {
   const base = url.replace(/\/$/, '');

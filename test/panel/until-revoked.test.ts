@@ -4,47 +4,27 @@
 // (the policy was turned off meanwhile) shows the daemon's sentence at the field.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ADMIN_SID, launchBrowser, openPage, panelReady, RealPanel, shotPath, startRealPanel } from './support';
+import type { Page } from 'playwright-core';
+import { realPanelSuite, shotPath } from './support';
 import { until } from '../../scripts/lib/wait';
 import type { Device, Status } from '../../module/engine/contract';
 
 describe('panel: registering until revoked (real daemon)', function () {
   this.timeout(90_000);
-  let browser: Browser;
-  let rp: RealPanel;
-  let ctx: BrowserContext | null = null;
+  const panel = realPanelSuite('pu');
 
   /** Rewrites the daemon's policy and reloads its config (SIGHUP), as an admin editing the config would. */
   async function setPolicy(allowUntilRevoked: boolean): Promise<void> {
-    rp.daemon.config.policy = { minSeconds: 1, allowUntilRevoked };
-    fs.writeFileSync(rp.daemon.configPath, JSON.stringify(rp.daemon.config, null, 2));
-    rp.daemon.process!.kill('SIGHUP');
-    await until(`policy.allowUntilRevoked ${allowUntilRevoked}`, async () => (await rp.daemon.sipaJson<Status>('status')).allowUntilRevoked === allowUntilRevoked, 5000, 50);
+    panel.rp.daemon.config.policy = { minSeconds: 1, allowUntilRevoked };
+    fs.writeFileSync(panel.rp.daemon.configPath, JSON.stringify(panel.rp.daemon.config, null, 2));
+    panel.rp.daemon.process!.kill('SIGHUP');
+    await until(`policy.allowUntilRevoked ${allowUntilRevoked}`, async () => (await panel.rp.daemon.sipaJson<Status>('status')).allowUntilRevoked === allowUntilRevoked, 5000, 50);
   }
 
-  async function open(): Promise<Page> {
-    const o = await openPage(browser, rp.url, ADMIN_SID);
-    ctx = o.ctx;
-    await panelReady(o.page);
-    return o.page;
-  }
+  const open = () => panel.open();
   const row = (page: Page, addr: string) => page.locator('tr', { has: page.getByRole('rowheader', { name: addr, exact: false }) });
   const periods = (page: Page) => page.getByRole('dialog', { name: 'Register a device' }).getByLabel('For', { exact: true }).locator('option').allTextContents();
 
-  before(async () => {
-    browser = await launchBrowser();
-    rp = await startRealPanel('pu');
-  });
-  after(async () => {
-    await ctx?.close();
-    await browser?.close();
-    await rp?.stop();
-  });
-  afterEach(async () => {
-    await ctx?.close();
-    ctx = null;
-  });
 
   it('offers "Until revoked" only where the policy allows it; such a device reads "until revoked" on screen and in the exports', async () => {
     let page = await open();
@@ -54,7 +34,7 @@ describe('panel: registering until revoked (real daemon)', function () {
     assert.ok(offered.includes('12 hours'));
     assert.equal(offered.includes('Until revoked'), false, 'not offered under the default policy');
     await page.keyboard.press('Escape');
-    await ctx!.close();
+    await panel.ctx!.close();
 
     await setPolicy(true);
     page = await open();
@@ -67,7 +47,7 @@ describe('panel: registering until revoked (real daemon)', function () {
     await dlg.getByRole('button', { name: 'Register' }).click();
     await dlg.waitFor({ state: 'detached' });
 
-    const d = (await rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.70')!;
+    const d = (await panel.rp.daemon.sipaJson<Device[]>('list')).find(x => x.address === '203.0.113.70')!;
     assert.deepEqual([d.policy, d.expiresAt, d.label, d.source], ['until-revoked', null, 'office printer', 'local']);
     const r = row(page, '203.0.113.70');
     await r.getByText('Active', { exact: true }).waitFor();
@@ -91,7 +71,7 @@ describe('panel: registering until revoked (real daemon)', function () {
     // Revoked from the panel like any other.
     await r.getByRole('button', { name: 'Revoke Request for 203.0.113.70' }).click();
     await page.getByRole('alertdialog', { name: 'Revoke Request' }).getByRole('button', { name: 'Revoke Request' }).click();
-    await until('revoked', async () => (await rp.daemon.sipaJson<Device[]>('list', '--all')).find(x => x.id === d.id)?.state === 'revoked', 5000, 50);
+    await until('revoked', async () => (await panel.rp.daemon.sipaJson<Device[]>('list', '--all')).find(x => x.id === d.id)?.state === 'revoked', 5000, 50);
   });
 
   it('a registration until revoked that the daemon no longer allows is refused at the field, in the daemon\'s words', async () => {
@@ -103,10 +83,10 @@ describe('panel: registering until revoked (real daemon)', function () {
     await dlg.getByLabel('For', { exact: true }).selectOption({ label: 'Until revoked' });
     await setPolicy(false);
     await dlg.getByRole('button', { name: 'Register' }).click();
-    const refusal = (await rp.daemon.sipa('register', '203.0.113.71', '--until-revoked')).stderr.trim().replace(/^sipa: /, '');
+    const refusal = (await panel.rp.daemon.sipa('register', '203.0.113.71', '--until-revoked')).stderr.trim().replace(/^sipa: /, '');
     assert.match(refusal, /policy\.allowUntilRevoked is false/);
     await dlg.getByText(refusal[0].toUpperCase() + refusal.slice(1) + '.', { exact: true }).waitFor();
     assert.equal(await dlg.getByLabel('For', { exact: true }).getAttribute('aria-invalid'), 'true', 'shown at the period it is about');
-    assert.equal((await rp.daemon.sipaJson<Device[]>('list')).some(x => x.address === '203.0.113.71'), false);
+    assert.equal((await panel.rp.daemon.sipaJson<Device[]>('list')).some(x => x.address === '203.0.113.71'), false);
   });
 });
