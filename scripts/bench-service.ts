@@ -17,6 +17,7 @@ import { fillStore } from './lib/fill-store';
 import { loadNative, NetlinkHandle } from '../module/kernel/native';
 import { commandRunner } from '../module/kernel/command';
 import { Enforcer, Wanted } from '../module/kernel/enforcer';
+import { packEntry } from '../module/kernel/packed-entry';
 import { Engine } from '../module/engine/engine';
 import { checkConfig, kernelNames } from '../module/config';
 import { silentLogger } from '../module/engine/log';
@@ -117,11 +118,12 @@ async function reconcileCosts(): Promise<void> {
     await enforcer.install(plan, config.limits.maxEntries);
     enforcer.setLan([]);
     const nets = Array.from({ length: 10_000 }, (_, i) => ({ family: 6 as const, bytes: bytesOf6(i), prefix: 128 }));
+    const packed = nets.map(packEntry);
     const deadline = performance.now() + 3_600_000;
     // As the engine builds it for each check: every device with the time it has left.
     const wanted = (): Wanted => {
       const timeout = Math.ceil((deadline - performance.now()) / 1000);
-      return { allowed: visit => nets.forEach(n => visit(n, timeout)), allowedCount: nets.length, lan: [] };
+      return { allowed: visit => packed.forEach(n => visit(n, timeout)), allowedCount: nets.length, lan: [] };
     };
     enforcer.replaceAllowed(nets.map(n => ({ ...n, timeout: 3600 })), config.limits.maxEntries);
     const look = await cpuPerCall(2000, () => enforcer.fingerprint());
