@@ -199,9 +199,10 @@ async function repairTimes(ns: string, trials: number): Promise<void> {
 /**
  * As a NAS runs it: daemon and CLI through the packaged launcher (scripts/lib/packaged.ts), with its Node flags
  * and the bundled loader. The idle daemon's RSS with no devices and with 10,000, after a `sipa list --json` of
- * all; the CLI's p50 against Node's own start through the same loader (the floor), the three interleaved so
- * that the machine's load hits them alike; then a minute of churn (10 register+revoke a second; scripts/churn.ts
- * runs it for an hour) and the RSS after it.
+ * all, once settled (and 5 s after the list, before V8 gives back what the list left free); the CLI's p50
+ * against Node's own start through the same loader (the floor), the three interleaved so that the machine's load
+ * hits them alike; then a minute of churn (10 register+revoke a second; scripts/churn.ts runs it for an hour)
+ * and the settled RSS before and after it.
  */
 async function asPackaged(): Promise<void> {
   const tree = stagePackagedTree();
@@ -213,16 +214,31 @@ async function asPackaged(): Promise<void> {
     const list = await d.sipaJson<unknown[]>('list');
     if (list.length !== n) throw new Error(`daemon restored ${list.length} devices, not ${n}`);
     await sleep(5000);
-    return { d, mem: memoryOf(d.process!.pid!) };
+    const soon = memoryOf(d.process!.pid!);
+    return { d, soon, mem: await settled(d.process!.pid!) };
+  };
+  // Idle means settled: V8 gives back the pages a burst of work (the start, the list) left free only when its
+  // memory reducer runs, about 8 s after the activity ends; 5 s after the list it has not run yet.
+  const settled = async (pid: number) => {
+    const samples: Array<ReturnType<typeof memoryOf>> = [];
+    for (let s = 0; s < 60; s++) {
+      samples.push(memoryOf(pid));
+      const last = samples.slice(-11).map(m => m.rss);
+      if (last.length === 11 && Math.max(...last) - Math.min(...last) <= 0.25) break;
+      await sleep(1000);
+    }
+    return samples[samples.length - 1];
   };
   try {
     const empty = await idleDaemon(0);
+    record('daemon.rss-5s-after-list-as-packaged', 0, empty.soon.rss, 'MiB');
     record('daemon.rss-idle-as-packaged', 0, empty.mem.rss, 'MiB');
     record('daemon.rss-anon-idle-as-packaged', 0, empty.mem.anon, 'MiB');
     await empty.d.sipa('disable');
     await empty.d.destroy();
-    const { d, mem } = await idleDaemon(10_000);
+    const { d, soon, mem } = await idleDaemon(10_000);
     try {
+      record('daemon.rss-5s-after-list-as-packaged', 10_000, soon.rss, 'MiB');
       record('daemon.rss-idle-as-packaged', 10_000, mem.rss, 'MiB');
       record('daemon.rss-anon-idle-as-packaged', 10_000, mem.anon, 'MiB');
       record('daemon.rss-growth-per-1000', 10_000, (mem.rss - empty.mem.rss) / 10, 'MiB');
@@ -245,11 +261,10 @@ async function asPackaged(): Promise<void> {
       record('cli.register.p99', 40, pct(runs.register, 0.99), 'ms');
       record('cli.status-above-floor.p50', 40, pct(runs.status, 0.5) - pct(runs.floor, 0.5), 'ms');
 
-      const before = memoryOf(d.process!.pid!).rss;
+      const before = (await settled(d.process!.pid!)).rss;
       const seconds = Number(process.env.BENCH_CHURN_SECONDS ?? 60);
       const pairs = await churn(path.join(d.dir, 'run', 'sipa.sock'), seconds, 10);
-      await sleep(5000);
-      const after = memoryOf(d.process!.pid!);
+      const after = await settled(d.process!.pid!);
       record('daemon.rss-after-churn', pairs, after.rss, 'MiB');
       record('daemon.rss-churn-growth', pairs, after.rss - before, 'MiB');
     } finally {
