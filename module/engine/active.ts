@@ -1,11 +1,11 @@
 import type { Device } from '../domain';
 
-export interface ActiveDevice<Net extends { key: string }> {
+export interface ActiveDevice<Entry extends string> {
   device: Device;
   /** Monotonic milliseconds. */
   deadline: number;
-  /** Its kernel entries (an IPv6 host may be widened to its /64; two devices may share one). */
-  nets: Net[];
+  /** Its kernel entries, each its own key (an IPv6 host may be widened to its /64; two devices may share one). */
+  nets: Entry[];
 }
 
 /**
@@ -13,8 +13,8 @@ export interface ActiveDevice<Net extends { key: string }> {
  * them walks every device: with 10,000 devices a walk is ~10 ms interpreted (the packaged daemon runs
  * --lite-mode), three walks per register made up most of its cost.
  */
-export class ActiveDevices<Net extends { key: string }> implements Iterable<[number, ActiveDevice<Net>]> {
-  private readonly byId = new Map<number, ActiveDevice<Net>>();
+export class ActiveDevices<Entry extends string> implements Iterable<[number, ActiveDevice<Entry>]> {
+  private readonly byId = new Map<number, ActiveDevice<Entry>>();
   // Indexes hold one id as a plain number and a Set only when several devices share a key: a Set per device
   // would cost ~6 MiB at 10,000 devices. Their keys are strings the records already hold.
   /** Kernel entry key → the devices that hold it. */
@@ -25,16 +25,16 @@ export class ActiveDevices<Net extends { key: string }> implements Iterable<[num
   private earliest: number | undefined = Infinity;
 
   get size(): number { return this.byId.size; }
-  get(id: number): ActiveDevice<Net> | undefined { return this.byId.get(id); }
+  get(id: number): ActiveDevice<Entry> | undefined { return this.byId.get(id); }
   has(id: number): boolean { return this.byId.has(id); }
-  values(): IterableIterator<ActiveDevice<Net>> { return this.byId.values(); }
-  [Symbol.iterator](): IterableIterator<[number, ActiveDevice<Net>]> { return this.byId.entries(); }
+  values(): IterableIterator<ActiveDevice<Entry>> { return this.byId.values(); }
+  [Symbol.iterator](): IterableIterator<[number, ActiveDevice<Entry>]> { return this.byId.entries(); }
 
-  set(id: number, record: ActiveDevice<Net>): void {
+  set(id: number, record: ActiveDevice<Entry>): void {
     const old = this.byId.get(id);
     if (old) this.unindex(id, old);
     this.byId.set(id, record);
-    for (const net of record.nets) add(this.holders, net.key, id);
+    for (const net of record.nets) add(this.holders, net, id);
     for (const address of record.device.addresses) add(this.withAddress[record.device.source], address, id);
     if (old && old.deadline === this.earliest && record.deadline > old.deadline) this.earliest = undefined;
     else if (this.earliest !== undefined) this.earliest = Math.min(this.earliest, record.deadline);
@@ -50,7 +50,7 @@ export class ActiveDevices<Net extends { key: string }> implements Iterable<[num
   }
 
   /** The devices holding a kernel entry. */
-  holdersOf(key: string): Iterable<number> {
+  holdersOf(key: Entry): Iterable<number> {
     return idsOf(this.holders.get(key));
   }
 
@@ -69,8 +69,8 @@ export class ActiveDevices<Net extends { key: string }> implements Iterable<[num
     return this.earliest;
   }
 
-  private unindex(id: number, record: ActiveDevice<Net>): void {
-    for (const net of record.nets) remove(this.holders, net.key, id);
+  private unindex(id: number, record: ActiveDevice<Entry>): void {
+    for (const net of record.nets) remove(this.holders, net, id);
     for (const address of record.device.addresses) remove(this.withAddress[record.device.source], address, id);
   }
 }

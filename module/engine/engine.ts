@@ -9,10 +9,13 @@
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
 import {
   parseDeviceAddress, parseNetwork, formatAddress, IpNetwork, checkExpiry, expiresAtFor, kernelTimeoutSeconds, clockTrust,
-  remainingAfterRestore, SYSTEM, firstInListOrder, networkContains,
+  remainingAfterRestore, SYSTEM, firstInListOrder,
 } from '../domain';
 import { Store, type Recovered, type SwitchReading, type UnreadableRow } from '../store';
-import { Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork, PERMANENT_TIMEOUT } from '../kernel';
+import {
+  Enforcement, AllowEntry, explainKernelFailure, FirewallPlan, LanNetwork, PERMANENT_TIMEOUT, packEntry, unpackEntry, heldIn,
+  type PackedEntry,
+} from '../kernel';
 import { Actor, AuditEntry, Device, EngineApi, EngineEvents, ExpiryRequest, RegisterRequest, Status } from './contract';
 import { Config, kernelNames, restartRequiredChanges } from '../config';
 import { ActiveDevices } from './active';
@@ -81,26 +84,19 @@ const BOOKING_RETRY_MAX_MS = 60_000;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
-/** A kernel allow entry and its text (the key under which devices that share it meet). */
-type KernelEntry = KernelAddress & { key: string };
 
 /**
  * The kernel entries of a device: one per address (stored canonical), an IPv6 host widened to its /64 when
  * policy.ipv6Scope is 'network'. Throws on text that does not parse or would open too much (a /0).
  */
-function entriesOf(addresses: readonly string[], ipv6Scope: 'address' | 'network'): KernelEntry[] {
-  const out = new Map<string, KernelEntry>();
+function entriesOf(addresses: readonly string[], ipv6Scope: 'address' | 'network'): PackedEntry[] {
+  const out = new Set<PackedEntry>();
   for (const text of addresses) {
     const n = parseNetwork(text);
-    let { bytes, prefix } = n;
-    if (n.family === 6 && ipv6Scope === 'network' && prefix > 64) {
-      bytes = Uint8Array.from(bytes, (b, i) => (i < 8 ? b : 0));
-      prefix = 64;
-    }
-    const key = formatAddress(n.family, bytes, prefix);
-    out.set(key, { family: n.family, bytes, prefix, key });
+    const prefix = n.family === 6 && ipv6Scope === 'network' && n.prefix > 64 ? 64 : n.prefix;
+    out.add(packEntry({ family: n.family, bytes: n.bytes, prefix }));
   }
-  return [...out.values()];
+  return [...out];
 }
 
 /**
@@ -122,7 +118,7 @@ export class Engine implements EngineApi {
   private readonly mono: () => number;
   private plan: FirewallPlan;
   /** Active devices, the monotonic time each one's access ends (Infinity: until revoked), and its kernel entries. */
-  private readonly active = new ActiveDevices<KernelEntry>();
+  private readonly active = new ActiveDevices<PackedEntry>();
   private enabled = false;
   private enforcing = false;
   private clockTrusted = true;
@@ -176,7 +172,7 @@ export class Engine implements EngineApi {
       const trust = clockTrust({ nowMs: now, lastSeenMs: lastSeen, buildTimeMs: this.deps.buildTimeMs });
       this.clockTrusted = trust.trusted;
       if (!trust.trusted) log('warn', 'wall clock not trusted', { reason: trust.reason });
-      let inKernel: Map<string, number>;
+      let inKernel: Map<PackedEntry, number>;
       try {
         inKernel = this.kernelTimeouts();
       } catch {
@@ -196,7 +192,7 @@ export class Engine implements EngineApi {
       for await (const page of store.activeDevicesInPages(2000)) {
         unreadable.push(...page.unreadable);
         for (const device of page.devices) {
-          let nets: KernelEntry[];
+          let nets: PackedEntry[];
           try {
             nets = this.entriesOf(device);
           } catch (err) {
@@ -204,7 +200,7 @@ export class Engine implements EngineApi {
             unreadable.push({ rowId: device.id, reason: `store: devices row ${device.id}: ${(err as Error).message}`, row: { ...device } });
             continue;
           }
-          const kernelLeft = Math.max(0, ...nets.map(n => inKernel.get(n.key) ?? 0));
+          const kernelLeft = Math.max(0, ...nets.map(n => inKernel.get(n) ?? 0));
           // A live kernel entry runs on the monotonic clock, across our restarts; without one (after a reboot)
           // only a trusted wall clock can tell what is left. An entry may be shared (a local and a portal
           // registration, a /64): a trusted clock keeps this device to its own expiry, never the longer one.
@@ -314,20 +310,19 @@ export class Engine implements EngineApi {
     await this.serial;
   }
 
-  private kernelTimeouts(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const m of this.deps.kernel.listAllowed()) {
-      out.set(formatAddress(m.family, m.bytes, m.prefix), m.timeout);
-    }
+  private kernelTimeouts(): Map<PackedEntry, number> {
+    const out = new Map<PackedEntry, number>();
+    for (const m of this.deps.kernel.listAllowed()) out.set(packEntry(m), m.timeout);
     return out;
   }
 
-  private async recoverFromKernel(recovered: Recovered, inKernel: Map<string, number>): Promise<void> {
+  private async recoverFromKernel(recovered: Recovered, inKernel: Map<PackedEntry, number>): Promise<void> {
     const { store, log } = this.deps;
     let restored = 0;
     try {
-      for (const [address, timeout] of inKernel) {
-        const net = parseNetwork(address);
+      for (const [entry, timeout] of inKernel) {
+        const { family, bytes, prefix } = unpackEntry(entry);
+        const net = parseNetwork(formatAddress(family, bytes, prefix));
         // Timeout 0 in the allow set (which has timeouts): a permanent entry, which only a registration until
         // revoked puts there.
         const forever = timeout <= 0;
@@ -358,12 +353,12 @@ export class Engine implements EngineApi {
     return [...(fw.lan === 'auto' ? this.deps.learnedLan?.() ?? [] : []), ...configured];
   }
 
-  private entriesOf(device: Pick<Device, 'addresses'>): KernelEntry[] {
+  private entriesOf(device: Pick<Device, 'addresses'>): PackedEntry[] {
     return entriesOf(device.addresses, this.deps.config.policy.ipv6Scope);
   }
 
   /** For a device that was never loaded (its addresses were unreadable at start): whatever still parses. */
-  private entriesOrNone(device: Pick<Device, 'addresses'>): KernelEntry[] {
+  private entriesOrNone(device: Pick<Device, 'addresses'>): PackedEntry[] {
     return device.addresses.flatMap(a => {
       try {
         return entriesOf([a], this.deps.config.policy.ipv6Scope);
@@ -379,25 +374,25 @@ export class Engine implements EngineApi {
    */
   private desiredEntries(): AllowEntry[] {
     const mono = this.mono();
-    const longest = new Map<string, { deadline: number; net: KernelEntry }>();
+    const longest = new Map<PackedEntry, number>();
     for (const a of this.active.values()) {
       for (const net of a.nets) {
-        const seen = longest.get(net.key);
-        if (!seen || a.deadline > seen.deadline) longest.set(net.key, { deadline: a.deadline, net });
+        const seen = longest.get(net);
+        if (seen === undefined || a.deadline > seen) longest.set(net, a.deadline);
       }
     }
     const entries: AllowEntry[] = [];
-    for (const { deadline, net } of longest.values()) {
+    for (const [net, deadline] of longest) {
       const timeout = kernelTimeout(deadline, mono);
       if (timeout === null) continue;
-      entries.push({ family: net.family, bytes: net.bytes, prefix: net.prefix, timeout });
+      entries.push({ ...unpackEntry(net), timeout });
     }
     return entries;
   }
 
   /** For each kernel entry key, the latest deadline among active devices not in `exceptIds` that hold it. */
-  private latestDeadlines(keys: ReadonlySet<string>, exceptIds: ReadonlySet<number>): Map<string, number> {
-    const latest = new Map<string, number>();
+  private latestDeadlines(keys: ReadonlySet<PackedEntry>, exceptIds: ReadonlySet<number>): Map<PackedEntry, number> {
+    const latest = new Map<PackedEntry, number>();
     for (const key of keys) {
       for (const id of this.active.holdersOf(key)) {
         if (exceptIds.has(id)) continue;
@@ -410,27 +405,27 @@ export class Engine implements EngineApi {
   }
 
   /** Allow entries for `nets` until `deadline`, or longer where another active device holds the same entry. */
-  private allowUntil(nets: readonly KernelEntry[], deadline: number, holderIds: ReadonlySet<number>): AllowEntry[] {
+  private allowUntil(nets: readonly PackedEntry[], deadline: number, holderIds: ReadonlySet<number>): AllowEntry[] {
     const mono = this.mono();
-    const others = this.latestDeadlines(new Set(nets.map(n => n.key)), holderIds);
-    return nets.map(n => ({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeout(Math.max(deadline, others.get(n.key) ?? 0), mono) ?? 1 }));
+    const others = this.latestDeadlines(new Set(nets), holderIds);
+    return nets.map(n => ({ ...unpackEntry(n), timeout: kernelTimeout(Math.max(deadline, others.get(n) ?? 0), mono) ?? 1 }));
   }
 
   /**
    * Takes out of the kernel the entries that no active device holds any more (their flows are cut), and keeps
    * shared ones at the deadline of whoever still holds them. Call after the devices left `this.active`.
    */
-  private release(nets: readonly KernelEntry[], what: Record<string, unknown>): void {
+  private release(nets: readonly PackedEntry[], what: Record<string, unknown>): void {
     if (!this.enabled || nets.length === 0) return;
-    const unique = [...new Map(nets.map(n => [n.key, n])).values()];
-    const others = this.latestDeadlines(new Set(unique.map(n => n.key)), new Set());
+    const unique = new Set(nets);
+    const others = this.latestDeadlines(unique, new Set());
     const kept: AllowEntry[] = [];
     const gone: KernelAddress[] = [];
     for (const n of unique) {
-      const other = others.get(n.key);
+      const other = others.get(n);
       const timeout = other === undefined ? null : kernelTimeout(other, this.mono());
-      if (timeout !== null) kept.push({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout });
-      else gone.push({ family: n.family, bytes: n.bytes, prefix: n.prefix });
+      if (timeout !== null) kept.push({ ...unpackEntry(n), timeout });
+      else gone.push(unpackEntry(n));
     }
     if (kept.length) {
       const failed = this.deps.kernel.allow(kept);
@@ -636,7 +631,7 @@ export class Engine implements EngineApi {
       this.scheduleExpiry();
       if (this.enabled) {
         // A renewal with fewer addresses: the ones it no longer has leave (unless someone else holds them).
-        this.release(before.filter(b => !nets.some(n => n.key === b.key)), { id: device.id, why: 'address no longer registered' });
+        this.release(before.filter(b => !nets.includes(b)), { id: device.id, why: 'address no longer registered' });
         const failed = kernel.allow(this.allowUntil(nets, deadline, new Set([device.id])));
         if (failed.length) {
           throw new EngineError('kernel_failed', `device ${device.id} is registered but the kernel refused its entry (${failed[0].reason}); the reconciler will retry`);
@@ -694,7 +689,7 @@ export class Engine implements EngineApi {
       const nets = this.entriesOf(device);
       this.active.set(deviceId, { device, deadline: current.deadline, nets });
       if (this.enabled) {
-        const fresh = nets.filter(n => !current.nets.some(c => c.key === n.key));
+        const fresh = nets.filter(n => !current.nets.includes(n));
         const failed = this.deps.kernel.allow(this.allowUntil(fresh, current.deadline, new Set([deviceId])));
         if (failed.length) this.deps.log('error', 'kernel refused an added address; the reconciler retries', { deviceId, reasons: failed.map(f => f.reason) });
       }
@@ -750,7 +745,7 @@ export class Engine implements EngineApi {
       const mono = this.mono();
       const ids = new Set<number>();
       const entries: AllowEntry[] = [];
-      const added: Array<{ nets: KernelEntry[]; deadline: number }> = [];
+      const added: Array<{ nets: PackedEntry[]; deadline: number }> = [];
       for (const device of devices) {
         const nets = this.entriesOf(device);
         const deadline = deadlineOf(device.expiresAt, now, mono);
@@ -760,9 +755,9 @@ export class Engine implements EngineApi {
       }
       this.scheduleExpiry();
       if (this.enabled) {
-        const others = this.latestDeadlines(new Set(added.flatMap(a => a.nets.map(n => n.key))), ids);
+        const others = this.latestDeadlines(new Set(added.flatMap(a => a.nets)), ids);
         for (const { nets, deadline } of added) {
-          for (const n of nets) entries.push({ family: n.family, bytes: n.bytes, prefix: n.prefix, timeout: kernelTimeout(Math.max(deadline, others.get(n.key) ?? 0), mono) ?? 1 });
+          for (const n of nets) entries.push({ ...unpackEntry(n), timeout: kernelTimeout(Math.max(deadline, others.get(n) ?? 0), mono) ?? 1 });
         }
         const failed = kernel.allow(entries);
         if (failed.length) {
@@ -1012,10 +1007,11 @@ export class Engine implements EngineApi {
       return false;
     }
     const mono = this.mono();
+    const holds = heldIn(a);
     for (const { nets, deadline } of this.active.values()) {
       // Past its end and not yet booked: the kernel has already dropped it.
       if (deadline <= mono) continue;
-      for (const n of nets) if (networkContains(n, a)) return true;
+      if (nets.some(holds)) return true;
     }
     return false;
   }

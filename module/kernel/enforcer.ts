@@ -2,6 +2,7 @@
 // their timeouts, flow cuts, and a health check. A stub of this interface tests the engine without a kernel.
 import { EntryVisitor, Family, KernelEntry, KernelError, NetlinkHandle, SetDiff, SetMember } from './native';
 import { formatAddress } from '../domain';
+import { entryFamily, entryPrefix, heldIn, packEntry, unpackEntry, type PackedEntry } from './packed-entry';
 import type { KernelNames } from '../config';
 import { IpsetManager, hashsizeFor, BatchFailure } from './ipset';
 import { Firewall, FirewallError, FirewallPlan } from './firewall';
@@ -26,7 +27,7 @@ export interface Wanted {
    * Hands every active device's entry to `visit` with the timeout it should have now (0: it is ending, present
    * or not; PERMANENT_TIMEOUT: present without one). A visitor rather than a list: the engine has 10,000 of them and needs no copy each check.
    */
-  allowed: (visit: (entry: KernelAddress, timeout: number) => void) => void;
+  allowed: (visit: (entry: PackedEntry, timeout: number) => void) => void;
   /** How many entries `allowed` visits, at most. */
   allowedCount: number;
   /** The LAN networks (the link-local ones are added here, as setLan adds them). */
@@ -35,7 +36,8 @@ export interface Wanted {
 
 /** A Wanted made from lists. */
 export function wantedOf(allowed: ReadonlyArray<KernelAddress & { timeout: number }>, lan: readonly LanNetwork[]): Wanted {
-  return { allowed: visit => allowed.forEach(a => visit(a, a.timeout)), allowedCount: allowed.length, lan };
+  const packed = allowed.map(a => [packEntry(a), a.timeout] as const);
+  return { allowed: visit => packed.forEach(([entry, timeout]) => visit(entry, timeout)), allowedCount: allowed.length, lan };
 }
 
 export interface Health {
@@ -254,8 +256,8 @@ export class Enforcer implements Enforcement {
       problems.push(...rules.problems);
       damaged ||= !allowInfo || !lanInfo || !rules.ok;
       if (allowInfo && wanted) {
-        const each: EntryVisitor = put => wanted.allowed((a, timeout) => {
-          if (a.family === f) put(f, a.bytes, a.prefix, timeout);
+        const each: EntryVisitor = put => wanted.allowed((entry, timeout) => {
+          if (entryFamily(entry) === f) put(entry, timeout);
         });
         const diff = this.nl.setDiff(allowName, wanted.allowedCount, each, TIMEOUT_SLACK);
         allowed[f] = diff.members;
@@ -301,25 +303,6 @@ function fullPrefix(family: Family): number {
   return family === 4 ? 32 : 128;
 }
 
-/**
- * A map key for an address/prefix within one family: its bytes as one flat latin1 string (host bits cleared,
- * as the kernel clears them), "/prefix" added only for networks. Built for 10,000-member compares: a flat string
- * hashes at once, where a concatenated one would be copied first.
- */
-function keyOf(a: KernelAddress): string {
-  const full = a.prefix >= fullPrefix(a.family);
-  let bytes = a.bytes;
-  if (!full) {
-    bytes = Uint8Array.from(bytes);
-    for (let i = 0; i < bytes.length; i++) {
-      const keep = Math.max(0, Math.min(8, a.prefix - i * 8));
-      bytes[i] &= keep === 8 ? 0xff : (0xff << (8 - keep)) & 0xff;
-    }
-  }
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
-  return full ? text : `${text}/${a.prefix}`;
-}
-
 function textOf(a: KernelAddress): string {
   return formatAddress(a.family, a.bytes, a.prefix);
 }
@@ -334,15 +317,6 @@ function listed(items: KernelAddress[]): string {
   return items.length > SHOWN ? `${shown} and ${items.length - SHOWN} more` : shown;
 }
 
-function covers(net: KernelAddress, a: KernelAddress): boolean {
-  if (net.family !== a.family || net.prefix > a.prefix) return false;
-  for (let bit = 0; bit < net.prefix; bit += 8) {
-    const keep = Math.min(8, net.prefix - bit);
-    const m = (0xff << (8 - keep)) & 0xff;
-    if ((net.bytes[bit / 8] & m) !== (a.bytes[bit / 8] & m)) return false;
-  }
-  return true;
-}
 
 /** The allow set's differences as problems; the entries to add again and the members to take out into `out`. */
 function compareAllowed(family: Family, diff: SetDiff, each: EntryVisitor, out: MemberDiff): string[] {
@@ -353,10 +327,10 @@ function compareAllowed(family: Family, diff: SetDiff, each: EntryVisitor, out: 
     const missingAt = new Set(diff.missing);
     const retimedAt = new Set(diff.retimed);
     let i = 0;
-    each((f, bytes, prefix, timeout) => {
+    each((entry, timeout) => {
       const at = i++;
-      if (missingAt.has(at)) missing.push({ family: f, bytes, prefix, timeout });
-      else if (retimedAt.has(at)) retimed.push({ family: f, bytes, prefix, timeout });
+      if (missingAt.has(at)) missing.push({ ...unpackEntry(entry), timeout });
+      else if (retimedAt.has(at)) retimed.push({ ...unpackEntry(entry), timeout });
     });
   }
   out.extra.push(...extra);
@@ -369,20 +343,20 @@ function compareAllowed(family: Family, diff: SetDiff, each: EntryVisitor, out: 
 }
 
 function compareLan(family: Family, inKernel: SetMember[], lan: KernelAddress[], allowed: Wanted['allowed'], out: MemberDiff): string[] {
-  const want = new Map(lan.map(n => [keyOf(n), n]));
+  const want = new Map(lan.map(n => [packEntry(n), n]));
   const extra: KernelAddress[] = [];
   for (const m of inKernel) {
-    if (!want.delete(keyOf(m))) extra.push({ family: m.family, bytes: m.bytes, prefix: m.prefix });
+    if (!want.delete(packEntry(m))) extra.push({ family: m.family, bytes: m.bytes, prefix: m.prefix });
   }
   const missing = [...want.values()];
   if (!extra.length && !missing.length) return [];
   out.lanDiffers = true;
-  const hosts = new Map(extra.filter(a => a.prefix === fullPrefix(family) && !lan.some(n => covers(n, a))).map(a => [keyOf(a), a]));
+  const hosts = new Map(extra.filter(a => a.prefix === fullPrefix(family) && !lan.some(n => heldIn(a)(packEntry(n)))).map(a => [packEntry(a), a]));
   // A host that is registered (itself, or inside a registered network) keeps its flows: they are allowed anyway.
-  if (hosts.size) allowed(a => {
-    if (a.family !== family) return;
-    if (a.prefix === fullPrefix(family)) hosts.delete(keyOf(a));
-    else for (const [k, h] of hosts) if (covers(a, h)) hosts.delete(k);
+  if (hosts.size) allowed(entry => {
+    if (entryFamily(entry) !== family) return;
+    if (entryPrefix(entry) === fullPrefix(family)) hosts.delete(entry);
+    else for (const [k, h] of hosts) if (heldIn(h)(entry)) hosts.delete(k);
   });
   out.lanIntruders.push(...hosts.values());
   const problems: string[] = [];

@@ -5,3 +5,4 @@ export type { FirewallPlan, Protect, Action } from './firewall';
 export { LanWatcher, type LanNetwork } from './lan';
 export { commandRunner, findProgram, type CommandRunner, type CommandResult } from './command';
 export { loadNative, defaultLibraryPath, KernelError, PERMANENT_TIMEOUT, type NativeLibrary, type NetlinkHandle } from './native';
+export { packEntry, unpackEntry, heldIn, type PackedEntry } from './packed-entry';

@@ -2,6 +2,7 @@
 // declares every C signature in one place, and turns result codes into KernelError.
 import path from 'node:path';
 import fs from 'node:fs';
+import { entryFamily, entryPrefix, writeEntryBytes, type PackedEntry } from './packed-entry';
 import { ABI_VERSION, CODES, CodeName, DIFF, ENTRY, MEMBER, NET, OP, SET_INFO, SET_TIMEOUT, TIMEOUT_PERMANENT } from './native-abi';
 
 export type Family = 4 | 6;
@@ -56,7 +57,7 @@ export interface SetDiff {
 }
 
 /** Hands every wanted entry to `put`, in an order that the indices of a SetDiff refer to. */
-export type EntryVisitor = (put: (family: Family, bytes: Uint8Array, prefix: number, timeout: number) => void) => void;
+export type EntryVisitor = (put: (entry: PackedEntry, timeout: number) => void) => void;
 
 /**
  * A failure the kernel (or the helper) reported. `code` is a positive errno or ipset code (>= 4096), named in
@@ -270,7 +271,7 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
       let words = new Uint32Array(buf.buffer);
       let n = 0;
       // Laid out as struct sipa_entry in host byte order, as batchApply lays them out.
-      each((family, bytes, prefix, timeout) => {
+      each((entry, timeout) => {
         if ((n + 1) * ENTRY.size > buf.length) {
           const grown = new Uint8Array(buf.length * 2 + ENTRY.size);
           grown.set(buf);
@@ -280,10 +281,10 @@ export function loadNative(libPath: string = defaultLibraryPath()): NativeLibrar
         const o = n++ * ENTRY.size;
         buf.fill(0, o, o + ENTRY.size);
         buf[o + ENTRY.op] = OP.add;
-        buf[o + ENTRY.family] = family;
-        buf[o + ENTRY.prefix] = prefix;
+        buf[o + ENTRY.family] = entryFamily(entry);
+        buf[o + ENTRY.prefix] = entryPrefix(entry);
         words[(o + ENTRY.timeout) >> 2] = timeout >>> 0;
-        buf.set(bytes, o + ENTRY.addr);
+        writeEntryBytes(entry, buf, o + ENTRY.addr);
       });
       const state = new Uint8Array(Math.max(1, n));
       for (let extraCap = 256; ; ) {

@@ -4,7 +4,9 @@ import { StoreError } from './errors';
 // device with an unknown state; the error names table, row and column so the admin can find it.
 
 export function rowEnum<T extends string>(table: string, id: unknown, column: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  // The allowed value itself, not the row's copy: thousands of rows then share one string in memory.
+  const at = typeof value === 'string' ? (allowed as readonly string[]).indexOf(value) : -1;
+  if (at >= 0) return allowed[at];
   throw new StoreError('store_row_invalid', `store: ${table} row ${String(id)}: unknown ${column} ${JSON.stringify(value)} (expected ${allowed.join('|')})`);
 }
 

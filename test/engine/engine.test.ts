@@ -9,6 +9,7 @@ import { Engine, EngineError } from '../../module/engine/engine';
 import { checkConfig } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
 import { AllowEntry } from '../../module/kernel/enforcer';
+import { unpackEntry } from '../../module/kernel/packed-entry';
 import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
 import { KernelError } from '../../module/kernel/native';
@@ -163,7 +164,7 @@ describe('engine (stub kernel, real store)', () => {
     engine.on('repaired', ({ what }) => repaired.push(what));
     kernel.check.callsFake(async (_plan, wanted) => {
       const missing: AllowEntry[] = [];
-      wanted!.allowed((a, timeout) => missing.push({ ...a, timeout }));
+      wanted!.allowed((a, timeout) => missing.push({ ...unpackEntry(a), timeout }));
       return healthy({ ok: false, problems: ['IPv4 allow set lacks 1 registered entry: 203.0.113.14'], members: { extra: [], missing, lanDiffers: false, lanIntruders: [] } });
     });
     const problems = await engine.reconcile();

@@ -10,6 +10,7 @@ import { Reconciler, WATCH_MS } from '../../module/engine/reconciler';
 import { checkConfig } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
 import { Health, MemberDiff, Wanted } from '../../module/kernel/enforcer';
+import { unpackEntry } from '../../module/kernel/packed-entry';
 import { silentLogger } from '../../module/engine/log';
 import { Actor } from '../../module/engine/contract';
 import { stubKernel } from './stub-kernel';
@@ -50,7 +51,7 @@ describe('engine: the repair of what a full check found (stub kernel, real store
     assert.deepEqual(await engine.reconcile(), []);
     const wanted = kernel.check.lastCall.args[1] as Wanted;
     const visited: Array<[number[], number]> = [];
-    wanted.allowed((a, timeout) => visited.push([Array.from(a.bytes), timeout]));
+    wanted.allowed((a, timeout) => visited.push([Array.from(unpackEntry(a).bytes), timeout]));
     assert.deepEqual(visited, [[[203, 0, 113, 20], 600]]);
     assert.equal(wanted.allowedCount, 1);
     assert.deepEqual(wanted.lan.map(n => n.text), ['192.0.2.0/24']);

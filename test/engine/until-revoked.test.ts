@@ -10,6 +10,7 @@ import { Engine, EngineError } from '../../module/engine/engine';
 import { checkConfig, Config } from '../../module/config';
 import { Store, SwitchFile } from '../../module/store';
 import { AllowEntry } from '../../module/kernel/enforcer';
+import { unpackEntry } from '../../module/kernel/packed-entry';
 import { PERMANENT_TIMEOUT } from '../../module/kernel/native';
 import { silentLogger } from '../../module/engine/log';
 import type { Actor } from '../../module/engine/contract';
@@ -85,7 +86,7 @@ describe('engine: registrations until revoked (stub kernel, real store)', () => 
     let wanted: Array<[string, number]> = [];
     kernel.check.callsFake(async (_plan, w) => {
       wanted = [];
-      w!.allowed((a, timeout) => wanted.push([bytesOf(a), timeout]));
+      w!.allowed((a, timeout) => wanted.push([bytesOf(unpackEntry(a)), timeout]));
       return healthy();
     });
     assert.deepEqual(await engine.reconcile(), []);

@@ -1,7 +1,8 @@
 // The helper against the real kernel, in a namespace of its own, checked with the standard ipset tool.
 import assert from 'node:assert/strict';
 import { addNamespace, inNs, removeNamespace } from '../../scripts/lib/netns';
-import { KernelEntry, KernelError, loadNative, NetlinkHandle, PERMANENT_TIMEOUT } from '../../module/kernel/native';
+import { EntryVisitor, KernelEntry, KernelError, loadNative, NetlinkHandle, PERMANENT_TIMEOUT } from '../../module/kernel/native';
+import { packEntry } from '../../module/kernel/packed-entry';
 import { IpsetManager, hashsizeFor } from '../../module/kernel/ipset';
 
 const v4 = (a: string) => Uint8Array.from(a.split('.').map(Number));
@@ -77,9 +78,7 @@ describe('kernel: ipset through the native helper', function () {
     sets.ensure(spec);
     assert.deepEqual(sets.apply('sipa4_allow', [add4('203.0.113.8', PERMANENT_TIMEOUT), add4('203.0.113.9', 2)]).failed, []);
     assert.match(ipset('list', 'sipa4_allow'), /203\.0\.113\.8 timeout 0\b/);
-    const wanted = (put: (f: 4 | 6, b: Uint8Array, p: number, t: number) => void) => {
-      put(4, v4('203.0.113.8'), 32, PERMANENT_TIMEOUT);
-    };
+    const wanted: EntryVisitor = put => put(packEntry({ family: 4, bytes: v4('203.0.113.8'), prefix: 32 }), PERMANENT_TIMEOUT);
     await sleep(2500);
     assert.equal(nl.setTest('sipa4_allow', 4, v4('203.0.113.9'), 32), false, 'the timed one ended');
     const m = sets.list('sipa4_allow');
