@@ -10,7 +10,8 @@ import { CommandReceiver, type Ack, type Log, type ReceiverDeps } from './comman
 import { MAX_ENVELOPE_BYTES } from './envelope';
 import { generateKeyPair, randomToken, signMessage, verifyMessage } from './keys';
 import { check } from './schemas';
-import { SseReader, type SseEvent } from './sse';
+import type { SseEvent } from './sse';
+import { readStream, type StreamControl } from './stream';
 import { openStream, PortalLinkError, postJson, type Pending } from './transport';
 
 export { PortalLinkError };
@@ -60,6 +61,17 @@ export interface Report {
 export const OUTBOX_LIMIT = 1000;
 const SOFTWARE = 'sipa-nas/1';
 const NULL_LOG: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** One open stream: what its time messages are checked against, and whether its hello came. */
+interface StreamState {
+  binding: Binding;
+  /** The receiver of the binding the stream was opened for. */
+  receiver: CommandReceiver;
+  nonce: string;
+  /** The last sequence number accepted when the stream was opened. */
+  after: number;
+  helloSeen: boolean;
+}
 
 export class PortalLink {
   private readonly log: Log;
@@ -288,16 +300,26 @@ export class PortalLink {
       if (this.connected) this.log.info('portal: disconnected');
       this.connected = false;
       if (!this.running(b)) break;
-      const cap = this.deps.config.reconnectMaxSeconds * 1000;
-      const delay = Math.min(cap, this.deps.config.reconnectMinSeconds * 1000 * 2 ** Math.min(this.failures, 30)) * (0.5 + this.random() / 2);
+      const delay = this.reconnectDelay();
       this.failures++;
       this.log.debug(`portal: reconnecting in ${Math.round(delay)} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        this.wake = () => { clearTimeout(t); resolve(); };
-      });
-      this.wake = null;
+      await this.pause(delay);
     }
+  }
+
+  /** min(max, min × 2^failures) with jitter: × [0.5, 1) (PROTOCOL.md §4, "Reconnect"). */
+  private reconnectDelay(): number {
+    const cap = this.deps.config.reconnectMaxSeconds * 1000;
+    return Math.min(cap, this.deps.config.reconnectMinSeconds * 1000 * 2 ** Math.min(this.failures, 30)) * (0.5 + this.random() / 2);
+  }
+
+  /** Waits `ms`, or less if stopLoop() wakes it. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => { clearTimeout(t); resolve(); };
+    });
+    this.wake = null;
   }
 
   private async challenge(b: Binding): Promise<string> {
@@ -325,6 +347,7 @@ export class PortalLink {
     if (!this.running(b)) return;
     const streamNonce = randomToken(16);
     const after = (await this.deps.store.getPortalSequence(b.nasId)) ?? 0;
+    const stream: StreamState = { binding: b, receiver, nonce: streamNonce, after, helloSeen: false };
     const heartbeatSeconds = this.deps.config.heartbeatSeconds;
     const open = signMessage('nas', {
       v: 1, nasId: b.nasId, challenge, type: 'open', body: { after, streamNonce, heartbeatMs: Math.round(heartbeatSeconds * 1000), software: SOFTWARE },
@@ -332,63 +355,61 @@ export class PortalLink {
     const track = this.trackOne();
     try {
       const res = await openStream(`${b.portalUrl}/api/nas/v1/stream`, open, this.timeoutMs, track);
-      await new Promise<void>((resolve, reject) => {
-        let quietMs = Math.max(3 * heartbeatSeconds * 1000, this.timeoutMs);
-        let timer: NodeJS.Timeout | undefined;
-        const arm = (): void => {
-          clearTimeout(timer);
-          timer = setTimeout(() => res.destroy(new PortalLinkError('portal_quiet', `no heartbeat from the portal for ${quietMs / 1000}s`)), quietMs);
-        };
-        const fail = (e: Error): void => { clearTimeout(timer); res.destroy(); reject(e); };
-        let helloSeen = false;
-        const onEvent = (ev: SseEvent): void => {
-          arm();
-          if (ev.event === 'hello' || ev.event === 'heartbeat') {
-            const m = this.timeMessage(b, ev, streamNonce);
-            if (typeof m === 'string') {
-              void receiver.refuse({ code: 'bad_signature', message: m, seq: null, type: ev.event });
-              fail(new PortalLinkError('bad_portal_reply', `refused the portal's ${ev.event}: ${m}`));
-              return;
-            }
-            receiver.setPortalTime(m.now as number);
-            this.lastContactAt = this.now();
-            if (ev.event === 'hello') {
-              helloSeen = true;
-              quietMs = 3 * (m.heartbeatMs as number);
-              arm();
-              this.connected = true;
-              this.failures = 0;
-              this.lastError = null;
-              if ((m.lastSeq as number) < after) this.log.warn(`portal: the portal's last sequence ${String(m.lastSeq)} is behind ours (${after}); its commands up to ${after} will be refused as replays`);
-              this.log.info(`portal: connected to ${b.portalUrl}`);
-              void this.flush();
-            }
-          } else if (ev.event === 'command') {
-            if (!helloSeen) {
-              void receiver.refuse({ code: 'malformed', message: 'command before hello', seq: null, type: 'command' });
-              return;
-            }
-            this.lastContactAt = this.now();
-            this.enqueueCommand(ev.data);
-          } else {
-            this.log.debug(`portal: ignored stream event "${ev.event}"`);
-          }
-        };
-        const reader = new SseReader(MAX_ENVELOPE_BYTES, onEvent, (bytes, event) => {
-          arm();
-          if (event === 'command') this.enqueueCommand(null, bytes);
-          else fail(new PortalLinkError('bad_portal_reply', `the portal sent a ${bytes}-byte ${event} event (limit ${MAX_ENVELOPE_BYTES})`));
-        });
-        arm();
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => reader.push(chunk));
-        res.on('end', () => { clearTimeout(timer); resolve(); });
-        res.on('error', (e) => { clearTimeout(timer); reject(e instanceof PortalLinkError ? e : new PortalLinkError('portal_unreachable', `stream broken: ${e.message}`)); });
-        res.on('close', () => { clearTimeout(timer); resolve(); });
+      await readStream(res, MAX_ENVELOPE_BYTES, Math.max(3 * heartbeatSeconds * 1000, this.timeoutMs), {
+        onEvent: (ev, control) => this.onStreamEvent(stream, ev, control),
+        onOversize: (bytes, event, control) => this.onOversizeEvent(bytes, event, control),
       });
     } finally {
       track(null);
     }
+  }
+
+  /** One event of the stream (PROTOCOL.md §4): a time message, a command, or something ignored. */
+  private onStreamEvent(stream: StreamState, ev: SseEvent, control: StreamControl): void {
+    if (ev.event === 'hello' || ev.event === 'heartbeat') {
+      this.onTimeMessage(stream, ev, control);
+    } else if (ev.event === 'command') {
+      if (!stream.helloSeen) {
+        void stream.receiver.refuse({ code: 'malformed', message: 'command before hello', seq: null, type: 'command' });
+        return;
+      }
+      this.lastContactAt = this.now();
+      this.enqueueCommand(ev.data);
+    } else {
+      this.log.debug(`portal: ignored stream event "${ev.event}"`);
+    }
+  }
+
+  /** A hello or heartbeat sets the portal's time; one that fails its checks drops the stream. */
+  private onTimeMessage(stream: StreamState, ev: SseEvent, control: StreamControl): void {
+    const m = this.timeMessage(stream.binding, ev, stream.nonce);
+    if (typeof m === 'string') {
+      void stream.receiver.refuse({ code: 'bad_signature', message: m, seq: null, type: ev.event });
+      control.fail(new PortalLinkError('bad_portal_reply', `refused the portal's ${ev.event}: ${m}`));
+      return;
+    }
+    stream.receiver.setPortalTime(m.now as number);
+    this.lastContactAt = this.now();
+    if (ev.event === 'hello') this.onHello(stream, m, control);
+  }
+
+  /** The stream is up: commands are taken from now on, the backoff starts again, and what waited is sent. */
+  private onHello(stream: StreamState, hello: Record<string, unknown>, control: StreamControl): void {
+    stream.helloSeen = true;
+    control.quietAfter(3 * (hello.heartbeatMs as number));
+    this.connected = true;
+    this.failures = 0;
+    this.lastError = null;
+    const { after, binding } = stream;
+    if ((hello.lastSeq as number) < after) this.log.warn(`portal: the portal's last sequence ${String(hello.lastSeq)} is behind ours (${after}); its commands up to ${after} will be refused as replays`);
+    this.log.info(`portal: connected to ${binding.portalUrl}`);
+    void this.flush();
+  }
+
+  /** An event over the envelope bound: a command is refused (too_large) and the stream goes on; anything else drops it. */
+  private onOversizeEvent(bytes: number, event: string, control: StreamControl): void {
+    if (event === 'command') this.enqueueCommand(null, bytes);
+    else control.fail(new PortalLinkError('bad_portal_reply', `the portal sent a ${bytes}-byte ${event} event (limit ${MAX_ENVELOPE_BYTES})`));
   }
 
   /** A checked hello or heartbeat, or the reason it is refused. */

@@ -1,4 +1,5 @@
 // For tests and the demo: start the dev portal in-process and drive it through its JSON API.
-export { startDevPortal, normaliseRemote, type DevPortal, type DevPortalOptions, type AckRecord } from './server';
+export { startDevPortal, type DevPortal, type DevPortalOptions, type AckRecord } from './server';
+export { normaliseRemote } from './http';
 export { DevPortalClient } from './client';
 export type { Account, PortalDevice, NasRecord } from './state';

@@ -83,6 +83,34 @@ export function saveState(file: string | undefined, state: PortalState): void {
   fs.renameSync(tmp, file);
 }
 
+/** The state in memory, the file it is mirrored to, and what every part of the portal asks of it. */
+export class LiveState {
+  readonly state: PortalState;
+
+  constructor(private readonly file: string | undefined, private readonly now: () => number) {
+    this.state = loadState(file);
+  }
+
+  save(): void {
+    saveState(this.file, this.state);
+  }
+
+  nasById(nasId: string): NasRecord | undefined {
+    return this.state.nases.find((n) => n.nasId === nasId);
+  }
+
+  /** Marks fixed entries past their end as expired (the NAS's kernel drops them by itself). */
+  settle(nas: NasRecord): void {
+    const t = this.now();
+    for (const d of nas.devices) {
+      if (d.state === 'active' && d.policy === 'fixed' && d.expiresAt !== null && d.expiresAt <= t) {
+        d.state = 'expired';
+        d.endedAt = d.expiresAt;
+      }
+    }
+  }
+}
+
 /** Accounts from `{ "accounts": [{ "qnapId", "password" }] }` or a bare array. */
 export function loadAccounts(file: string): Account[] {
   const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
