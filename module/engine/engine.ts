@@ -75,6 +75,8 @@ export interface EngineDeps {
 const LABEL_MAX = 64;
 const BOOKING_RETRY_FIRST_MS = 1000;
 const BOOKING_RETRY_MAX_MS = 60_000;
+/** A repair that does not hold (the next check finds the same) is audited and announced again after this long. */
+const UNHEALED_REPORT_MS = 10 * 60_000;
 /**
  * Characters text shown to people must not hold: C0 and C1 controls, and the marks that reorder or hide text
  * (bidi embeddings, overrides and isolates, LRM/RLM, the Arabic letter mark), with which a label or an audit
@@ -134,6 +136,11 @@ export class Engine implements EngineApi {
   private serial: Promise<unknown> = Promise.resolve();
   /** Ended devices whose kernel entry could not be deleted: the reconciler removes them and cuts their flows. */
   private pendingCuts: KernelAddress[] = [];
+  /**
+   * The last repair, while every check since has found the same problems: a kernel that keeps refusing would
+   * otherwise write an audit row (an fsync on the flash) and announce it to open panels at every full check.
+   */
+  private unhealed: { what: string; reportedAt: number; repeats: number } | null = null;
   private stopped = false;
 
   private readonly systemLog: SystemLog;
@@ -512,7 +519,10 @@ export class Engine implements EngineApi {
       });
       const problems = this.enforcing ? [...health.problems] : ['enforcement has not started yet', ...health.problems];
       if (this.pendingCuts.length) problems.push(`${this.pendingCuts.length} ended entries still to take out of the kernel`);
-      if (problems.length === 0) return [];
+      if (problems.length === 0) {
+        this.unhealed = null;
+        return [];
+      }
       const { members } = health;
       if (!this.enforcing || health.damaged) await this.enforce();
       else {
@@ -531,11 +541,19 @@ export class Engine implements EngineApi {
         this.pendingCuts = failed.filter(f => f.index < pending).map(f => cuts[f.index]);
       }
       const what = problems.join('; ');
+      const again = this.unhealed?.what === what ? this.unhealed : null;
+      if (again && this.mono() - again.reportedAt < UNHEALED_REPORT_MS) {
+        again.repeats++;
+        log('debug', 'repaired enforcement again', { problems, flowsCut, repeats: again.repeats });
+        return problems;
+      }
+      const detail = again ? `${what} (the repair does not hold: found again by ${again.repeats + 1} checks since the last report)` : what;
+      this.unhealed = { what, reportedAt: this.mono(), repeats: 0 };
       log('warn', 'repaired enforcement', { problems, flowsCut });
       // A full flash must not keep the repair from being announced: it is done, and logged above.
-      await this.deps.store.appendAudit({ actor: SYSTEM, action: 'repaired', detail: what.slice(0, 500) })
+      await this.deps.store.appendAudit({ actor: SYSTEM, action: 'repaired', detail: detail.slice(0, 500) })
         .catch(err => log('error', 'could not record the repair in the audit log', { error: String(err) }));
-      this.events.emit('repaired', { what });
+      this.events.emit('repaired', { what: detail });
       return problems;
     });
   }

@@ -73,6 +73,36 @@ describe('engine: the repair of what a full check found (stub kernel, real store
     assert.equal(repaired.length, 1);
   });
 
+  it('a repair that does not hold is audited and announced once, then once per 10 minutes with a count; a new damage after a healthy check at once', async () => {
+    await engine.stop();
+    let mono = 0;
+    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), mono: () => mono });
+    await engine.start();
+    const announced: string[] = [];
+    engine.on('repaired', ({ what }) => announced.push(what));
+    const rows = async () => (await store.listAudit({ limit: 100 })).filter(r => r.action === 'repaired').map(r => r.detail);
+    const refused = health(['IPv4 allow set lacks 1 registered entry: 203.0.113.30'], { missing: [{ ...v4('203.0.113.30'), timeout: 60 }] });
+    kernel.allow.returns([{ index: 0, entry: { op: 'add', ...v4('203.0.113.30'), timeout: 60 }, code: 4103, reason: 'set is full' }]);
+    kernel.check.resolves(refused);
+    for (let i = 0; i < 50; i++) {
+      assert.equal((await engine.reconcile()).length, 1, 'each check still repairs');
+      mono += 4000;
+    }
+    assert.equal(kernel.allow.callCount, 50, 'the entry was put back at every check');
+    assert.deepEqual(await rows(), ['IPv4 allow set lacks 1 registered entry: 203.0.113.30'], 'one row for 50 checks, not 50');
+    assert.equal(announced.length, 1);
+    mono += 10 * 60_000;
+    await engine.reconcile();
+    assert.equal((await rows())[0], 'IPv4 allow set lacks 1 registered entry: 203.0.113.30 (the repair does not hold: found again by 50 checks since the last report)');
+    assert.equal(announced.length, 2);
+    kernel.check.resolves(health([]));
+    await engine.reconcile();
+    kernel.check.resolves(refused);
+    await engine.reconcile();
+    assert.equal((await rows()).length, 3, 'healthy in between: a new damage, reported at once');
+    assert.equal(announced.length, 3);
+  });
+
   it('installs everything again when the structure is damaged, and still cuts what was let in', async () => {
     kernel.check.resolves(health(['IPv4 chain SIPA_INPUT is missing', 'IPv4 allow set holds 1 entry nobody registered: 203.0.113.11'],
       { extra: [v4('203.0.113.11')] }, true));
