@@ -1,6 +1,6 @@
 // `sipa register --from FILE` and `sipa revoke --from FILE`: one device per line, as JSON lines
 // ({"address": "203.0.113.7", "for": "2h", "label": "Anna's phone"}) or CSV (address,for,label; a first line
-// naming the columns is skipped; a label with a comma is quoted as in RFC 4180). `#` lines and blank lines are
+// naming the columns is skipped; "for" is a duration or `until-revoked`; a label with a comma is quoted as in RFC 4180). `#` lines and blank lines are
 // skipped. FILE `-` is standard input. Each item remembers its line, so the daemon's refusal names the line.
 import fs from 'node:fs';
 import { parseDuration, DurationError } from '../domain/duration';
@@ -17,8 +17,11 @@ export interface BatchLine<T> {
 export interface RegisterItem {
   address: string;
   label?: string;
-  expiry: { policy: 'fixed'; seconds: number };
+  expiry: { policy: 'fixed'; seconds: number } | { policy: 'until-revoked' };
 }
+
+/** The `for` of a line that registers a device with no end (where the daemon's policy allows it). */
+export const UNTIL_REVOKED = 'until-revoked';
 
 const MAX_REPORTED = 10;
 
@@ -91,7 +94,7 @@ function collect<T>(file: string, columns: string[], make: (f: Record<string, un
   return out;
 }
 
-/** `defaultFor`: the --for of the command line, for lines that give none. */
+/** `defaultFor`: the --for of the command line (or UNTIL_REVOKED for --until-revoked), for lines that give none. */
 export function readRegisterFile(file: string, defaultFor: string | undefined): Array<BatchLine<RegisterItem>> {
   return collect(file, ['address', 'for', 'label'], (f, line) => {
     const known = new Set(['address', 'for', 'label']);
@@ -99,15 +102,15 @@ export function readRegisterFile(file: string, defaultFor: string | undefined): 
     if (typeof f.address !== 'string' || f.address === '') throw new BatchFileError(`line ${line}: no address`);
     const forText = f.for === undefined ? defaultFor : String(f.for);
     if (forText === undefined) throw new BatchFileError(`line ${line}: no duration (give "for" on the line or --for on the command line)`);
-    let seconds: number;
+    let expiry: RegisterItem['expiry'];
     try {
-      seconds = parseDuration(forText, 'for');
+      expiry = forText === UNTIL_REVOKED ? { policy: 'until-revoked' } : { policy: 'fixed', seconds: parseDuration(forText, 'for') };
     } catch (e) {
-      if (e instanceof DurationError) throw new BatchFileError(`line ${line}: ${e.message}`);
+      if (e instanceof DurationError) throw new BatchFileError(`line ${line}: ${e.message} (or ${UNTIL_REVOKED})`);
       throw e;
     }
     if (f.label !== undefined && typeof f.label !== 'string') throw new BatchFileError(`line ${line}: label must be text`);
-    return { address: f.address, ...(f.label !== undefined ? { label: f.label } : {}), expiry: { policy: 'fixed', seconds } };
+    return { address: f.address, ...(f.label !== undefined ? { label: f.label } : {}), expiry };
   });
 }
 

@@ -10,7 +10,7 @@ import type { Config } from '../config';
 import { apiRequest, ApiFailure, DaemonUnreachable, runDirOf } from './client';
 import { auditTable, devicesTable, statusText } from './format';
 import { defaultConfigPath, socketPath } from './paths';
-import { BatchFileError, itemsAsLines, readRegisterFile, readRevokeFile } from './batch-file';
+import { BatchFileError, itemsAsLines, readRegisterFile, readRevokeFile, UNTIL_REVOKED } from './batch-file';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -27,10 +27,10 @@ Usage: sipa COMMAND [options]            (every command takes --config FILE; rea
           [--label TEXT]       trust a device by its addresses (one IPv4, a few IPv6), one expiry
                                for all; DURATION as 90, 90s, 15m, 2h or 1h30m; --until-revoked: no
                                end, where the config's policy.allowUntilRevoked is true
-  register --from FILE [--for DURATION]
+  register --from FILE [--for DURATION | --until-revoked]
                                trust many at once, all or nothing: one device per line, as
                                JSON ({"address":…,"for":"2h","label":…}) or CSV (address,for,label);
-                               FILE - reads standard input
+                               "for" is a DURATION or until-revoked; FILE - reads standard input
   revoke ID|ADDRESS [--reason TEXT]
                                end a device's access now and cut its open connections
   revoke --from FILE [--reason TEXT]
@@ -97,8 +97,11 @@ export function parseCommandLine(argv: string[]): Parsed {
     }
   }
   const fromFile = values.from !== undefined;
-  if (fromFile && (values.session !== undefined || values.lease !== undefined || values.label !== undefined || values['until-revoked'] !== undefined)) {
-    throw new UsageError('--from FILE takes the label and duration from each line (and --for as the default duration)');
+  if (fromFile && (values.session !== undefined || values.lease !== undefined || values.label !== undefined)) {
+    throw new UsageError('--from FILE takes the label and duration from each line (and --for or --until-revoked as the default)');
+  }
+  if (fromFile && values.for !== undefined && values['until-revoked'] !== undefined) {
+    throw new UsageError('--for and --until-revoked are two defaults for the lines of --from FILE: give one');
   }
   const wantPositionals = (command === 'register' || command === 'revoke') && !fromFile ? 1 : 0;
   const several = command === 'register' && !fromFile && positionals.length > 1;
@@ -241,7 +244,7 @@ async function clientVerb(p: Parsed, sock: string): Promise<number> {
 }
 
 async function registerFromFile(p: Parsed, sock: string): Promise<number> {
-  const lines = readRegisterFile(p.values.from as string, p.values.for as string | undefined);
+  const lines = readRegisterFile(p.values.from as string, p.values['until-revoked'] === true ? UNTIL_REVOKED : p.values.for as string | undefined);
   try {
     const r = await apiRequest<{ registered: number; renewed: number; ids: number[] }>(sock, 'POST', '/api/v1/devices/batch', { devices: lines.map(l => l.item) }, 120_000);
     print(p, r, () => `registered ${r.registered} devices (${r.renewed} of them renewed) from ${p.values.from}`);

@@ -1,6 +1,10 @@
 // What `sipa` makes of a command line, before anything reaches the daemon.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseCommandLine, registerBody, UsageError } from '../../module/cli/main';
+import { readRegisterFile, UNTIL_REVOKED } from '../../module/cli/batch-file';
 
 describe('cli: command line', () => {
   it('reads register with a fixed duration in every accepted form', () => {
@@ -25,11 +29,29 @@ describe('cli: command line', () => {
       { address: '203.0.113.7', label: 'office', expiry: { policy: 'until-revoked' } });
   });
 
+  it('reads a file of devices whose lines say until-revoked, or take --until-revoked as their default', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-args-'));
+    try {
+      const file = path.join(dir, 'office.csv');
+      fs.writeFileSync(file, 'address,for,label\n203.0.113.7,until-revoked,office\n{"address":"203.0.113.8","for":"2h"}\n203.0.113.9\n');
+      const p = parseCommandLine(['register', '--from', file, '--until-revoked']);
+      assert.equal(p.values['until-revoked'], true);
+      assert.deepEqual(readRegisterFile(file, UNTIL_REVOKED).map(l => [l.line, l.item.expiry]), [
+        [2, { policy: 'until-revoked' }], [3, { policy: 'fixed', seconds: 7200 }], [4, { policy: 'until-revoked' }],
+      ]);
+      fs.writeFileSync(file, '203.0.113.7,forever\n');
+      assert.throws(() => readRegisterFile(file, undefined), /line 1: .*forever.* \(or until-revoked\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   const refused: Array<[string[], RegExp]> = [
     [['register', '203.0.113.7'], /one of --for DURATION, --session ID or --until-revoked/],
     [['register', '203.0.113.7', '--for', '1m', '--session', 'x'], /one of --for DURATION, --session ID or --until-revoked/],
     [['register', '203.0.113.7', '--for', '1m', '--until-revoked'], /one of --for DURATION, --session ID or --until-revoked/],
-    [['register', '--from', 'f.csv', '--until-revoked'], /--from FILE takes the label and duration from each line/],
+    [['register', '--from', 'f.csv', '--label', 'x'], /--from FILE takes the label and duration from each line/],
+    [['register', '--from', 'f.csv', '--for', '1h', '--until-revoked'], /--for and --until-revoked are two defaults/],
     [['list', '--until-revoked'], /list does not take --until-revoked/],
     [['register', '203.0.113.7', '--for', 'soon'], /soon/],
     [['register', '203.0.113.7', '--for', '-5m'], /--for needs a value/],

@@ -4,6 +4,8 @@
 // restores it; a revoke deletes it and resets the device's connection.
 import assert from 'node:assert/strict';
 import { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { HeldConnection, holdConnection, inNs, makeTopology, startServer, Topology, tryConnect } from '../../scripts/lib/netns';
 import { makeDaemon, TestDaemon } from '../../scripts/lib/daemon';
 import { sleep, until } from '../../scripts/lib/wait';
@@ -49,6 +51,35 @@ describe('service: a device registered until revoked', function () {
     assert.match(r.stderr, /^sipa: registering until revoked is not allowed here: policy\.allowUntilRevoked is false/);
     assert.deepEqual(await d.sipaJson<Device[]>('list', '--all'), []);
     assert.match((await d.sipa('status')).stdout, /until revoked: +not allowed \(policy\.allowUntilRevoked is false\)/);
+  });
+
+  it('comes from a file too (`sipa register --from FILE` with until-revoked lines): refused whole, naming the line and the key, where the policy does not allow it; a permanent entry where it does', async () => {
+    const file = () => {
+      const f = path.join(d.dir, 'office.csv');
+      fs.writeFileSync(f, `address,for,label\n198.51.100.77,1h,printer\n${net.remoteAddr[4]},until-revoked,office\n`);
+      return f;
+    };
+    d = makeDaemon(net.nas);
+    await d.start();
+    const refused = await d.sipa('register', '--from', file());
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /1 of 2 items are not valid, so nothing was registered/);
+    assert.match(refused.stderr, /line 3: .*policy\.allowUntilRevoked is false/);
+    assert.deepEqual(await d.sipaJson<Device[]>('list', '--all'), []);
+    await d.sipa('disable');
+    await d.destroy();
+
+    d = makeDaemon(net.nas, { policy: { allowUntilRevoked: true } });
+    await d.start();
+    assert.equal((await d.sipa('enable')).code, 0);
+    const r = await d.sipa('register', '--from', file());
+    assert.equal(r.code, 0, r.stderr);
+    const listed = await d.sipaJson<Device[]>('list');
+    assert.deepEqual(listed.map(x => [x.address, x.policy, x.expiresAt === null]).sort(), [
+      ['198.51.100.77', 'fixed', false], [net.remoteAddr[4], 'until-revoked', true],
+    ]);
+    assert.match(allowSet(4), new RegExp(`${net.remoteAddr[4].replace(/\./g, '\\.')} timeout 0\\b`), 'a permanent kernel entry');
+    assert.equal(await tryConnect(net.remote, net.nasAddr[4], PORT), 'connected');
   });
 
   it('has a permanent entry that the reconciler keeps and repairs, a restart restores, and a revoke takes out with its connection', async () => {
