@@ -14,7 +14,7 @@ import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
 import { KernelError } from '../../module/kernel/native';
 import { CODES } from '../../module/kernel/native-abi';
-import { healthy, stubKernel } from './stub-kernel';
+import { healthy, stubKernel } from '../support/stub-kernel';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 

@@ -13,7 +13,7 @@ import { Health, MemberDiff, Wanted } from '../../module/kernel/enforcer';
 import { unpackEntry } from '../../module/kernel/packed-entry';
 import { silentLogger } from '../../module/engine/log';
 import { Actor } from '../../module/engine/contract';
-import { stubKernel } from './stub-kernel';
+import { stubKernel } from '../support/stub-kernel';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 const v4 = (a: string) => ({ family: 4 as const, bytes: Uint8Array.from(a.split('.').map(Number)), prefix: 32 });

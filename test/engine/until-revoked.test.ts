@@ -14,7 +14,7 @@ import { unpackEntry } from '../../module/kernel/packed-entry';
 import { PERMANENT_TIMEOUT } from '../../module/kernel/native';
 import { silentLogger } from '../../module/engine/log';
 import type { Actor } from '../../module/engine/contract';
-import { healthy, stubKernel } from './stub-kernel';
+import { healthy, stubKernel } from '../support/stub-kernel';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 const portalUser: Actor = { surface: 'portal', name: 'owner@example.com' };
