@@ -1,4 +1,6 @@
 // The dev portal's options (API.md) and the settings every part of it reads, defaults filled in.
+import type http from 'node:http';
+import { normaliseRemote } from './http';
 import type { Account } from './state';
 
 export interface DevPortalOptions {
@@ -16,6 +18,11 @@ export interface DevPortalOptions {
   envelopeSeconds?: number;
   /** Let the JSON API and the form name the address to register (tests on 127.0.0.1; never a real portal). */
   allowAddressOverride?: boolean;
+  /**
+   * The address the portal sees a client at, from its socket's (default: that one). Tests on loopback name the
+   * internet addresses their clients stand for, as a NAS refuses loopback ones.
+   */
+  seenAs?: (address: string) => string;
   /**
    * Listeners that answer over one family only, as dual-stack test sites do (API.md, "Both families"): the
    * registration page calls each, so the portal sees the device's IPv4 and its IPv6 address itself.
@@ -48,6 +55,8 @@ export interface Settings {
   pageRenewSeconds: number;
   allowAddressOverride: boolean;
   probeUrls: DevPortalOptions['probeUrls'];
+  /** The address the portal sees the request's client at. */
+  seenAt: (req: http.IncomingMessage) => string;
 }
 
 export function settingsOf(opts: DevPortalOptions): Settings {
@@ -63,5 +72,9 @@ export function settingsOf(opts: DevPortalOptions): Settings {
     pageRenewSeconds: opts.pageRenewSeconds ?? 60,
     allowAddressOverride: opts.allowAddressOverride === true,
     probeUrls: opts.probeUrls,
+    seenAt: req => {
+      const address = normaliseRemote(req.socket.remoteAddress);
+      return opts.seenAs ? opts.seenAs(address) : address;
+    },
   };
 }

@@ -2,7 +2,7 @@
 // "Both families"): sightings, registration, renewal from a new address, revocation.
 import type http from 'node:http';
 import { randomToken } from '../../module/cloud/keys';
-import { HttpError, normaliseRemote, sendJson } from './http';
+import { HttpError, sendJson } from './http';
 import { registerBody, type NasProtocol } from './nas-protocol';
 import type { Settings } from './options';
 import type { LiveState, PortalDevice, Session } from './state';
@@ -55,7 +55,7 @@ export class Registrations {
     res.setHeader('access-control-allow-origin', '*');
     // Each sighting on a connection of its own: a kept-alive one would show where the device was, not where it is.
     res.setHeader('connection', 'close');
-    const address = normaliseRemote(req.socket.remoteAddress);
+    const address = this.settings.seenAt(req);
     if (family !== null && familyOf(address) !== family) throw new HttpError(421, 'wrong_family', `this endpoint answers over IPv${family} only`);
     const s = this.sightings.get(token);
     const session = s ? this.live.state.sessions.find((x) => x.sessionId === s.sessionId) : undefined;
@@ -71,7 +71,7 @@ export class Registrations {
       if (typeof given !== 'string' || given.length > 64) throw new HttpError(400, 'bad_address', 'address must be text');
       return [given];
     }
-    return this.addressesSeen(normaliseRemote(req.socket.remoteAddress), sighting);
+    return this.addressesSeen(this.settings.seenAt(req), sighting);
   }
 
   /**

@@ -1,7 +1,7 @@
 // The dev portal's routes: the JSON API (API.md) and the web pages on the main listener, the sighting route on
 // every listener, and the NAS side handed to nas-protocol.ts.
 import type http from 'node:http';
-import { HttpError, normaliseRemote, readForm, readJson, sendHtml, sendJson, sendScript } from './http';
+import { HttpError, readForm, readJson, sendHtml, sendJson, sendScript } from './http';
 import type { NasProtocol } from './nas-protocol';
 import type { Settings } from './options';
 import { renderPage, type PageContext } from './pages';
@@ -67,16 +67,16 @@ export class Routes {
       return sendJson(res, 200, { ok: true });
     }
     if (method === 'GET' && parts[0] === 'me') {
-      return sendJson(res, 200, { qnapId: session.qnapId, sessionId: session.sessionId, address: normaliseRemote(req.socket.remoteAddress) });
+      return sendJson(res, 200, { qnapId: session.qnapId, sessionId: session.sessionId, address: this.settings.seenAt(req) });
     }
     if (method === 'POST' && parts[0] === 'pairing-codes') return sendJson(res, 201, this.sessions.newCode(session));
     if (method === 'POST' && parts[0] === 'sightings' && parts.length === 1) {
-      const address = normaliseRemote(req.socket.remoteAddress);
+      const address = this.settings.seenAt(req);
       const s = this.registrations.newSighting(session, address);
       return sendJson(res, 201, { token: s.token, address, probes: this.probeUrlsFor(req) });
     }
     if (method === 'POST' && parts[0] === 'lease' && parts.length === 1) {
-      const address = normaliseRemote(req.socket.remoteAddress);
+      const address = this.settings.seenAt(req);
       return sendJson(res, 200, { address, added: this.registrations.renewFrom(session, null, address) });
     }
     if (parts[0] === 'nas') {
@@ -109,7 +109,7 @@ export class Routes {
     const method = req.method ?? 'GET';
     let session = this.sessions.sessionOf(req);
     const form = method === 'POST' ? await readForm(req) : new URLSearchParams();
-    const ctx: PageContext = { ...emptyCtx(leaseSeconds, maxHours), session: session ?? null, address: normaliseRemote(req.socket.remoteAddress), allowAddressOverride };
+    const ctx: PageContext = { ...emptyCtx(leaseSeconds, maxHours), session: session ?? null, address: this.settings.seenAt(req), allowAddressOverride };
     const redirect = (to: string): void => { res.writeHead(303, { location: to }); res.end(); };
     if (method === 'POST' && path === '/signin') {
       try {

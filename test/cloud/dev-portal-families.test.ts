@@ -1,21 +1,24 @@
 // The dev portal proves each family (issue 16): its IPv4-only and IPv6-only endpoints note where a signed-in
 // client is seen from, a registration carries every address the portal itself saw (register-device), and the
 // same session seen later from a new address adds it to its device (add-address) without moving the expiry.
-// On loopback: 127.0.0.1 is the device's IPv4, ::1 its IPv6; the NAS side is the real link with an in-memory
-// engine that takes loopback addresses (the real one refuses them).
+// On loopback: 127.0.0.1 is the device's IPv4, ::1 its IPv6, which the portal sees as the documentation addresses
+// they stand for (a NAS refuses loopback ones); the NAS side is the real link and the real engine.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import sinon from 'sinon';
 import { PortalLink } from '../../module/cloud';
 import { CommandReceiver } from '../../module/cloud/commands';
-import { Store } from '../../module/store';
+import type { Engine } from '../../module/engine';
 import { DevPortalClient, startDevPortal, type DevPortal } from '../../scripts/dev-portal';
-import { FakeEngine } from './fake-engine';
-import { portalConfig, quietLog, tempDir, until } from './helpers';
+import { testEngine, type TestEngine } from '../support/test-engine';
+import { portalConfig, quietLog, until } from './helpers';
 
 const ACCOUNT = { qnapId: 'owner@example.com', password: 'correct horse' };
+/** The internet address each loopback client stands for. */
+const SEEN_AS: Record<string, string> = { '127.0.0.1': '192.0.2.1', '127.0.0.2': '192.0.2.2', '::1': '2001:db8::1' };
+const V4 = SEEN_AS['127.0.0.1'];
+const V6 = SEEN_AS['::1'];
 
 /** A POST from a chosen loopback source address (a second IPv4 of the same session). */
 function postFrom(url: string, localAddress: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -32,15 +35,15 @@ function postFrom(url: string, localAddress: string): Promise<{ status: number; 
 
 describe('dev portal: both families, one device (issue 16)', function () {
   this.timeout(20000);
-  let dir: string;
-  let store: Store;
-  let engine: FakeEngine;
+  let h: TestEngine;
+  let engine: Engine;
   let portal: DevPortal;
   let link: PortalLink;
 
   async function start(host: '127.0.0.1' | '::1'): Promise<{ client: DevPortalClient; nasId: string }> {
     portal = await startDevPortal({
-      host, port: 0, accounts: [ACCOUNT], stateFile: path.join(dir, 'portal.json'), leaseSeconds: 300, leaseRenewSeconds: 3600,
+      host, port: 0, accounts: [ACCOUNT], stateFile: path.join(h.dir, 'portal.json'), leaseSeconds: 300, leaseRenewSeconds: 3600,
+      seenAs: address => SEEN_AS[address] ?? address,
       ipv4Only: { host: '127.0.0.1', port: 0 }, ipv6Only: { host: '::1', port: 0 },
     });
     const client = new DevPortalClient(portal.url);
@@ -54,19 +57,16 @@ describe('dev portal: both families, one device (issue 16)', function () {
   const acked = (nasId: string, ref: string) => until('the NAS acked it', () => portal.state.nases.find(n => n.nasId === nasId)!.devices.find(d => d.ref === ref && d.deviceId !== null));
 
   beforeEach(async () => {
-    dir = tempDir();
-    store = (await Store.open({ dataDir: dir })).store;
-    engine = new FakeEngine();
-    engine.parse = address => ({ text: address, family: address.includes(':') ? 6 : 4, prefix: address.includes(':') ? 128 : 32 });
-    link = new PortalLink({ engine, store, config: portalConfig({ heartbeatSeconds: 0.5, reconnectMinSeconds: 0.05, reconnectMaxSeconds: 0.4, requestTimeoutSeconds: 2, insecureHttp: true }), log: quietLog });
+    h = await testEngine();
+    engine = h.engine;
+    link = new PortalLink({ engine, store: h.store, config: portalConfig({ heartbeatSeconds: 0.5, reconnectMinSeconds: 0.05, reconnectMaxSeconds: 0.4, requestTimeoutSeconds: 2, insecureHttp: true }), log: quietLog });
     await link.start();
   });
   afterEach(async () => {
     sinon.restore();
     await link.stop();
     await portal?.stop();
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await h.dispose();
   });
 
   it('registers every address its single-family endpoints saw, as one device; an address is never taken from the client', async () => {
@@ -74,13 +74,13 @@ describe('dev portal: both families, one device (issue 16)', function () {
     const s = await client.sightings();
     assert.deepEqual(s.probes, { 4: portal.ipv4OnlyUrl, 6: portal.ipv6OnlyUrl });
     assert.match(String(portal.ipv6OnlyUrl), /^http:\/\/\[::1\]:\d+$/);
-    assert.deepEqual(await client.sight(portal.ipv6OnlyUrl!, s.token), { address: '::1', family: 6, added: [] });
-    assert.deepEqual(await client.sight(portal.ipv4OnlyUrl!, s.token), { address: '127.0.0.1', family: 4, added: [] });
+    assert.deepEqual(await client.sight(portal.ipv6OnlyUrl!, s.token), { address: V6, family: 6, added: [] });
+    assert.deepEqual(await client.sight(portal.ipv4OnlyUrl!, s.token), { address: V4, family: 4, added: [] });
     const r = await client.register(nasId, { expiry: 600, label: 'laptop', sighting: s.token });
-    assert.deepEqual(r.device.addresses, ['127.0.0.1', '::1'], 'the registering request\'s own address first, then what the endpoints saw');
+    assert.deepEqual(r.device.addresses, [V4, V6], 'the registering request\'s own address first, then what the endpoints saw');
     await acked(nasId, r.device.ref);
-    const [device] = engine.active();
-    assert.deepEqual(device.addresses, ['127.0.0.1', '::1']);
+    const [device] = await engine.list();
+    assert.deepEqual(device.addresses, [V4, V6]);
     assert.equal(portal.acks.find(a => a.type === 'register-device')?.ok, true, 'sent as register-device');
 
     // what a client states is never registered
@@ -97,9 +97,8 @@ describe('dev portal: both families, one device (issue 16)', function () {
     // one address alone goes as a plain register, which every NAS takes
     const lone = new DevPortalClient(portal.url);
     await lone.signIn(ACCOUNT.qnapId, ACCOUNT.password);
-    engine.devices = [];
     const single = await lone.register(nasId, { expiry: 600, label: 'one family' });
-    assert.deepEqual(single.device.addresses, ['127.0.0.1']);
+    assert.deepEqual(single.device.addresses, [V4]);
     await acked(nasId, single.device.ref);
     assert.equal(portal.acks.filter(a => a.type === 'register').length, 1);
   });
@@ -109,60 +108,59 @@ describe('dev portal: both families, one device (issue 16)', function () {
     const first = await client.register(nasId, { expiry: 600, label: 'laptop' });
     const one = await acked(nasId, first.device.ref);
     const again = await client.registerSeen(nasId, { expiry: 600, label: 'laptop' });
-    assert.deepEqual(again.device.addresses, ['127.0.0.1', '::1']);
+    assert.deepEqual(again.device.addresses, [V4, V6]);
     const both = await acked(nasId, again.device.ref);
     assert.equal(both.deviceId, one.deviceId, 'the same NAS device');
-    assert.deepEqual(engine.active().map(d => [d.id, d.addresses]), [[one.deviceId, ['127.0.0.1', '::1']]]);
+    assert.deepEqual((await engine.list()).map(d => [d.id, d.addresses]), [[one.deviceId, [V4, V6]]]);
     assert.equal(portal.state.nases[0].devices.find(d => d.ref === first.device.ref)?.state, 'replaced');
-    assert.equal(engine.callsOf('revoke').length, 0, 'nothing was revoked on the way');
+    assert.deepEqual(h.calls.of('revoke'), [], 'nothing was revoked on the way');
   });
 
   it('the same session seen from a new address adds it to its session device; the expiry does not move', async () => {
     const { client, nasId } = await start('::1');
     const r = await client.register(nasId, { expiry: 'session', label: 'phone' });
-    assert.deepEqual(r.device.addresses, ['::1']);
+    assert.deepEqual(r.device.addresses, [V6]);
     const registered = await acked(nasId, r.device.ref);
-    const before = engine.active()[0];
+    const [before] = await engine.list();
     assert.equal((await client.lease()).added.length, 0, 'seen from where it already is: nothing to add');
 
     const s = await client.sightings();
     const seen = await client.sight(portal.ipv4OnlyUrl!, s.token);
-    assert.deepEqual(seen?.added, [{ nasId, ref: r.device.ref, deviceId: registered.deviceId, address: '127.0.0.1', sent: true }]);
-    const after = await until('the NAS added it', () => engine.active().find(d => d.addresses.includes('127.0.0.1')));
-    assert.deepEqual(after.addresses, ['::1', '127.0.0.1']);
+    assert.deepEqual(seen?.added, [{ nasId, ref: r.device.ref, deviceId: registered.deviceId, address: V4, sent: true }]);
+    const after = await until('the NAS added it', async () => (await engine.list()).find(d => d.addresses.includes(V4)));
+    assert.deepEqual(after.addresses, [V6, V4]);
     assert.equal(after.expiresAt, before.expiresAt, 'the expiry did not move');
     assert.equal(after.id, before.id, 'the same device');
     const ack = await until('acked', () => portal.acks.find(a => a.type === 'add-address'));
     assert.equal(ack.ok, true);
-    assert.deepEqual(portal.state.nases[0].devices.find(d => d.ref === r.device.ref)?.addresses, ['::1', '127.0.0.1']);
+    assert.deepEqual(portal.state.nases[0].devices.find(d => d.ref === r.device.ref)?.addresses, [V6, V4]);
 
     // a second IPv4 of the same session is not added: a device has one
     const second = await postFrom(`${portal.ipv4OnlyUrl!}/api/v1/sightings/${s.token}`, '127.0.0.2');
     assert.equal(second.status, 200);
-    assert.equal(second.body.address, '127.0.0.2');
+    assert.equal(second.body.address, SEEN_AS['127.0.0.2']);
     assert.deepEqual(second.body.added, []);
     // a fixed registration is not a session's lease: nothing is added to it
     const fixedClient = new DevPortalClient(`http://[::1]:${portal.port}`);
     await fixedClient.signIn(ACCOUNT.qnapId, ACCOUNT.password);
-    engine.devices = [];
     const fixed = await fixedClient.register(nasId, { expiry: 600, label: 'fixed' });
     await acked(nasId, fixed.device.ref);
     const fs2 = await fixedClient.sightings();
     assert.deepEqual((await fixedClient.sight(portal.ipv4OnlyUrl!, fs2.token))?.added, []);
-    assert.deepEqual(engine.active()[0].addresses, ['::1']);
+    assert.deepEqual((await engine.list()).map(d => d.addresses), [[V6]]);
   });
 
   it('an add-address the NAS refuses leaves the device as it was on the portal', async () => {
     const { client, nasId } = await start('::1');
     const r = await client.register(nasId, { expiry: 'session', label: 'phone' });
     await acked(nasId, r.device.ref);
-    sinon.stub(engine, 'addAddress').rejects(Object.assign(new Error('127.0.0.1 is already an address of device 9'), { code: 'conflict' }));
+    sinon.stub(engine, 'addAddress').rejects(Object.assign(new Error(`${V4} is already an address of device 9`), { code: 'conflict' }));
     const s = await client.sightings();
     assert.equal((await client.sight(portal.ipv4OnlyUrl!, s.token))?.added.length, 1);
     const ack = await until('acked', () => portal.acks.find(a => a.type === 'add-address'));
     assert.equal(ack.ok, true);
     assert.match(JSON.stringify(ack.ack.results), /conflict/);
-    assert.deepEqual(portal.state.nases[0].devices.find(d => d.ref === r.device.ref)?.addresses, ['::1']);
+    assert.deepEqual(portal.state.nases[0].devices.find(d => d.ref === r.device.ref)?.addresses, [V6]);
   });
 
   it('a NAS that does not know register-device (unknown_type) gets the device by its first address', async () => {
@@ -174,10 +172,10 @@ describe('dev portal: both families, one device (issue 16)', function () {
     });
     const { client, nasId } = await start('127.0.0.1');
     const r = await client.registerSeen(nasId, { expiry: 600, label: 'laptop' });
-    assert.deepEqual(r.device.addresses, ['127.0.0.1', '::1']);
+    assert.deepEqual(r.device.addresses, [V4, V6]);
     const device = await acked(nasId, r.device.ref);
-    assert.deepEqual(device.addresses, ['127.0.0.1']);
-    assert.deepEqual(engine.active().map(d => d.addresses), [['127.0.0.1']]);
+    assert.deepEqual(device.addresses, [V4]);
+    assert.deepEqual((await engine.list()).map(d => d.addresses), [[V4]]);
     assert.deepEqual(portal.acks.map(a => [a.type, a.ok]).filter(([t]) => t !== 'resync'), [['register-device', false], ['register', true]]);
   });
 });

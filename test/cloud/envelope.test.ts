@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { canonicalJson, CommandReceiver, generateKeyPair, signedBytes, signMessage, verifyEnvelope, verifyMessage, type Binding } from '../../module/cloud';
-import { Store } from '../../module/store';
-import { FakeEngine } from './fake-engine';
-import { portalConfig, quietLog, tempDir, VECTORS } from './helpers';
-import fs from 'node:fs';
+import type { Engine } from '../../module/engine';
+import type { Store } from '../../module/store';
+import { testEngine, type TestEngine } from '../support/test-engine';
+import { portalConfig, quietLog, VECTORS } from './helpers';
 
 const T0 = 1750000000000;
 const NAS = 'nas-golden-0001';
@@ -32,9 +32,9 @@ describe('cloud/canonical JSON and signatures', () => {
 });
 
 describe('cloud/command receiver: refusals are audited and change nothing', () => {
-  let dir: string;
+  let h: TestEngine;
   let store: Store;
-  let engine: FakeEngine;
+  let engine: Engine;
   let receiver: CommandReceiver;
   let mono: number;
   const portal = VECTORS.portal;
@@ -55,7 +55,7 @@ describe('cloud/command receiver: refusals are audited and change nothing', () =
     const ack = await receiver.receive(raw);
     if (seq === null) assert.equal(ack, null);
     else assert.deepEqual({ seq: ack?.seq, ok: ack?.ok, code: ack?.error?.code }, { seq, ok: false, code });
-    assert.deepEqual(engine.changes(), [], 'the engine was not asked to change anything');
+    assert.deepEqual(h.calls.changes(), [], 'the engine was not asked to change anything');
     assert.equal(await store.getPortalSequence(NAS), seqBefore, 'the stored sequence did not move');
     assert.deepEqual(await store.listDevices({ all: true }), devicesBefore);
     const audit = await store.listAudit({ limit: 1000 });
@@ -66,30 +66,35 @@ describe('cloud/command receiver: refusals are audited and change nothing', () =
   }
 
   beforeEach(async () => {
-    dir = tempDir();
-    store = (await Store.open({ dataDir: dir, now: () => T0 })).store;
-    engine = new FakeEngine(() => T0);
+    h = await testEngine({ now: () => T0 });
+    ({ store, engine } = h);
     mono = 5_000;
     receiver = new CommandReceiver({ engine, store, config: portalConfig(), binding, log: quietLog, now: () => T0, monoNow: () => mono });
     receiver.setPortalTime(T0 + 1000);
     await store.setPortalSequence(NAS, 6);
   });
   afterEach(async () => {
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await h.dispose();
   });
 
   it('accepts the golden envelope: engine.register with source portal, lease + grace, actor = QNAP ID; sequence stored', async () => {
     const ack = await receiver.receive(JSON.stringify(VECTORS.envelope));
     assert.equal(ack?.ok, true);
-    assert.deepEqual(engine.callsOf('register'), [[
+    assert.deepEqual(h.calls.of('register'), [[
       { address: '203.0.113.7', label: 'laptop “café” \u0001', qnapId: 'owner@example.com', source: 'portal', expiry: { policy: 'session', sessionId: 's-golden', leaseSeconds: 300 + 120 } },
       { surface: 'portal', name: 'owner@example.com' },
     ]]);
-    assert.deepEqual(ack?.results, [{ ok: true, ref: 'r1', address: '203.0.113.7', deviceId: 1, expiresAt: T0 + 420_000 }]);
+    // The vector's label carries U+0001 (for the canonical JSON): the engine refuses such a label, for this item alone.
+    assert.deepEqual(ack?.results?.map(r => [r.ok, r.ref, r.address, r.code]), [[false, 'r1', '203.0.113.7', 'bad_label']]);
+    assert.deepEqual(await engine.list({ all: true }), []);
     assert.equal(await store.getPortalSequence(NAS), 7);
-    // The same envelope again is a replay.
-    engine.calls = [];
+    const printable = await receiver.receive(JSON.stringify(envelope({ seq: 8, body: { ...VECTORS.envelope.body, label: 'laptop “café”' } })));
+    assert.deepEqual(printable?.results, [{ ok: true, ref: 'r1', address: '203.0.113.7', deviceId: 1, expiresAt: T0 + 420_000 }]);
+    const [device] = await engine.list();
+    assert.deepEqual([device.label, device.qnapId, device.source, device.policy, device.sessionId], ['laptop “café”', 'owner@example.com', 'portal', 'session', 's-golden']);
+    assert.equal((await store.listAudit({ limit: 1 }))[0].actor, 'owner@example.com');
+    // The golden envelope again is a replay.
+    h.calls.forget();
     await expectRefused(JSON.stringify(VECTORS.envelope), 'replayed', 7);
   });
 
@@ -149,7 +154,7 @@ describe('cloud/command receiver: refusals are audited and change nothing', () =
   it('a batch applies revocations before registrations and refuses a bad item alone', async () => {
     await engine.register({ address: '198.51.100.1', source: 'portal', expiry: { policy: 'fixed', seconds: 600 } }, { surface: 'portal', name: 'x' });
     await engine.register({ address: '198.51.100.2', source: 'portal', expiry: { policy: 'session', sessionId: 's-1', leaseSeconds: 600 } }, { surface: 'portal', name: 'x' });
-    engine.calls = [];
+    h.calls.forget();
     const items = [
       { type: 'register', body: { ref: 'r9', address: '198.51.100.9', label: '', qnapId: 'owner@example.com', expiry: { policy: 'fixed', seconds: 120 } } },
       { type: 'register', body: { ref: 'r10', address: 42 } },
@@ -159,12 +164,12 @@ describe('cloud/command receiver: refusals are audited and change nothing', () =
     ];
     const ack = await receiver.receive(JSON.stringify(envelope({ seq: 8, type: 'batch', body: { items } })));
     assert.equal(ack?.ok, true);
-    assert.deepEqual(engine.changes().map((c) => c.method), ['revoke', 'endSession', 'renewSession', 'register']);
-    assert.deepEqual(engine.callsOf('renewSession')[0].slice(0, 2), ['s-1', 420]);
+    assert.deepEqual(h.calls.changes().map((c) => c.method), ['revoke', 'endSession', 'renewSession', 'register']);
+    assert.deepEqual(h.calls.of('renewSession')[0].slice(0, 2), ['s-1', 420]);
     const bad = ack?.results?.find((r) => r.item === 1);
     assert.equal(bad?.code, 'bad_body');
     assert.equal((await store.listAudit()).filter((a) => a.action === 'portal-refuse').length, 1);
-    assert.deepEqual(engine.active().map((d) => d.address), ['198.51.100.9']);
+    assert.deepEqual((await engine.list()).map((d) => d.address), ['198.51.100.9']);
   });
 
   it('revoke only touches portal devices; engine errors come back as codes', async () => {
@@ -175,7 +180,7 @@ describe('cloud/command receiver: refusals are audited and change nothing', () =
     assert.equal(ack2?.results?.[0].code, 'bad_expiry');
     const ack3 = await receiver.receive(JSON.stringify(envelope({ seq: 10, body: { ...VECTORS.envelope.body, address: '127.0.0.1' } })));
     assert.equal(ack3?.results?.[0].code, 'bad_address');
-    assert.equal(engine.active().length, 1);
+    assert.equal((await engine.list()).length, 1);
   });
 
   it('resync revokes unlisted portal devices, keeps matching ones, registers missing ones, never revives ended ones', async () => {
@@ -186,7 +191,7 @@ describe('cloud/command receiver: refusals are audited and change nothing', () =
     const sess = await engine.register({ address: '198.51.100.4', source: 'portal', expiry: { policy: 'session', sessionId: 's-1', leaseSeconds: 300 } }, actor);
     const gone = await engine.register({ address: '198.51.100.5', source: 'portal', expiry: { policy: 'fixed', seconds: 600 } }, actor);
     await engine.revoke(gone.id, { surface: 'panel', name: 'admin' }, 'not wanted');
-    engine.calls = [];
+    h.calls.forget();
     const portalNow = T0 + 1000;
     const devices = [
       { ref: 'a', deviceId: keep.id, address: '198.51.100.1', label: '', qnapId: 'q', expiry: { policy: 'fixed', expiresAt: portalNow + 600_000 } },
@@ -197,12 +202,12 @@ describe('cloud/command receiver: refusals are audited and change nothing', () =
     ];
     const ack = await receiver.receive(JSON.stringify(envelope({ seq: 8, type: 'resync', body: { devices } })));
     assert.equal(ack?.ok, true);
-    assert.deepEqual(engine.changes().map((c) => [c.method, c.args[0]]), [['revoke', 2], ['renewSession', 's-1'], ['register', engine.callsOf('register')[0][0]]]);
-    assert.deepEqual((engine.callsOf('register')[0][0] as { expiry: unknown }).expiry, { policy: 'fixed', seconds: 90 });
+    assert.deepEqual(h.calls.changes().map((c) => [c.method, c.args[0]]), [['revoke', 2], ['renewSession', 's-1'], ['register', h.calls.of('register')[0][0]]]);
+    assert.deepEqual((h.calls.of('register')[0][0] as { expiry: unknown }).expiry, { policy: 'fixed', seconds: 90 });
     const byRef = new Map(ack?.results?.filter((r) => r.ref).map((r) => [r.ref, r]));
     assert.equal(byRef.get('a')?.ok, true);
     assert.equal(byRef.get('c')?.code, 'ended');
     assert.equal(byRef.get('e')?.code, 'expired');
-    assert.deepEqual(engine.active().map((d) => d.address).sort(), ['198.51.100.1', '198.51.100.3', '198.51.100.4', '198.51.100.6']);
+    assert.deepEqual((await engine.list()).map((d) => d.address).sort(), ['198.51.100.1', '198.51.100.3', '198.51.100.4', '198.51.100.6']);
   });
 });

@@ -1,12 +1,7 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { PortalConfig } from '../../module/config';
 import type { Log } from '../../module/cloud';
-
-export function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-cloud-'));
-}
 
 export function portalConfig(over: Partial<PortalConfig> = {}): PortalConfig {
   return {

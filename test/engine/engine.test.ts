@@ -1,45 +1,35 @@
 // The engine's rules with a stub kernel and a real store: what it books, what it asks of the kernel, and what
 // it does when the kernel fails. Fake timers drive expiry on the monotonic clock.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
-import { checkConfig } from '../../module/config';
-import { Store, SwitchFile } from '../../module/store';
+import type { Store } from '../../module/store';
 import { AllowEntry } from '../../module/kernel/enforcer';
 import { unpackEntry } from '../../module/kernel/packed-entry';
-import { silentLogger } from '../../module/engine/log';
 import { Actor, Device } from '../../module/engine/contract';
 import { KernelError } from '../../module/kernel/native';
 import { CODES } from '../../module/kernel/native-abi';
-import { healthy, stubKernel } from './stub-kernel';
+import { healthy } from '../support/stub-kernel';
+import { testEngine, type TestEngine } from '../support/test-engine';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 
 describe('engine (stub kernel, real store)', () => {
-  let dir: string;
+  let h: TestEngine;
   let store: Store;
-  let kernel: ReturnType<typeof stubKernel>;
+  let kernel: TestEngine['kernel'];
   let clock: sinon.SinonFakeTimers;
   let engine: Engine;
-  const config = checkConfig({ dataDir: '/unused', firewall: { lan: [], extraLan: ['198.51.100.0/24'] } });
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-engine-'));
-    ({ store } = await Store.open({ dataDir: dir }));
-    kernel = stubKernel();
     clock = sinon.useFakeTimers({ now: Date.parse('2026-11-25T12:00:00Z'), toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), now: () => Date.now(), mono: () => performance.now() });
-    await engine.start();
+    h = await testEngine({ config: { firewall: { extraLan: ['198.51.100.0/24'] } } });
+    ({ store, kernel, engine } = h);
     await engine.enable(admin);
   });
   afterEach(async () => {
     clock.restore();
-    await engine.stop();
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await h.dispose();
   });
 
   it('registers: store first, then a kernel entry whose timeout is the expiry, never 0', async () => {
@@ -136,10 +126,8 @@ describe('engine (stub kernel, real store)', () => {
   });
 
   it('starts without enforcing when the kernel refuses at start, and enforces once the reconciler succeeds', async () => {
-    await engine.stop();
     kernel.install.rejects(new KernelError('create set sipa4_allow: protocol not supported', CODES.EPROTONOSUPPORT, 'no'));
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), now: () => Date.now(), mono: () => performance.now() });
-    await engine.start();
+    engine = await h.restart();
     let s = await engine.status();
     assert.deepEqual([s.enabled, s.enforcing], [true, false]);
     await assert.rejects(engine.reconcile(), /ip_set/);

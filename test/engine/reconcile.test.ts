@@ -1,19 +1,14 @@
 // The repair the engine makes of what a full check found (stub kernel, real store), and the reconciler's pace:
 // a cheap look every 250 ms that starts a full check when it changes, full checks every interval (fake timers).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import sinon from 'sinon';
 import { Engine } from '../../module/engine/engine';
 import { Reconciler, WATCH_MS } from '../../module/engine/reconciler';
-import { checkConfig } from '../../module/config';
-import { Store, SwitchFile } from '../../module/store';
+import type { Store } from '../../module/store';
 import { Health, MemberDiff, Wanted } from '../../module/kernel/enforcer';
 import { unpackEntry } from '../../module/kernel/packed-entry';
-import { silentLogger } from '../../module/engine/log';
 import { Actor } from '../../module/engine/contract';
-import { stubKernel } from './stub-kernel';
+import { testEngine, type TestEngine } from '../support/test-engine';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 const v4 = (a: string) => ({ family: 4 as const, bytes: Uint8Array.from(a.split('.').map(Number)), prefix: 32 });
@@ -26,24 +21,21 @@ function health(problems: string[], members: Partial<MemberDiff> = {}, damaged =
 }
 
 describe('engine: the repair of what a full check found (stub kernel, real store)', () => {
-  let dir: string;
+  let h: TestEngine;
   let store: Store;
-  let kernel: ReturnType<typeof stubKernel>;
+  let kernel: TestEngine['kernel'];
   let engine: Engine;
-  const config = checkConfig({ dataDir: '/unused', firewall: { lan: [], extraLan: ['192.0.2.0/24'] } });
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-reconcile-'));
-    ({ store } = await Store.open({ dataDir: dir }));
-    kernel = stubKernel({ disallow: sinon.stub().returns({ cut: 2, failed: [] }), check: sinon.stub().resolves(health([])), fingerprint: sinon.stub().returns('tables sets') });
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir) });
-    await engine.start();
+    h = await testEngine({
+      config: { firewall: { extraLan: ['192.0.2.0/24'] } },
+      kernel: { disallow: sinon.stub().returns({ cut: 2, failed: [] }), check: sinon.stub().resolves(health([])), fingerprint: sinon.stub().returns('tables sets') },
+    });
+    ({ store, kernel, engine } = h);
     await engine.enable(admin);
   });
   afterEach(async () => {
-    await engine.stop();
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await h.dispose();
   });
 
   it('asks the kernel to compare with every active device and the LAN', async () => {
@@ -74,10 +66,12 @@ describe('engine: the repair of what a full check found (stub kernel, real store
   });
 
   it('a repair that does not hold is audited and announced once, then once per 10 minutes with a count; a new damage after a healthy check at once', async () => {
-    await engine.stop();
+    await h.dispose();
     let mono = 0;
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), mono: () => mono });
-    await engine.start();
+    h = await testEngine({ mono: () => mono });
+    ({ store, kernel, engine } = h);
+    await engine.enable(admin);
+    kernel.allow.resetHistory();
     const announced: string[] = [];
     engine.on('repaired', ({ what }) => announced.push(what));
     const rows = async () => (await store.listAudit({ limit: 100 })).filter(r => r.action === 'repaired').map(r => r.detail);

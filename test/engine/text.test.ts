@@ -1,40 +1,21 @@
 // Text that reaches people (labels, revoke reasons): no controls, C0 or C1, and no marks that reorder text.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
-import { checkConfig } from '../../module/config';
-import { Store, SwitchFile } from '../../module/store';
-import type { Enforcement } from '../../module/kernel/enforcer';
-import { silentLogger } from '../../module/engine/log';
 import type { Actor } from '../../module/engine/contract';
+import { testEngine, type TestEngine } from '../support/test-engine';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 
 describe('engine: labels and reasons shown to people', () => {
-  let dir: string;
-  let store: Store;
+  let h: TestEngine;
   let engine: Engine;
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-text-'));
-    ({ store } = await Store.open({ dataDir: dir }));
-    const kernel = {
-      install: sinon.stub().resolves(), remove: sinon.stub().resolves(), allow: sinon.stub().returns([]),
-      disallow: sinon.stub().returns({ cut: 0, failed: [] }), replaceAllowed: sinon.stub().returns([]), setLan: sinon.stub(),
-      listAllowed: sinon.stub().returns([]), installed: sinon.stub().returns(false),
-      check: sinon.stub().resolves({ ok: true, problems: [], allowed: { 4: 0, 6: 0 } }),
-    } as unknown as Enforcement;
-    const config = checkConfig({ dataDir: dir, firewall: { lan: [], extraLan: [] } });
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir) });
-    await engine.start();
+    h = await testEngine();
+    engine = h.engine;
   });
   afterEach(async () => {
-    await engine.stop();
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await h.dispose();
   });
 
   const register = (label: string) => engine.register({ address: '203.0.113.7', source: 'local', label, expiry: { policy: 'fixed', seconds: 600 } }, admin);

@@ -2,19 +2,16 @@
 // administrator, a permanent kernel entry, never booked as expired, kept across a restart whatever the clock
 // says, and taken out (flows cut) only by a revoke. Stub kernel, real store, fake timers.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { Engine, EngineError } from '../../module/engine/engine';
-import { checkConfig, Config } from '../../module/config';
-import { Store, SwitchFile } from '../../module/store';
+import type { Store } from '../../module/store';
 import { AllowEntry } from '../../module/kernel/enforcer';
 import { unpackEntry } from '../../module/kernel/packed-entry';
 import { PERMANENT_TIMEOUT } from '../../module/kernel/native';
-import { silentLogger } from '../../module/engine/log';
 import type { Actor } from '../../module/engine/contract';
-import { healthy, stubKernel } from './stub-kernel';
+import { healthy } from '../support/stub-kernel';
+import { testEngine, type TestEngine } from '../support/test-engine';
 
 const admin: Actor = { surface: 'cli', name: 'admin' };
 const portalUser: Actor = { surface: 'portal', name: 'owner@example.com' };
@@ -24,33 +21,29 @@ const YEAR_MS = 365 * 86_400_000;
 const bytesOf = (e: { bytes: Uint8Array }) => Array.from(e.bytes).join('.');
 
 describe('engine: registrations until revoked (stub kernel, real store)', () => {
-  let dir: string;
+  let h: TestEngine;
   let store: Store;
-  let kernel: ReturnType<typeof stubKernel>;
+  let kernel: TestEngine['kernel'];
   let clock: sinon.SinonFakeTimers;
   let engine: Engine;
 
-  const startEngine = async (config: Config, buildTimeMs = 0) => {
-    engine = new Engine({ store, kernel, config, log: silentLogger, version: 'test', buildTimeMs, switch: new SwitchFile(dir), now: () => Date.now(), mono: () => performance.now() });
-    await engine.start();
+  const startEngine = async (config: Record<string, unknown>, buildTimeMs = 0) => {
+    engine = await h.restart({ config, buildTimeMs });
   };
-  const allowing = checkConfig({ dataDir: '/unused', firewall: { lan: [] }, policy: { allowUntilRevoked: true } });
+  const allowing = { policy: { allowUntilRevoked: true } };
 
   beforeEach(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-engine-ur-'));
-    ({ store } = await Store.open({ dataDir: dir }));
-    kernel = stubKernel();
     clock = sinon.useFakeTimers({ now: Date.parse('2026-11-25T12:00:00Z'), toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    h = await testEngine({ start: false });
+    ({ store, kernel, engine } = h);
   });
   afterEach(async () => {
     clock.restore();
-    await engine.stop();
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await h.dispose();
   });
 
   it('is refused where the policy does not allow it (the default), naming policy.allowUntilRevoked; nothing is stored or allowed', async () => {
-    await startEngine(checkConfig({ dataDir: '/unused', firewall: { lan: [] } }));
+    await startEngine({});
     await engine.enable(admin);
     assert.equal((await engine.status()).allowUntilRevoked, false);
     await assert.rejects(engine.register({ address: '203.0.113.7', source: 'local', expiry: FOREVER }, admin),
@@ -154,8 +147,7 @@ describe('engine: registrations until revoked (stub kernel, real store)', () => 
   it('a store recovered from the kernel takes a permanent entry back as a registration until revoked', async () => {
     kernel.listAllowed.returns([{ family: 4, bytes: Uint8Array.from([203, 0, 113, 13]), prefix: 32, timeout: 0 }]);
     kernel.installed.returns(true);
-    engine = new Engine({ store, kernel, config: allowing, log: silentLogger, version: 'test', buildTimeMs: 0, switch: new SwitchFile(dir), now: () => Date.now(), mono: () => performance.now() });
-    await engine.start({ movedTo: path.join(dir, 'sipa.db.corrupt-x'), reason: 'test' });
+    engine = await h.restart({ config: allowing, recovered: { movedTo: path.join(h.dir, 'sipa.db.corrupt-x'), reason: 'test' } });
     const [d] = await engine.list();
     assert.deepEqual([d.address, d.policy, d.expiresAt, d.label], ['203.0.113.13', 'until-revoked', null, 'recovered from the firewall']);
     assert.deepEqual((kernel.replaceAllowed.lastCall.args[0] as AllowEntry[]).map(e => e.timeout), [PERMANENT_TIMEOUT]);

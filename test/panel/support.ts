@@ -1,20 +1,19 @@
 // What the browser tests run against. `startPanelServer` is the one place that decides what "the server under
-// test" is: today the real API (startApi) over an in-memory FakeEngine; the lead can switch it to the real
-// daemon in a network namespace, as long as it serves the built panel at `url` and honours the same
+// test" is: today the real API (startApi) over the real engine on a stub kernel (testEngine); `startRealPanel`
+// is the real daemon in a network namespace. Both serve the built panel at `url` and honour the same
 // authLogin.cgi URL, the allowlist (127.0.0.1) and X-Forwarded-For from loopback.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import { startApi } from '../../module/api';
-import type { Status } from '../../module/engine/contract';
+import type { Engine, Status } from '../../module/engine';
 import { addNamespace, removeNamespace } from '../../scripts/lib/netns';
 import { makeDaemon, TestDaemon } from '../../scripts/lib/daemon';
 import { call } from '../api/helpers';
 import { startFakeQts, FakeQts, FakeQtsUser } from '../api/fake-qts';
-import { FakeEngine } from './fake-engine';
+import { testEngine } from '../support/test-engine';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 /**
@@ -34,8 +33,8 @@ export interface PanelServerOptions {
 export interface PanelServer {
   /** Base URL of the page, ending in "/". */
   url: string;
-  /** The fake engine, when there is one (tests that need it skip otherwise). */
-  engine: FakeEngine | null;
+  /** The engine behind the API, for a test to change or read what the panel shows. */
+  engine: Engine;
   stop(): Promise<void>;
 }
 
@@ -50,22 +49,27 @@ export function buildPanel(): void {
 
 export async function startPanelServer(opts: PanelServerOptions): Promise<PanelServer> {
   buildPanel();
-  const engine = new FakeEngine({ portal: opts.portal });
-  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-panel-'));
-  const api = await startApi({
-    engine,
-    runDir,
-    config: { http: { enabled: true, host: '127.0.0.1', port: 0 }, token: null, qtsAuthUrl: opts.qtsAuthUrl, allowedHosts: ['127.0.0.1', 'localhost'], panelDir: PANEL_DIR },
-  });
-  return {
-    url: `${api.httpUrl}/`,
-    engine,
-    async stop() {
-      await api.stop();
-      engine.close();
-      fs.rmSync(runDir, { recursive: true, force: true });
-    },
-  };
+  const portal = opts.portal ?? { configured: true, bound: true, connected: true };
+  // Periods as short as 1 s, so that a test sees one end.
+  const h = await testEngine({ portalStatus: () => portal, config: { firewall: { extraLan: ['192.168.1.0/24', 'fd00:1::/64'] }, policy: { minSeconds: 1 } } });
+  try {
+    const api = await startApi({
+      engine: h.engine,
+      runDir: path.join(h.dir, 'run'),
+      config: { http: { enabled: true, host: '127.0.0.1', port: 0 }, token: null, qtsAuthUrl: opts.qtsAuthUrl, allowedHosts: ['127.0.0.1', 'localhost'], panelDir: PANEL_DIR },
+    });
+    return {
+      url: `${api.httpUrl}/`,
+      engine: h.engine,
+      async stop() {
+        await api.stop();
+        await h.dispose();
+      },
+    };
+  } catch (err) {
+    await h.dispose();
+    throw err;
+  }
 }
 
 /** Registers an address through the HTTP API as the given QTS session, as any client would. */

@@ -12,9 +12,8 @@ import { until } from '../../scripts/lib/wait';
 import { systemLog } from '../../module/engine/system-log';
 import { EventSummary } from '../../module/engine/event-summary';
 import { PortalLink } from '../../module/cloud';
-import { Store } from '../../module/store';
 import { DevPortalClient, startDevPortal } from '../../scripts/dev-portal';
-import { FakeEngine } from '../cloud/fake-engine';
+import { testEngine } from '../support/test-engine';
 import { portalConfig, quietLog } from '../cloud/helpers';
 import { startImpostor, Impostor } from '../api/impostor';
 import { call } from '../api/helpers';
@@ -99,13 +98,12 @@ describe('the NAS event log', function () {
   });
 
   it('refused portal commands: one line at once, the rest summarised when the window ends', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sipa-evlog-portal-'));
-    const store = (await Store.open({ dataDir: dir })).store;
+    const h = await testEngine();
     const account = { qnapId: 'owner@example.com', password: 'correct horse' };
-    const portal = await startDevPortal({ host: '127.0.0.1', port: 0, accounts: [account], stateFile: path.join(dir, 'portal.json'), leaseSeconds: 300, leaseRenewSeconds: 3600 });
+    const portal = await startDevPortal({ host: '127.0.0.1', port: 0, accounts: [account], stateFile: path.join(h.dir, 'portal.json'), leaseSeconds: 300, leaseRenewSeconds: 3600 });
     const lines: Array<{ level: string; message: string }> = [];
     const link = new PortalLink({
-      engine: new FakeEngine(), store, log: quietLog, systemLog: (level, message) => lines.push({ level, message }),
+      engine: h.engine, store: h.store, log: quietLog, systemLog: (level, message) => lines.push({ level, message }),
       config: portalConfig({ heartbeatSeconds: 0.5, reconnectMinSeconds: 0.05, reconnectMaxSeconds: 0.4, requestTimeoutSeconds: 2 }),
     });
     try {
@@ -116,15 +114,14 @@ describe('the NAS event log', function () {
       const nasId = (await link.bind({ portalUrl: portal.url, code: code.toLowerCase().replace(/^(....)/, '$1-') })).nasId as string;
       await until('connected', () => link.status().connected && portal.connected(nasId));
       for (let i = 0; i < 25; i++) portal.sendRaw(nasId, i % 5 ? '{"v":1,"type":"revoke"}' : 'x'.repeat(70_000));
-      await until('refusals seen', async () => (await store.listAudit({ limit: 1000 })).filter(a => a.action === 'portal-refuse').length >= 25, 10000);
+      await until('refusals seen', async () => (await h.store.listAudit({ limit: 1000 })).filter(a => a.action === 'portal-refuse').length >= 25, 10000);
       assert.equal(lines.length, 1, JSON.stringify(lines));
       assert.equal(lines[0].level, 'warn');
       assert.match(lines[0].message, /^refused a portal command: too_large \(unknown type, seq \?: envelope of \d+ bytes is over the 65536-byte limit\); more are summarised every 5 minutes$/);
     } finally {
       await link.stop();
       await portal.stop();
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await h.dispose();
     }
     assert.equal(lines.length, 2, JSON.stringify(lines));
     assert.deepEqual(lines[1], { level: 'warn', message: 'refused 24 more portal commands in the last 5 minutes: 20 malformed, 4 too_large' });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Actor, Device } from '../../module/domain';
-import type { DeviceFields, Store } from '../../module/store';
+import { Store, type DeviceFields } from '../../module/store';
 import { checkConfig, type Config } from '../../module/config';
 
 export const admin: Actor = { surface: 'cli', name: 'admin' };
@@ -19,6 +19,33 @@ export function makeTempDir(): string {
 
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** A real store in a fresh temporary folder; `dispose` closes it and removes the folder. */
+export interface TempStore {
+  dir: string;
+  store: Store;
+  dispose(): Promise<void>;
+}
+
+export async function tempStore(opts: { now?: () => number } = {}): Promise<TempStore> {
+  const dir = makeTempDir();
+  try {
+    const { store } = await Store.open({ dataDir: dir, now: opts.now });
+    return {
+      dir, store,
+      async dispose() {
+        try {
+          await store.close();
+        } finally {
+          removeDir(dir);
+        }
+      },
+    };
+  } catch (err) {
+    removeDir(dir);
+    throw err;
+  }
 }
 
 export function fixedDevice(address: string, over: Partial<DeviceFields> = {}): DeviceFields {

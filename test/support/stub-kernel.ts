@@ -1,4 +1,4 @@
-// The kernel the engine tests stand the real Engine and a real store on: every Enforcement call a sinon stub.
+// The kernel the tests stand the real Engine on (test-engine.ts): every Enforcement call a sinon stub.
 import sinon from 'sinon';
 import type { Enforcement, Health } from '../../module/kernel';
 
