@@ -1,6 +1,6 @@
 // Accepting and applying portal commands (PROTOCOL.md §5-§7). One envelope at a time: verify, refuse and
 // audit, or advance the stored sequence and apply it to the engine. Engine errors become per-item results.
-import { parseDeviceAddress, KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds } from '../domain';
+import { parseDeviceAddress, KERNEL_MAX_TIMEOUT, kernelTimeoutSeconds, withoutUnshowable } from '../domain';
 import type { Actor, Device, EngineApi, ExpiryRequest } from '../engine';
 import type { PortalConfig } from '../config';
 import { StoreError, type Store } from '../store';
@@ -182,7 +182,7 @@ export class CommandReceiver {
       : { policy: 'session', sessionId: b.expiry.sessionId, leaseSeconds: this.leaseWithGrace(b.expiry.leaseSeconds) };
     const [address, ...moreAddresses] = b.addresses;
     try {
-      const d = await this.deps.engine.register({ address, moreAddresses, label: b.label, qnapId: b.qnapId, source: 'portal', expiry }, this.actor(b.qnapId));
+      const d = await this.deps.engine.register({ address, moreAddresses, label: portalLabel(b.label), qnapId: b.qnapId, source: 'portal', expiry }, this.actor(b.qnapId));
       return { ok: true, ref: b.ref, address: d.address, deviceId: d.id, expiresAt: d.expiresAt ?? undefined };
     } catch (e) {
       return { ref: b.ref, address, ...errorResult(e) };
@@ -217,7 +217,7 @@ export class CommandReceiver {
 
   private async registerExpiry(ref: string, address: string, label: string, qnapId: string, expiry: ExpiryRequest): Promise<Result> {
     try {
-      const d = await this.deps.engine.register({ address, label, qnapId, source: 'portal', expiry }, this.actor(qnapId));
+      const d = await this.deps.engine.register({ address, label: portalLabel(label), qnapId, source: 'portal', expiry }, this.actor(qnapId));
       return { ok: true, ref, address: d.address, deviceId: d.id, expiresAt: d.expiresAt ?? undefined };
     } catch (e) {
       return { ref, address, ...errorResult(e) };
@@ -363,4 +363,12 @@ export class CommandReceiver {
     }
     return results;
   }
+}
+
+/**
+ * A label as the owner typed it on the portal, less the controls and direction marks the NAS does not show
+ * (a right-to-left name often carries one): they must not cost the device its access, as a refusal would.
+ */
+function portalLabel(label: string): string {
+  return withoutUnshowable(label);
 }

@@ -12,3 +12,4 @@ export {
 } from './policy';
 export { clockTrust, remainingAfterRestore, CLOCK_TOLERANCE_MS, type ClockEvidence, type ClockTrust } from './clock';
 export { listRank, compareListOrder, firstInListOrder } from './order';
+export { UNSHOWABLE, withoutUnshowable } from './text';

@@ -9,7 +9,7 @@
 // books anything; a write that cannot be made is retried later and never undoes what the kernel holds.
 import {
   parseDeviceAddress, parseNetwork, formatAddress, IpNetwork, checkExpiry, expiresAtFor, kernelTimeoutSeconds, clockTrust,
-  remainingAfterRestore, SYSTEM, firstInListOrder,
+  remainingAfterRestore, SYSTEM, firstInListOrder, UNSHOWABLE,
 } from '../domain';
 import { Store, type Recovered, type SwitchReading, type UnreadableRow } from '../store';
 import {
@@ -77,13 +77,6 @@ const BOOKING_RETRY_FIRST_MS = 1000;
 const BOOKING_RETRY_MAX_MS = 60_000;
 /** A repair that does not hold (the next check finds the same) is audited and announced again after this long. */
 const UNHEALED_REPORT_MS = 10 * 60_000;
-/**
- * Characters text shown to people must not hold: C0 and C1 controls, and the marks that reorder or hide text
- * (bidi embeddings, overrides and isolates, LRM/RLM, the Arabic letter mark), with which a label or an audit
- * line can be made to read as something else.
- */
-// eslint-disable-next-line no-control-regex -- control and direction characters are what it refuses
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 type KernelAddress = Pick<IpNetwork, 'family' | 'bytes' | 'prefix'>;
 
@@ -1060,9 +1053,9 @@ function sessionScope(by: Actor): 'portal' | null {
   return by.surface === 'portal' ? 'portal' : null;
 }
 
-/** The refusal for text holding a CONTROL character, naming the field and the character. */
+/** The refusal for text holding an UNSHOWABLE character, naming the field and the character. */
 function controlRefusal(field: 'label' | 'reason', text: string): EngineError | null {
-  const m = CONTROL.exec(text);
+  const m = UNSHOWABLE.exec(text);
   if (!m) return null;
   const code = `U+${(m[0].codePointAt(0) as number).toString(16).toUpperCase().padStart(4, '0')}`;
   return new EngineError(field === 'label' ? 'bad_label' : 'bad_reason', `${field} must not contain control characters or text-direction marks (found ${code})`, field);
@@ -1081,7 +1074,7 @@ function checkLabel(label: unknown): string | undefined {
 function checkQnapId(id: unknown): string | null | undefined {
   if (id === undefined) return undefined;
   if (id === null) return null;
-  if (typeof id !== 'string' || id.length === 0 || id.length > 128 || CONTROL.test(id)) {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 128 || UNSHOWABLE.test(id)) {
     throw new EngineError('bad_qnap_id', 'QNAP ID must be 1 to 128 printable characters', 'qnapId');
   }
   return id;
