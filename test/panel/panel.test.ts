@@ -170,6 +170,22 @@ describe('panel: QuFirewall settings page in Chromium', function () {
     assert.match(fs.readFileSync(await log.path(), 'utf8'), /^\uFEFFid,at,who,action/);
   });
 
+  it('shown again after another QuFirewall page, the list and its controls agree', async () => {
+    await registerThroughApi(server.url, ADMIN_SID, '203.0.113.7', 3600, 'laptop');
+    const page = await open();
+    await ready(page);
+    await page.getByLabel('Show').selectOption('ended');
+    await page.getByText('No ended devices.').waitFor();
+    await page.getByRole('tab', { name: 'Audit log' }).click();
+    // The host detaches the same element and attaches it again.
+    await page.getByRole('link', { name: 'Rules' }).click();
+    await page.getByRole('link', { name: 'Secure IP Access' }).click();
+    await ready(page);
+    assert.equal(await page.getByRole('tab', { name: 'Trusted list' }).getAttribute('aria-selected'), 'true');
+    assert.equal(await page.getByLabel('Show').inputValue(), 'active');
+    await page.getByRole('rowheader', { name: '203.0.113.7' }).waitFor({ timeout: 10_000 });
+  });
+
   it('a non-admin QTS user and a missing session are refused', async () => {
     let page = await open('qts-user-sid');
     await page.getByRole('heading', { name: 'Administrators only' }).waitFor();

@@ -101,3 +101,32 @@ export function openDialog(host: HTMLElement, o: DialogOptions): Promise<string>
   (typeof o.initial === 'number' ? buttons[o.initial] : o.initial).focus();
   return done;
 }
+
+/** A dialog of the panel: `restore` is optional, focus goes back by itself (see dialogsIn). */
+export interface PanelDialog extends Omit<DialogOptions, 'restore'> {
+  /** What opened it; by default what has focus. */
+  opener?: HTMLElement;
+  restore?: (value: string) => void;
+  /** The data-key of what takes the opener's place when the opener is gone. */
+  fallbackKey?: string;
+}
+
+export type OpenDialog = (o: PanelDialog) => Promise<string>;
+
+/**
+ * Dialogs inside `host` (in `root`): focus goes back to what opened one, or to what took its place (the same
+ * data-key, or `fallbackKey`), else to `fallback`.
+ */
+export function dialogsIn(root: ShadowRoot, host: HTMLElement, fallback: HTMLElement): OpenDialog {
+  return o => {
+    const opener = o.opener ?? (root.activeElement as HTMLElement | null) ?? fallback;
+    const keys = [opener.dataset.key, o.fallbackKey].filter((k): k is string => !!k);
+    return openDialog(host, {
+      ...o,
+      restore: o.restore ?? (() => {
+        const found = keys.map(k => root.querySelector<HTMLElement>(`[data-key="${CSS.escape(k)}"]`)).find(Boolean);
+        (opener.isConnected ? opener : found ?? fallback).focus();
+      }),
+    });
+  };
+}

@@ -97,6 +97,16 @@ export function termText(d: Device): string {
   return `for ${period((d.expiresAt - d.registeredAt) / 1000)}`;
 }
 
+/** "until 17:42", or "until revoked". */
+export function untilText(d: Device): string {
+  return d.expiresAt === null ? 'until revoked' : `until ${shortTime(d.expiresAt)}`;
+}
+
+/** A device in a sentence: "203.0.113.7 (Ana’s laptop)". */
+export function describe(d: Device): string {
+  return d.label ? `${d.address} (${d.label})` : d.address;
+}
+
 const ACTIONS: Record<string, string> = {
   register: 'registered', renew: 'renewed', revoke: 'revoked', expire: 'expired', enable: 'enabled', disable: 'disabled',
   bind: 'linked to a QNAP ID', unbind: 'unlinked', lease: 'session renewed', 'add-address': 'address added',
