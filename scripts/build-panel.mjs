@@ -10,8 +10,17 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'module', 'panel');
-const out = path.resolve(process.argv[2] ?? path.join(root, 'dist', 'panel'));
-
+const given = process.argv[2];
+if (given === '') {
+  console.error('build-panel: the output folder is empty text; give a folder or nothing (dist/panel)');
+  process.exit(2);
+}
+const out = path.resolve(given ?? path.join(root, 'dist', 'panel'));
+// The folder is replaced whole: only an earlier build (or an empty folder) may be, never one that holds anything else.
+if (fs.existsSync(out) && fs.readdirSync(out).length > 0 && !fs.existsSync(path.join(out, 'manifest.json'))) {
+  console.error(`build-panel: ${out} is not an earlier panel build (no manifest.json); not replacing it`);
+  process.exit(2);
+}
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 

@@ -20,7 +20,8 @@ const REPO = path.resolve(__dirname, '..', '..', '..');
  * The built panel the servers under test serve. SIPA_TEST_PANEL_DIR points the same tests at another build
  * (e.g. the panel of an older commit, built with `node scripts/build-panel.mjs DIR`), to show what they catch.
  */
-export const PANEL_DIR = process.env.SIPA_TEST_PANEL_DIR ?? path.join(REPO, 'dist', 'panel');
+// Set but empty is unset: an empty folder name would resolve to the working directory.
+export const PANEL_DIR = process.env.SIPA_TEST_PANEL_DIR || path.join(REPO, 'dist', 'panel');
 export const SHOTS = path.join(REPO, 'test-results', 'panel');
 export const AXE = path.join(REPO, 'node_modules', 'axe-core', 'axe.min.js');
 
