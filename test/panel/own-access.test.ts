@@ -3,7 +3,7 @@
 // validation messages; after a Revoke Request or a switch change the keyboard is where the admin was.
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { RealPanel, realPanelSuite, shotPath } from './support';
+import { ADMIN_SID, RealPanel, realPanelSuite, shotPath } from './support';
 import type { Device } from '../../module/engine/contract';
 
 /** The innermost focused element: role and accessible-name-ish text. */
@@ -68,6 +68,22 @@ describe('panel: the admin\'s own access (real daemon)', function () {
     const reg = page.getByRole('dialog', { name: 'Register a device' });
     assert.equal(await reg.getByLabel('Address', { exact: true }).inputValue(), '203.0.113.50');
     await page.keyboard.press('Escape');
+  });
+
+  it('warns an unregistered admin again after a sign-out and Reload (the same warning as before is drawn anew)', async () => {
+    const page = await open('203.0.113.52');
+    const warning = page.getByRole('status').filter({ hasText: 'You are connected from 203.0.113.52, which is not registered.' });
+    await warning.waitFor();
+    await panel.ctx!.clearCookies();
+    await warning.getByRole('button', { name: 'Register this address' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Register a device' });
+    await dlg.getByRole('button', { name: 'Register' }).click();
+    await page.getByRole('heading', { name: 'Your QTS session has ended' }).waitFor();
+    assert.equal(await warning.count(), 0, 'signed out: nothing about the admin\'s access');
+    await panel.ctx!.addCookies([{ name: 'NAS_SID', value: ADMIN_SID, domain: '127.0.0.1', path: '/' }]);
+    await page.getByRole('button', { name: 'Reload' }).click();
+    await warning.waitFor({ timeout: 8000 });
+    assert.deepEqual(await panel.rp.daemon.sipaJson<Device[]>('list'), [], 'nothing was registered while signed out');
   });
 
   it('IPv6 under the /64 scope: the row that allows the admin\'s network is "you", and its details say what is really allowed', async () => {

@@ -60,6 +60,8 @@ export class OwnNotice {
   /** Nothing to say: from the LAN, signed out, refused, or before the status is known. */
   clear(): void {
     this.el.replaceChildren();
+    // Forgotten with what was drawn, so that the same notice is drawn again when there is something to say.
+    delete this.el.dataset.sig;
   }
 
   /** For an admin connected from the internet (`own.remote`); `enabled`: Secure IP Access is on. */
