@@ -18,11 +18,17 @@ function members(ns: string, set: string): string[] {
   return out.slice(out.indexOf('Members:\n') + 'Members:\n'.length).split('\n').filter(Boolean).map(l => l.split(' ')[0]).sort();
 }
 
-/** The filter tables of both families and the set names, without counters: what "intact" looks like. */
+/**
+ * The filter tables of both families, the set names and the IPv4 allow set's members, without counters: what
+ * "intact" looks like. The members too: a set put back is repaired when the registered devices are in it again
+ * (the engine creates it, then fills it).
+ */
 function kernelShape(ns: string): string {
   const rules = ['iptables-legacy-save', 'ip6tables-legacy-save'].map(p =>
     inNs(ns, p, ['-t', 'filter']).split('\n').filter(l => l && !l.startsWith('#')).map(l => l.replace(/\[\d+:\d+\]/, '')).join('\n'));
-  return [...rules, inNs(ns, 'ipset', ['list', '-n']).split('\n').filter(Boolean).sort().join(' ')].join('\n');
+  const names = inNs(ns, 'ipset', ['list', '-n']).split('\n').filter(Boolean).sort();
+  const allowed = names.includes('sipa4_allow') ? members(ns, 'sipa4_allow').join(' ') : 'no allow set';
+  return [...rules, names.join(' '), allowed].join('\n');
 }
 
 async function repairAudited(d: TestDaemon): Promise<AuditEntry> {
