@@ -23,7 +23,7 @@ export interface DevPortal {
   /** Direct access for tests and the demo. */
   state: PortalState;
   acks: AckRecord[];
-  reports: Array<{ nasId: string; report: Record<string, unknown> }>;
+  reports: NasProtocol['reports'];
   connected(nasId: string): boolean;
   /** Signs and sends a command to a connected NAS now; returns the envelope, or null if not connected. */
   sendCommand(nasId: string, type: string, body: Record<string, unknown>, over?: Record<string, unknown>): Record<string, unknown> | null;
