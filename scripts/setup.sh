@@ -69,6 +69,8 @@ fi
 say "building the native helper for this machine (native/build/$(uname -m))"
 make -s -C native host
 say "compiling TypeScript (tsc)"
+# From nothing: tsc never removes what it wrote, so a test whose source was deleted would still run from dist.
+rm -rf dist/module dist/scripts dist/test
 npx tsc -p tsconfig.json
 say "bundling the panel (esbuild)"
 node scripts/build-panel.mjs >/dev/null
