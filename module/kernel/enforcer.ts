@@ -343,7 +343,8 @@ function compareAllowed(family: Family, diff: SetDiff, each: EntryVisitor, out: 
 }
 
 function compareLan(family: Family, inKernel: SetMember[], lan: KernelAddress[], allowed: Wanted['allowed'], out: MemberDiff): string[] {
-  const want = new Map(lan.map(n => [packEntry(n), n]));
+  const lanEntries = lan.map(packEntry);
+  const want = new Map(lan.map((n, i) => [lanEntries[i], n]));
   const extra: KernelAddress[] = [];
   for (const m of inKernel) {
     if (!want.delete(packEntry(m))) extra.push({ family: m.family, bytes: m.bytes, prefix: m.prefix });
@@ -351,12 +352,14 @@ function compareLan(family: Family, inKernel: SetMember[], lan: KernelAddress[],
   const missing = [...want.values()];
   if (!extra.length && !missing.length) return [];
   out.lanDiffers = true;
-  const hosts = new Map(extra.filter(a => a.prefix === fullPrefix(family) && !lan.some(n => heldIn(a)(packEntry(n)))).map(a => [packEntry(a), a]));
+  const hosts = new Map(extra.filter(a => a.prefix === fullPrefix(family) && !lanEntries.some(heldIn(a))).map(a => [packEntry(a), a]));
+  // One test per host, made once: the visit below meets every allowed entry.
+  const holdsHost = [...hosts].map(([k, h]) => [k, heldIn(h)] as const);
   // A host that is registered (itself, or inside a registered network) keeps its flows: they are allowed anyway.
   if (hosts.size) allowed(entry => {
     if (entryFamily(entry) !== family) return;
     if (entryPrefix(entry) === fullPrefix(family)) hosts.delete(entry);
-    else for (const [k, h] of hosts) if (heldIn(h)(entry)) hosts.delete(k);
+    else for (const [k, holds] of holdsHost) if (holds(entry)) hosts.delete(k);
   });
   out.lanIntruders.push(...hosts.values());
   const problems: string[] = [];

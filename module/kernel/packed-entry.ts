@@ -35,7 +35,7 @@ export function entryPrefix(p: PackedEntry): number {
 
 export function unpackEntry(p: PackedEntry): Address {
   const bytes = new Uint8Array(p.length - HEAD);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = p.charCodeAt(HEAD + i);
+  writeEntryBytes(p, bytes, 0);
   return { family: entryFamily(p), bytes, prefix: entryPrefix(p) };
 }
 
